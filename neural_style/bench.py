@@ -1,0 +1,241 @@
+"""Benchmark: ``python -m neural_style.bench`` (``make bench``) measures the engine on this machine.
+
+Writes ``outputs/bench.json`` and ``outputs/bench.md``. Every timing is the median of several runs.
+Run it on an otherwise idle machine.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from nst_utils import CONFIG, load_image, read_vgg19  # noqa: E402
+from vgg_weights import VGG19_LAYERS  # noqa: E402
+
+from .transfer import StyleTransfer, defaults_for  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CONTENT = ROOT / "images" / "chelsea.jpg"
+STYLE = ROOT / "images" / "swirls.jpg"
+TARGETS = {"fp32_share_of_peak": 0.80, "bf16_over_fp32_time": 0.6, "bf16_loss_change": 0.02,
+           "lbfgs_over_adam_time": 0.20, "weights_load_s": 0.5, "weights_load_rss_mb": 400,
+           "autograde_s_per_submission": 15}
+
+
+def step_flops(width, height, settings):
+    """FLOPs of one step: VGG-19's forward pass up to the deepest layer used, the gradient with
+    respect to the input (as many FLOPs again: one transposed convolution per convolution), and
+    the Gram matrices (2 n_H n_W n_C^2 each, twice with the gradient). A multiply-add is 2 FLOPs."""
+    used = {settings.content_layer, *(name for name, _ in settings.style_layers)}
+    order = [name for name, _, _ in VGG19_LAYERS]
+    deepest = max(order.index(name) for name in used)
+    conv, gram, h, w = 0, 0, height, width
+    for name, kind, channels in VGG19_LAYERS[:deepest + 1]:
+        if kind == "conv":
+            conv += 2 * h * w * 9 * channels[0] * channels[1]
+            if name in dict(settings.style_layers):
+                gram += 2 * h * w * channels[1] ** 2
+        elif kind == "pool":
+            h, w = h // 2, w // 2
+    return 2 * conv + 2 * gram
+
+
+def matmul_peak_gflops(n=2048, repeats=20):
+    """Measured fp32 matrix-multiply throughput (median over ``repeats`` products of n x n)."""
+    a = tf.constant(np.random.RandomState(0).rand(n, n), tf.float32)
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    matmul(a).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        matmul(a).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def _transfer(vgg_weights, size, **changes):
+    settings = dataclasses.replace(defaults_for(vgg_weights), **changes)
+    content = load_image(CONTENT, *size)
+    return StyleTransfer(vgg_weights, content, [load_image(STYLE, *size)], settings=settings), content
+
+
+def seconds_per_step(vgg_weights, size, optimizer, precision="float32", steps=8, runs=3):
+    """Median over ``runs`` of the mean time per step of ``steps`` steps (after a warm-up run)."""
+    transfer, content = _transfer(vgg_weights, size, optimizer=optimizer, steps=steps, precision=precision)
+    transfer.run(content, progress=False)  # traces the graphs
+    results = []
+    for _ in range(runs):
+        transfer.run(content, progress=False)
+        results.append(transfer.seconds_per_step)
+    return statistics.median(results)
+
+
+def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000):
+    """Wall time of ``adam_steps`` Adam steps, and of L-BFGS until it reaches Adam's final cost."""
+    adam, content = _transfer(vgg_weights, size, optimizer="adam", steps=adam_steps)
+    start = time.perf_counter()
+    _, history = adam.run(content, progress=False)
+    adam_seconds = time.perf_counter() - start
+    target = history[-1]["total"]
+
+    lbfgs, _ = _transfer(vgg_weights, size, optimizer="lbfgs", steps=adam_steps)
+    lbfgs.losses_and_gradient(tf.constant(content))  # trace the graph before timing
+    reached = {}
+
+    class Reached(Exception):
+        pass
+
+    def stop_at_target(step, image, terms):
+        if terms["total"] <= target:
+            reached.update(step=step, seconds=time.perf_counter() - start)
+            raise Reached
+
+    start = time.perf_counter()
+    try:
+        lbfgs.run(content, callback=stop_at_target, progress=False)
+    except Reached:
+        pass
+    return {"size": f"{size[0]}x{size[1]}", "adam_steps": adam_steps, "adam_final_cost": target,
+            "adam_seconds": adam_seconds, "lbfgs_steps": reached.get("step"),
+            "lbfgs_seconds": reached.get("seconds")}
+
+
+def bf16_quality(vgg_weights, size, steps):
+    """Final cost (evaluated in float32) after ``steps`` L-BFGS steps in float32 and in bfloat16."""
+    costs, images = {}, {}
+    evaluate, content = _transfer(vgg_weights, size)
+    for precision in ("float32", "bfloat16"):
+        transfer, _ = _transfer(vgg_weights, size, steps=steps, precision=precision)
+        images[precision], _ = transfer.run(content, progress=False)
+        costs[precision] = float(evaluate.losses(tf.constant(images[precision]))["total"])
+    return {"steps": steps, "fp32_cost": costs["float32"], "bf16_cost_in_fp32": costs["bfloat16"],
+            "relative_change": costs["bfloat16"] / costs["float32"] - 1,
+            "max_pixel_difference": float(np.abs(images["float32"] - images["bfloat16"]).max())}, images
+
+
+_LOAD_SCRIPT = """
+import json, resource, sys, time
+import tensorflow as tf
+from nst_utils import build_vgg_model, read_vgg19
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+start = time.perf_counter()
+model = build_vgg_model(read_vgg19(sys.argv[1]))
+seconds = time.perf_counter() - start
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"seconds": seconds, "rss_before_mb": before / 1024, "rss_after_mb": after / 1024}))
+"""
+
+
+def weights_load(path, runs=5):
+    """Seconds to read the weights and build the full model, and peak RSS, in fresh processes."""
+    results = []
+    for _ in range(runs):
+        output = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(path)], cwd=ROOT, check=True,
+                                capture_output=True, text=True).stdout
+        results.append(json.loads(output.strip().splitlines()[-1]))
+    return {key: statistics.median(r[key] for r in results) for key in results[0]}
+
+
+def autograde_seconds(submissions=3):
+    """Seconds per submission for ``nbgrader autograde`` of the solved notebook, in a temporary course."""
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with tempfile.TemporaryDirectory() as course:
+        course = Path(course)
+        shutil.copy(ROOT / "nbgrader_config.py", course)
+        shutil.copytree(ROOT / "notebooks", course / "notebooks")  # follows the links
+        subprocess.run([*nbgrader, "generate_assignment", "art_generation"], cwd=course, env=env,
+                       check=True, capture_output=True)
+        notebook = next((course / "notebooks" / "art_generation").glob("*.ipynb"))
+        for i in range(submissions):
+            folder = course / "submitted" / f"student{i}" / "art_generation"
+            folder.mkdir(parents=True)
+            shutil.copy(notebook, folder)
+        start = time.perf_counter()
+        subprocess.run([*nbgrader, "autograde", "art_generation"], cwd=course, env=env, check=True,
+                       capture_output=True)
+        return (time.perf_counter() - start) / submissions
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "outputs")
+    parser.add_argument("--compare-size", default="200x150",
+                        help="size for the L-BFGS versus 1000 Adam steps run (default %(default)s)")
+    parser.add_argument("--adam-steps", type=int, default=1000)
+    args = parser.parse_args(argv)
+
+    vgg_weights = read_vgg19()
+    settings = defaults_for(vgg_weights)
+    peak = matmul_peak_gflops()
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "tensorflow": tf.__version__,
+                           "gpu": [d.name for d in tf.config.list_physical_devices("GPU")]},
+               "matmul_peak_gflops": peak, "targets": TARGETS, "steps": []}
+    for size in ((400, 300), (512, 512)):
+        flops = step_flops(*size, settings)
+        for optimizer in ("adam", "lbfgs"):
+            for precision in ("float32", "bfloat16"):
+                seconds = seconds_per_step(vgg_weights, size, optimizer, precision)
+                results["steps"].append({"size": f"{size[0]}x{size[1]}", "optimizer": optimizer,
+                                         "precision": precision, "seconds_per_step": seconds,
+                                         "gflop_per_step": flops / 1e9,
+                                         "gflops": flops / seconds / 1e9,
+                                         "share_of_fp32_peak": flops / seconds / 1e9 / peak})
+                print(results["steps"][-1], flush=True)
+    results["bf16_quality"], _ = bf16_quality(vgg_weights, (CONFIG.image_width, CONFIG.image_height), 100)
+    width, height = (int(v) for v in args.compare_size.split("x"))
+    results["lbfgs_vs_adam"] = lbfgs_versus_adam(vgg_weights, (width, height), args.adam_steps)
+    results["weights_load"] = weights_load(CONFIG.weights_path)
+    results["autograde_seconds_per_submission"] = autograde_seconds()
+
+    args.out.mkdir(exist_ok=True)
+    (args.out / "bench.json").write_text(json.dumps(results, indent=2))
+    (args.out / "bench.md").write_text(markdown(results))
+    print(markdown(results))
+
+
+def markdown(r):
+    t = r["targets"]
+    lines = [f"Machine: {r['machine']['cpus']} CPUs, {r['machine']['platform']}, TensorFlow "
+             f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}. "
+             f"Measured fp32 matmul peak: {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20).",
+             "", "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 peak |",
+             "|---|---|---|---|---|---|---|"]
+    for s in r["steps"]:
+        lines.append(f"| {s['size']} | {s['optimizer']} | {s['precision']} | {s['seconds_per_step']:.3f} | "
+                     f"{s['gflop_per_step']:.0f} | {s['gflops']:.0f} | {s['share_of_fp32_peak']:.0%} |")
+    q, c, w = r["bf16_quality"], r["lbfgs_vs_adam"], r["weights_load"]
+    lines += ["", "| figure | measured | target |", "|---|---|---|",
+              f"| bf16 final cost vs fp32 ({q['steps']} L-BFGS steps, evaluated in fp32) | "
+              f"{q['relative_change']:+.1%} | within ±{t['bf16_loss_change']:.0%} |",
+              f"| L-BFGS time to reach the cost of {c['adam_steps']} Adam steps ({c['size']}) | "
+              + (f"{c['lbfgs_seconds']:.1f} s ({c['lbfgs_steps']} steps) vs {c['adam_seconds']:.1f} s = "
+                 f"{c['lbfgs_seconds'] / c['adam_seconds']:.0%}" if c["lbfgs_seconds"] else "not reached")
+              + f" | ≤ {t['lbfgs_over_adam_time']:.0%} |",
+              f"| weights load (read .mat + build model) | {w['seconds']:.2f} s | ≤ {t['weights_load_s']} s |",
+              f"| peak RSS after loading (TensorFlow included) | {w['rss_after_mb']:.0f} MB "
+              f"({w['rss_after_mb'] - w['rss_before_mb']:.0f} MB for the weights) | ≤ {t['weights_load_rss_mb']} MB |",
+              f"| autograde, seconds per submission | {r['autograde_seconds_per_submission']:.1f} s | "
+              f"≤ {t['autograde_s_per_submission']} s |",
+              "", "Timings are medians of 3 runs of 8 steps after a warm-up run (weights load: 5 fresh "
+              "processes). FLOPs are counted analytically: forward convolutions up to conv5_1, the same "
+              "again for the input gradient, and the Gram matrices."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

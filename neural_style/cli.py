@@ -1,0 +1,165 @@
+"""Command line: ``python -m neural_style --content C --style S [options]``."""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+import numpy as np  # noqa: E402
+
+from nst_utils import (CONFIG, ImageError, WeightsError, check_writable, generate_noise_image,  # noqa: E402
+                       load_image, read_vgg19, save_image)
+
+from .transfer import OPTIMIZERS, Checkpoint, defaults_for, stylize  # noqa: E402
+
+
+def _size(text):
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 400x300, got {text!r}") from None
+    if width < 16 or height < 16:
+        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
+    return width, height
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _non_negative_float(text):
+    value = float(text)
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _floats(text):
+    try:
+        return [_non_negative_float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _layers(text):
+    """``conv1_1,conv2_1`` (equal weights) or ``conv1_1:0.5,conv2_1:0.5``."""
+    parts = [part.split(":") for part in text.split(",")]
+    try:
+        return tuple((part[0], float(part[1]) if len(part) > 1 else 1.0 / len(parts)) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer[:weight],..., got {text!r}") from None
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m neural_style",
+        description="Neural style transfer (Gatys et al. 2015): paint a content image in the style "
+                    "of one or more style images.")
+    io = parser.add_argument_group("images")
+    io.add_argument("--content", required=True, type=Path, help="content image (JPEG, PNG, ...)")
+    io.add_argument("--style", required=True, action="append", type=Path,
+                    help="style image; repeat to blend several")
+    io.add_argument("--style-blend", type=_floats, help="one weight per --style, e.g. 0.7,0.3")
+    io.add_argument("--size", type=_size, default=(CONFIG.image_width, CONFIG.image_height),
+                    help="output WIDTHxHEIGHT (default %(default)s)")
+    io.add_argument("--output", type=Path, help="output image (default outputs/CONTENT_STYLE.png)")
+    io.add_argument("--snapshot-every", type=_positive_int, metavar="K",
+                    help="every K steps save the image as OUTPUT_stepNNNN.png and the run's state as "
+                         "OUTPUT.checkpoint.npz")
+    io.add_argument("--resume", action="store_true",
+                    help="continue an interrupted run from OUTPUT.checkpoint.npz (same options)")
+    io.add_argument("--preserve-colors", action="store_true",
+                    help="transfer luminance only and keep the content's colours")
+
+    opt = parser.add_argument_group("optimisation (defaults depend on the weights file)")
+    opt.add_argument("--optimizer", choices=OPTIMIZERS, help="lbfgs (default) or adam")
+    opt.add_argument("--steps", type=_positive_int, help="L-BFGS iterations or Adam steps")
+    opt.add_argument("--learning-rate", type=_non_negative_float, help="Adam step size")
+    opt.add_argument("--precision", choices=("float32", "bfloat16"),
+                     help="run the network in float32 (default) or bfloat16 (faster on CPUs and "
+                          "GPUs that support it)")
+    opt.add_argument("--content-weight", type=_non_negative_float, help="alpha")
+    opt.add_argument("--style-weight", type=_non_negative_float, help="beta")
+    opt.add_argument("--tv-weight", type=_non_negative_float, help="total-variation weight")
+    opt.add_argument("--content-layer", help=f"VGG-19 layer for content (default {CONFIG.content_layer})")
+    opt.add_argument("--style-layers", type=_layers, help="e.g. conv1_1,conv2_1 or conv1_1:0.5,conv2_1:0.5")
+    opt.add_argument("--init", default="content", metavar="content|noise|PATH",
+                     help="start from the content image (default), noise, or an image file")
+    opt.add_argument("--noise-ratio", type=float, default=CONFIG.noise_ratio,
+                     help="share of noise for --init noise (default %(default)s)")
+    opt.add_argument("--seed", type=int, default=0, help="seed for --init noise")
+
+    parser.add_argument("--weights", type=Path, default=CONFIG.weights_path,
+                        help="MatConvNet VGG-19 .mat file (default %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.style_blend is not None and len(args.style_blend) != len(args.style):
+        parser.error(f"--style-blend has {len(args.style_blend)} weights for {len(args.style)} "
+                     "--style images")
+    if not 0.0 <= args.noise_ratio <= 1.0:
+        parser.error(f"--noise-ratio must be in [0, 1], got {args.noise_ratio}")
+    output = args.output or Path("outputs") / (
+        f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png")
+
+    try:
+        vgg_weights = read_vgg19(args.weights)
+        overrides = {field: value for field, value in (
+            ("optimizer", args.optimizer), ("steps", args.steps), ("learning_rate", args.learning_rate),
+            ("precision", args.precision),
+            ("content_weight", args.content_weight), ("style_weight", args.style_weight),
+            ("tv_weight", args.tv_weight), ("content_layer", args.content_layer),
+            ("style_layers", args.style_layers)) if value is not None}
+        settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
+
+        width, height = args.size
+        content = load_image(args.content, width, height)
+        styles = [load_image(path, width, height) for path in args.style]
+        if args.init == "content":
+            init_image = content
+        elif args.init == "noise":
+            init_image = generate_noise_image(content, args.noise_ratio, args.seed)
+        else:
+            init_image = load_image(Path(args.init), width, height)
+        if args.output is None:
+            output.parent.mkdir(exist_ok=True)
+        check_writable(output)  # fail now, not after the optimisation
+
+        def snapshot(step, image, terms):
+            if args.snapshot_every and step % args.snapshot_every == 0:
+                save_image(output.with_name(f"{output.stem}_step{step:04d}{output.suffix}"), image)
+
+        run_key = json.dumps({"content": args.content.resolve(), "styles": [p.resolve() for p in args.style],
+                              "blend": args.style_blend, "size": args.size, "init": args.init,
+                              "noise_ratio": args.noise_ratio, "seed": args.seed,
+                              "preserve_colors": args.preserve_colors, "weights": args.weights.resolve(),
+                              "settings": dataclasses.asdict(settings)}, sort_keys=True, default=str)
+        checkpoint_path = output.with_name(f"{output.stem}.checkpoint.npz")
+        checkpoint = Checkpoint(checkpoint_path, args.snapshot_every, run_key) if args.snapshot_every else None
+        resume = Checkpoint(checkpoint_path, 0, run_key).load() if args.resume else None
+
+        image, history, transfer = stylize(
+            vgg_weights, content, styles, init_image, args.style_blend, settings,
+            preserve_colors=args.preserve_colors, callback=snapshot, progress=not args.quiet,
+            checkpoint=checkpoint, resume=resume)
+        save_image(output, image)
+        checkpoint_path.unlink(missing_ok=True)
+    except (WeightsError, ImageError, ValueError, FloatingPointError) as error:
+        sys.exit(f"error: {error}")
+    except KeyboardInterrupt:
+        sys.exit("interrupted: nothing was written" if not args.snapshot_every
+                 else "interrupted: run the same command with --resume to continue")
+    print(f"saved {output}  ({len(history)} {settings.optimizer} steps, "
+          f"{transfer.seconds_per_step:.2f} s/step, final cost {history[-1]['total']:.4g})")
+    return output

@@ -1,0 +1,281 @@
+"""The style-transfer pipeline: compute the targets once, then optimise the generated image.
+
+    J(G) = content_weight * J_content(C, G) + style_weight * J_style(S, G) + tv_weight * J_tv(G)
+
+Images follow ``nst_utils``' convention: float32 (1, height, width, 3), RGB in [0, 1].
+"""
+
+import dataclasses
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from nst_utils import CONFIG, build_vgg_model
+from vgg_weights import atomic_path
+
+from .losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
+
+OPTIMIZERS = ("lbfgs", "adam")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything that shapes the result, with defaults tuned per weights file (see ``defaults_for``)."""
+
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    optimizer: str = "lbfgs"
+    steps: int = 200  # L-BFGS iterations or Adam steps
+    learning_rate: float = 0.02  # Adam only, in image units ([0, 1]) per step
+    precision: str = "float32"  # or "bfloat16": the network runs in bfloat16, the costs in float32
+    content_layer: str = CONFIG.content_layer
+    style_layers: tuple = CONFIG.style_layers  # ((layer name, weight), ...)
+
+
+DEFAULTS = {
+    # Normalised VGG-19 (the offline default): tuned by eye on the bundled images at 400x300
+    # (style weights 1 to 10 all keep the content recognisable; 5 is clearly styled).
+    "normalised": Settings(content_weight=1.0, style_weight=5.0, tv_weight=10.0),
+    # Official ImageNet VGG-19: the classic course values alpha=10, beta=40 (not tuned here: the
+    # file cannot be downloaded offline).
+    "imagenet": Settings(content_weight=10.0, style_weight=40.0, tv_weight=0.0),
+}
+
+
+def defaults_for(vgg_weights):
+    """Default settings for a ``nst_utils.VGG19Weights`` (normalised or ImageNet VGG-19)."""
+    return DEFAULTS["normalised" if "normalised" in vgg_weights.description.lower() else "imagenet"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Resume:
+    """Where an interrupted run stopped: the step, the image there, and the optimiser's state."""
+
+    step: int
+    image: np.ndarray
+    optimizer_state: list
+
+
+@dataclasses.dataclass(frozen=True)
+class Checkpoint:
+    """Saves a run every ``every`` steps to ``path`` (.npz), so that it can be resumed.
+
+    ``key`` describes the run's inputs and settings; only a run with the same key may resume.
+    """
+
+    path: Path
+    every: int
+    key: str
+
+    def save(self, step, image, optimizer_state):
+        slots = {f"optimizer_{i}": np.asarray(value) for i, value in enumerate(optimizer_state)}
+        with atomic_path(self.path) as tmp:
+            np.savez(tmp, step=step, image=np.asarray(image, np.float32), key=self.key, **slots)
+
+    def load(self):
+        try:
+            with np.load(self.path) as saved:
+                if str(saved["key"]) != self.key:
+                    raise ValueError(f"{self.path} was saved by a run with other images or settings; "
+                                     "resume with the same options, or delete it to start afresh")
+                slots = sorted((k for k in saved.files if k.startswith("optimizer_")),
+                               key=lambda k: int(k.split("_")[1]))
+                return Resume(int(saved["step"]), saved["image"], [saved[k] for k in slots])
+        except FileNotFoundError:
+            raise ValueError(f"nothing to resume: {self.path} does not exist "
+                             "(a run saves it when given --snapshot-every)") from None
+        except (OSError, KeyError, zipfile.BadZipFile) as error:
+            raise ValueError(f"cannot resume from {self.path}: the file is damaged ({error})") from None
+
+
+class StyleTransfer:
+    """Holds the truncated VGG-19 and the content and style targets for one content image."""
+
+    def __init__(self, vgg_weights, content, styles, style_blend=None, settings=None):
+        """``content``: (1, H, W, 3); ``styles``: list of images (1, h, w, 3); ``style_blend``: one
+        weight per style (default equal), normalised to sum to 1."""
+        self.settings = settings or defaults_for(vgg_weights)
+        if not styles:
+            raise ValueError("at least one style image is needed")
+        blend = np.ones(len(styles)) if style_blend is None else np.asarray(style_blend, np.float64)
+        if blend.shape != (len(styles),) or (blend < 0).any() or blend.sum() <= 0:
+            raise ValueError(f"style blend {list(blend)} must hold {len(styles)} non-negative "
+                             "weights, one per style image, not all zero")
+        blend = blend / blend.sum()
+
+        self.style_layers = [name for name, _ in self.settings.style_layers]
+        self.style_layer_weights = [float(weight) for _, weight in self.settings.style_layers]
+        self.model = build_vgg_model(vgg_weights, [self.settings.content_layer, *self.style_layers],
+                                     precision=self.settings.precision)
+        self.content_target = self.model(content)[self.settings.content_layer]
+        self.style_grams = [sum(float(w) * gram_matrix(self.model(style)[name])
+                                for w, style in zip(blend, styles))
+                            for name in self.style_layers]
+
+    def losses(self, image):
+        """Weighted cost terms for ``image`` (1, H, W, 3): dict of scalar tensors, with ``total``."""
+        settings = self.settings
+        activations = self.model(image)
+        content = content_loss(self.content_target, activations[settings.content_layer])
+        style = tf.add_n([weight * style_layer_loss(gram, activations[name])
+                          for name, weight, gram in zip(self.style_layers, self.style_layer_weights,
+                                                        self.style_grams)])
+        terms = {"content": settings.content_weight * content,
+                 "style": settings.style_weight * style,
+                 "tv": settings.tv_weight * total_variation_loss(image)}
+        terms["total"] = tf.add_n(list(terms.values()))
+        return terms
+
+    @tf.function
+    def losses_and_gradient(self, image):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            terms = self.losses(image)
+        return terms, tape.gradient(terms["total"], image)
+
+    def run(self, init_image, callback=None, progress=True, checkpoint=None, resume=None):
+        """Optimise from ``init_image``; return ``(image, history)``.
+
+        ``callback(step, image, terms)`` is called after every step with the 1-based step number,
+        the current image ((1, H, W, 3), numpy or tensor) and the cost terms (floats). ``history``
+        is the list of those cost terms. The image is kept in [0, 1] throughout.
+        ``checkpoint`` (a ``Checkpoint``) saves the image and the optimiser state every
+        ``checkpoint.every`` steps; ``resume`` (what ``Checkpoint.load`` returns) continues a run
+        from there instead of from ``init_image``.
+        """
+        settings = self.settings
+        if settings.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {settings.optimizer!r}; choose from {OPTIMIZERS}")
+        if settings.steps < 1:
+            raise ValueError(f"steps must be at least 1, got {settings.steps}")
+        first_step = resume.step if resume else 0
+        if first_step >= settings.steps:
+            raise ValueError(f"the checkpoint is at step {first_step}: nothing left of {settings.steps} steps")
+        history = []
+        bar = tqdm(total=settings.steps, initial=first_step, desc=settings.optimizer,
+                   disable=not progress, unit="step")
+
+        def record(image, terms, optimizer_state):
+            step = first_step + len(history) + 1
+            values = {name: float(value) for name, value in terms.items()}
+            if not np.isfinite(values["total"]):
+                raise FloatingPointError(f"the cost became {values['total']} at step {step}; "
+                                         "try a smaller learning rate or style weight")
+            history.append(values)
+            bar.update(1)
+            bar.set_postfix(loss=f"{values['total']:.4g}")
+            if checkpoint is not None and step % checkpoint.every == 0:
+                checkpoint.save(step, image, optimizer_state())
+            if callback is not None:
+                callback(step, image, values)
+
+        start = time.perf_counter()
+        try:
+            optimise = _adam if settings.optimizer == "adam" else _lbfgs
+            image = optimise(self, np.asarray(resume.image if resume else init_image, np.float32),
+                             settings.steps - first_step, record, resume.optimizer_state if resume else None)
+        finally:
+            bar.close()
+        self.seconds_per_step = (time.perf_counter() - start) / max(len(history), 1)
+        return image, history
+
+
+def _adam(transfer, image, steps, record, optimizer_state):
+    settings = transfer.settings
+    variable = tf.Variable(image)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate, epsilon=1e-1)
+    optimizer.build([variable])
+    for slot, value in zip(optimizer.variables, optimizer_state or ()):
+        slot.assign(value)
+
+    @tf.function
+    def step():
+        terms, gradient = transfer.losses_and_gradient(tf.convert_to_tensor(variable))
+        optimizer.apply_gradients([(gradient, variable)])
+        variable.assign(tf.clip_by_value(variable, 0.0, 1.0))
+        return terms
+
+    for _ in range(steps):
+        terms = step()
+        record(variable, terms, lambda: [slot.numpy() for slot in optimizer.variables])
+    return variable.numpy()
+
+
+def _lbfgs(transfer, image, steps, record, optimizer_state):
+    """L-BFGS-B (scipy) with the box constraint 0 <= pixel <= 1. Its curvature memory cannot be
+    saved, so a resumed run rebuilds it from the checkpointed image (``optimizer_state`` is unused)."""
+    from scipy.optimize import minimize
+
+    shape = image.shape
+    last = {}
+
+    def cost_and_gradient(x):
+        terms, gradient = transfer.losses_and_gradient(tf.constant(x.reshape(shape), tf.float32))
+        last.update(x=x.copy(), terms=terms)
+        return float(terms["total"]), gradient.numpy().ravel().astype(np.float64)
+
+    def on_iteration(x):
+        if not np.array_equal(last["x"], x):  # scipy's last evaluation is usually the accepted point
+            cost_and_gradient(x)
+        record(x.reshape(shape).astype(np.float32), last["terms"], list)
+
+    result = minimize(cost_and_gradient, image.ravel().astype(np.float64), jac=True, method="L-BFGS-B",
+                      bounds=[(0.0, 1.0)] * image.size, callback=on_iteration,
+                      options={"maxiter": steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
+    return result.x.reshape(shape).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Colour preservation (Gatys et al. 2016, luminance-only transfer)
+# --------------------------------------------------------------------------------------------
+
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
+                        [0.596, -0.274, -0.322],
+                        [0.211, -0.523, 0.312]], np.float32)
+
+
+def luminance(image):
+    """Luma Y of an RGB image (..., 3), repeated into 3 channels."""
+    y = np.asarray(image, np.float32) @ _RGB_TO_YIQ[0]
+    return np.repeat(y[..., None], 3, axis=-1)
+
+
+def match_luminance(style, content):
+    """Luminance of ``style`` shifted and scaled to the mean and spread of ``content``'s."""
+    y_style, y_content = luminance(style), luminance(content)
+    scale = y_content.std() / max(y_style.std(), 1e-6)
+    return np.clip((y_style - y_style.mean()) * scale + y_content.mean(), 0.0, 1.0)
+
+
+def with_colors_of(generated, content):
+    """``generated``'s luminance combined with ``content``'s chrominance (I, Q), as RGB."""
+    yiq = np.asarray(content, np.float32) @ _RGB_TO_YIQ.T
+    yiq[..., 0] = luminance(generated)[..., 0]
+    return np.clip(yiq @ np.linalg.inv(_RGB_TO_YIQ).T, 0.0, 1.0).astype(np.float32)
+
+
+def stylize(vgg_weights, content, styles, init_image, style_blend=None, settings=None,
+            preserve_colors=False, callback=None, progress=True, checkpoint=None, resume=None):
+    """Run style transfer; return ``(image, history, transfer)``.
+
+    With ``preserve_colors`` the transfer runs on luminance only and the result takes the
+    content's colours. ``init_image`` (1, H, W, 3) is where the optimisation starts;
+    ``checkpoint`` and ``resume`` are passed to ``StyleTransfer.run``.
+    """
+    colors = np.asarray(content, np.float32)
+    if preserve_colors:
+        styles = [match_luminance(style, content) for style in styles]
+        content, init_image = luminance(content), luminance(init_image)
+        recolor = lambda image: with_colors_of(image, colors)  # noqa: E731
+    else:
+        recolor = lambda image: np.asarray(image, np.float32)  # noqa: E731
+    transfer = StyleTransfer(vgg_weights, content, styles, style_blend, settings)
+    on_step = None if callback is None else (
+        lambda step, image, terms: callback(step, recolor(image), terms))
+    image, history = transfer.run(init_image, on_step, progress, checkpoint, resume)
+    return recolor(image), history, transfer

@@ -1,0 +1,1 @@
+../../nst_utils.py

@@ -1,0 +1,1 @@
+../../vgg_weights.py

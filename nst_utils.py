@@ -1,0 +1,311 @@
+"""Helpers for the Neural Style Transfer assignment: settings, the VGG-19 network, and images.
+
+Image convention (everywhere in this project): a float32 array or tensor of shape
+``(1, height, width, 3)`` holding RGB values in ``[0, 1]``. Whatever a weights file expects (RGB or
+BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model`` returns.
+
+    model = load_vgg_model(layers=["conv4_2"])
+    activations = model(load_image("images/louvre.jpg"))  # {"conv4_2": (1, 38, 50, 512) tensor}
+"""
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vgg_weights import NORMALISED_FILENAME, VGG19_LAYERS, WeightsError, atomic_path
+
+__all__ = ["CONFIG", "Config", "ImageError", "WeightsError", "VGG19_LAYERS", "load_vgg_model",
+           "read_vgg19", "build_vgg_model", "load_image", "generate_noise_image", "check_writable", "save_image"]
+
+
+def _default_weights_path():
+    """``$NST_WEIGHTS``, else the first ``pretrained-model/vgg19-normalised.mat`` found in this
+    file's folder or one of its parents (so copies of this file in a course tree find it)."""
+    if os.environ.get("NST_WEIGHTS"):
+        return Path(os.environ["NST_WEIGHTS"])
+    here = Path(__file__).resolve().parent
+    for folder in (here, *here.parents):
+        candidate = folder / "pretrained-model" / NORMALISED_FILENAME
+        if candidate.exists():
+            return candidate
+    return here / "pretrained-model" / NORMALISED_FILENAME
+
+
+@dataclasses.dataclass
+class Config:
+    """Settings shared by the notebook and the command line."""
+
+    image_width: int = 400  # pixels
+    image_height: int = 300  # pixels
+    noise_ratio: float = 0.6  # share of noise in the initial generated image
+    weights_path: Path = dataclasses.field(default_factory=_default_weights_path)
+    content_layer: str = "conv4_2"
+    style_layers: tuple = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2),
+                           ("conv4_1", 0.2), ("conv5_1", 0.2))  # (layer name, weight)
+
+
+CONFIG = Config()
+
+
+# --------------------------------------------------------------------------------------------
+# VGG-19
+# --------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class VGG19Weights:
+    """VGG-19's convolutions read from a MatConvNet file.
+
+    ``kernels`` maps conv layer name to ``(kernel, bias)``: kernel of shape (3, 3, in, out) in
+    TensorFlow's (height, width, in, out) order, bias of shape (out,), both float32.
+    ``mean_rgb`` (3,) is subtracted from ``255 * image`` before conv1_1.
+    """
+
+    kernels: dict
+    mean_rgb: np.ndarray
+    description: str
+
+
+def _field(struct, name, where):
+    """Field ``name`` of a 1x1 MATLAB struct as loaded by scipy (by name: field order varies)."""
+    if struct.dtype.names is None or name not in struct.dtype.names:
+        raise WeightsError(f"{where} has no field '{name}': not a MatConvNet network")
+    return struct[name].reshape(-1)[0]
+
+
+def _text(value):
+    return str(np.asarray(value).reshape(-1)[0]) if np.asarray(value).size else ""
+
+
+def read_vgg19(path=None):
+    """Read a MatConvNet VGG-19 ``.mat`` file (either generation of the official files, or the
+    ``vgg19-normalised.mat`` made by ``vgg_weights.py``) and check its architecture."""
+    from scipy.io import loadmat
+
+    path = Path(path if path is not None else CONFIG.weights_path)
+    if not path.is_file():
+        raise WeightsError(
+            f"no VGG-19 weights at {path}. Create them offline with `make weights` (or "
+            "`python vgg_weights.py normalised`), or download the official file with "
+            "`make weights-official`.")
+    try:
+        mat = loadmat(path, variable_names=["layers", "meta", "normalization"])
+    except Exception as error:  # scipy raises many kinds for a damaged or foreign file
+        raise WeightsError(f"{path} is not a readable MatConvNet .mat file "
+                           f"(truncated, or another format?): {error}") from error
+    if "layers" not in mat:
+        raise WeightsError(f"{path} has no 'layers' variable: not a MatConvNet network")
+
+    layers = {}
+    for i, cell in enumerate(np.asarray(mat["layers"]).reshape(-1)):
+        struct = np.asarray(cell).reshape(-1)[:1]
+        where = f"{path.name}: layer {i + 1}"
+        name = _text(_field(struct, "name", where))
+        layers[name] = struct
+
+    conv_names = [name for name, kind, _ in VGG19_LAYERS if kind == "conv"]
+    file_convs = [name for name in layers if name.startswith("conv")]
+    if file_convs and file_convs[-1] == "conv5_3" and len(file_convs) == 13:
+        raise WeightsError(f"{path} is VGG-16 (13 convolutions); neural style transfer here needs "
+                           "VGG-19 (16 convolutions, conv1_1 ... conv5_4)")
+    missing = [name for name in conv_names if name not in layers]
+    if missing:
+        raise WeightsError(f"{path} is not a complete VGG-19: missing {', '.join(missing)} "
+                           f"({len(conv_names) - len(missing)} of {len(conv_names)} convolutions found)")
+
+    kernels = {}
+    in_channels = 3
+    for name in conv_names:
+        weights = np.asarray(_field(layers[name], "weights", name)).reshape(-1)
+        if weights.size != 2:
+            raise WeightsError(f"{path}: {name} should hold [kernel, bias], found {weights.size} arrays")
+        kernel = np.asarray(weights[0], np.float32)
+        bias = np.asarray(weights[1], np.float32).reshape(-1)
+        if kernel.ndim != 4 or kernel.shape[:3] != (3, 3, in_channels) or bias.shape != kernel.shape[3:]:
+            raise WeightsError(f"{path}: {name} has kernel {kernel.shape} and bias {bias.shape}; "
+                               f"expected (3, 3, {in_channels}, n) and (n,)")
+        # MatConvNet stores kernels as (width, height, in, out); TensorFlow wants (height, width, ...).
+        kernels[name] = (np.ascontiguousarray(kernel.transpose(1, 0, 2, 3)), bias)
+        in_channels = kernel.shape[3]
+
+    if "meta" in mat:
+        normalization = _field(_field(mat["meta"], "normalization", "meta"), "averageImage", "normalization")
+    elif "normalization" in mat:
+        normalization = _field(mat["normalization"], "averageImage", "normalization")
+    else:
+        raise WeightsError(f"{path} has neither 'meta' nor 'normalization': the mean pixel is unknown")
+    average = np.asarray(normalization, np.float64)
+    if average.size % 3:
+        raise WeightsError(f"{path}: averageImage of shape {average.shape} is not an RGB image")
+    mean_rgb = average.reshape(-1, 3).mean(axis=0).astype(np.float32)
+
+    description = path.name
+    if "meta" in mat and "description" in (mat["meta"].dtype.names or ()):
+        description = _text(_field(mat["meta"], "description", "meta"))
+    return VGG19Weights(kernels, mean_rgb, description)
+
+
+def build_vgg_model(weights, layers=None, precision="float32"):
+    """Keras model mapping images (batch, height, width, 3), RGB in [0, 1], to a dict
+    ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``
+    (default: all of conv1_1 ... pool5). Pooling is average pooling (as Gatys et al. advise), and
+    the network stops at the deepest requested layer.
+
+    ``precision="bfloat16"`` computes the network in bfloat16 (weights stay float32); the
+    activations it returns are float32 either way.
+    """
+    all_names = [name for name, _, _ in VGG19_LAYERS]
+    layers = list(all_names if layers is None else layers)
+    unknown = [name for name in layers if name not in all_names]
+    if unknown:
+        raise ValueError(f"unknown VGG-19 layer(s) {unknown}; choose from {all_names}")
+    policies = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+    if precision not in policies:
+        raise ValueError(f"unknown precision {precision!r}; choose from {list(policies)}")
+    policy = policies[precision]
+    deepest = max(all_names.index(name) for name in layers)
+
+    image = tf.keras.Input(shape=(None, None, 3), name="image")
+    x = tf.keras.layers.Rescaling(255.0, offset=-weights.mean_rgb, name="preprocess", dtype=policy)(image)
+    activations = {}
+    for name, kind, _ in VGG19_LAYERS[:deepest + 1]:
+        if kind == "conv":
+            kernel, bias = weights.kernels[name]
+            conv = tf.keras.layers.Conv2D(kernel.shape[-1], 3, padding="same", name=name, dtype=policy)
+            x = conv(x)
+            conv.set_weights([kernel, bias])
+        elif kind == "relu":
+            x = tf.keras.layers.ReLU(name=name, dtype=policy)(x)
+        else:
+            x = tf.keras.layers.AveragePooling2D(2, name=name, dtype=policy)(x)
+        activations[name] = x
+    outputs = {name: activations[name] for name in layers}
+    if policy != "float32":
+        outputs = {name: tf.keras.layers.Identity(name=f"{name}_float32", dtype="float32")(tensor)
+                   for name, tensor in outputs.items()}
+    model = tf.keras.Model(image, outputs, name="vgg19")
+    model.trainable = False
+    return model
+
+
+def load_vgg_model(path=None, layers=None):
+    """Load VGG-19 from a MatConvNet ``.mat`` file (default ``CONFIG.weights_path``).
+
+    Returns a Keras model: images (batch, height, width, 3), RGB in [0, 1] -> dict of activations
+    named as in VGG-19 (``conv1_1``, ``relu1_1``, ..., ``pool5``). ``layers`` picks the outputs
+    (default: all); the network is built only up to the deepest of them.
+    """
+    return build_vgg_model(read_vgg19(path), layers)
+
+
+# --------------------------------------------------------------------------------------------
+# Images
+# --------------------------------------------------------------------------------------------
+
+class ImageError(ValueError):
+    """An image file cannot be read or written."""
+
+
+MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
+_OUTPUT_FORMATS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def _read_rgb(path):
+    """Decode ``path`` to a float32 (height, width, 3) RGB array in [0, 1]."""
+    try:
+        with Image.open(path) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS:
+                raise ImageError(f"{path} is {im.width}x{im.height} pixels, more than the "
+                                 f"{MAX_IMAGE_PIXELS:,} allowed; shrink it first")
+            im.seek(0)  # first frame of an animation
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grayscale
+                gray = np.asarray(im, np.float32) / 65535.0
+                return np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=2)
+            return np.asarray(im.convert("RGB"), np.float32) / 255.0
+    except FileNotFoundError:
+        raise ImageError(f"no such image file: {path}") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path} is a folder, not an image") from None
+    except PermissionError:
+        raise ImageError(f"cannot read {path}: permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path} is not an image format that can be read (use JPEG or PNG)") from None
+    except Image.DecompressionBombError as error:
+        raise ImageError(f"{path} is too large to open safely: {error}") from None
+    except OSError as error:
+        raise ImageError(f"{path} is damaged or truncated: {error}") from None
+
+
+def load_image(path, width=None, height=None):
+    """Read an image file as a float32 array (1, height, width, 3), RGB in [0, 1].
+
+    Any common format works (JPEG, PNG, ...): grayscale becomes RGB, alpha is dropped, EXIF
+    orientation is applied. The image is scaled to cover ``width`` x ``height`` pixels (default
+    CONFIG's) and centre-cropped, so its aspect ratio is kept.
+    """
+    width = width or CONFIG.image_width
+    height = height or CONFIG.image_height
+    if width < 1 or height < 1:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    image = _read_rgb(path)
+    scale = max(width / image.shape[1], height / image.shape[0])
+    scaled = (max(height, round(image.shape[0] * scale)), max(width, round(image.shape[1] * scale)))
+    resized = tf.image.resize(image, scaled, method="bicubic", antialias=True).numpy()
+    top, left = (scaled[0] - height) // 2, (scaled[1] - width) // 2
+    cropped = resized[top:top + height, left:left + width]
+    return np.clip(cropped, 0.0, 1.0)[None].astype(np.float32)
+
+
+def generate_noise_image(content, noise_ratio=None, seed=None):
+    """Mix ``content`` (1, height, width, 3) with uniform noise: ``ratio * noise + (1 - ratio) * content``.
+
+    ``seed`` makes the noise reproducible (numpy's RandomState). Returns float32 in [0, 1].
+    """
+    noise_ratio = CONFIG.noise_ratio if noise_ratio is None else noise_ratio
+    if not 0.0 <= noise_ratio <= 1.0:
+        raise ValueError(f"noise_ratio must be in [0, 1], got {noise_ratio}")
+    content = np.asarray(content, np.float32)
+    noise = np.random.RandomState(seed).uniform(0.0, 1.0, size=content.shape).astype(np.float32)
+    return noise_ratio * noise + (1.0 - noise_ratio) * content
+
+
+def check_writable(path):
+    """Raise ``ImageError`` unless an image can be saved at ``path`` (suffix, folder, permission)."""
+    path = Path(path)
+    if path.suffix.lower() not in _OUTPUT_FORMATS:
+        raise ImageError(f"cannot save {path}: unknown image suffix {path.suffix!r} "
+                         f"(use one of {', '.join(sorted(_OUTPUT_FORMATS))})")
+    if not path.parent.is_dir():
+        raise ImageError(f"cannot save {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise ImageError(f"cannot save {path}: folder {path.parent} is not writable")
+    return path
+
+
+def save_image(path, image):
+    """Write ``image`` ((1, height, width, 3) or (height, width, 3), RGB in [0, 1]) to ``path``.
+
+    The format follows the suffix (.png, .jpg, ...). The file appears complete or not at all.
+    """
+    import imageio.v3 as iio
+
+    path = check_writable(path)
+    suffix = path.suffix.lower()
+    pixels = np.asarray(image, np.float32)
+    if pixels.ndim == 4 and pixels.shape[0] == 1:
+        pixels = pixels[0]
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ImageError(f"expected an image of shape (1, height, width, 3), got {np.shape(image)}")
+    if not np.isfinite(pixels).all():
+        raise ImageError(f"cannot save {path}: the image contains NaN or infinite values")
+    pixels = np.round(np.clip(pixels, 0.0, 1.0) * 255.0).astype(np.uint8)
+    try:
+        with atomic_path(path) as tmp:
+            iio.imwrite(tmp, pixels, extension=suffix)
+    except OSError as error:
+        raise ImageError(f"cannot save {path}: {error}") from None
+    return path

@@ -1,0 +1,294 @@
+"""The style-transfer engine: cost functions against numpy, the truncated VGG-19, and end-to-end
+optimisation with the real converted weights at a small size."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import nst_utils
+from neural_style import transfer
+from neural_style.losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
+from nst_utils import VGG19_LAYERS, build_vgg_model, load_image, read_vgg19
+
+ROOT = nst_utils.Path(nst_utils.__file__).resolve().parent
+STYLE_PATH = ROOT / "images" / "swirls.jpg"
+WIDTH, HEIGHT = 96, 72
+
+# --------------------------------------------------------------------------------------------
+# Costs against straightforward numpy references
+# --------------------------------------------------------------------------------------------
+
+SHAPE = (1, 5, 7, 3)  # n_H, n_W, n_C all different
+DTYPES = [np.float32, np.float64]
+
+
+def _random(seed, shape=SHAPE, dtype=np.float32):
+    return np.random.RandomState(seed).normal(size=shape).astype(dtype)
+
+
+def _gram_reference(features):
+    _, n_h, n_w, n_c = features.shape
+    gram = np.zeros((n_c, n_c))
+    for i in range(n_h):
+        for j in range(n_w):
+            v = features[0, i, j].astype(np.float64)
+            gram += np.outer(v, v)
+    return gram
+
+
+def _tolerance(dtype):
+    return {"rtol": 1e-5, "atol": 1e-6} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_content_loss(dtype):
+    a_c, a_g = _random(0, dtype=dtype), _random(1, dtype=dtype)
+    expected = np.sum((a_c.astype(np.float64) - a_g) ** 2) / (4 * 5 * 7 * 3)
+    np.testing.assert_allclose(float(content_loss(a_c, a_g)), expected, **_tolerance(dtype))
+    assert float(content_loss(a_c, a_c)) == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gram_matrix(dtype):
+    features = _random(2, dtype=dtype)
+    gram = np.asarray(gram_matrix(features))
+    assert gram.shape == (3, 3)
+    np.testing.assert_allclose(gram, _gram_reference(features), **_tolerance(dtype))
+    np.testing.assert_allclose(gram, gram.T, **_tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_style_layer_loss(dtype):
+    style, generated = _random(3, dtype=dtype), _random(4, dtype=dtype)
+    style_gram = _gram_reference(style).astype(dtype)
+    expected = np.sum((style_gram - _gram_reference(generated)) ** 2) / (4 * 3 ** 2 * (5 * 7) ** 2)
+    np.testing.assert_allclose(float(style_layer_loss(style_gram, generated)), expected, **_tolerance(dtype))
+    assert float(style_layer_loss(_gram_reference(generated).astype(dtype), generated)) == pytest.approx(0, abs=1e-9)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_total_variation_loss(dtype):
+    image = _random(5, shape=(1, 6, 9, 3), dtype=dtype)
+    x = image[0].astype(np.float64)
+    vertical = [(x[i + 1, j, c] - x[i, j, c]) ** 2 for i in range(5) for j in range(9) for c in range(3)]
+    horizontal = [(x[i, j + 1, c] - x[i, j, c]) ** 2 for i in range(6) for j in range(8) for c in range(3)]
+    expected = np.mean(vertical) + np.mean(horizontal)
+    np.testing.assert_allclose(float(total_variation_loss(image)), expected, **_tolerance(dtype))
+    assert float(total_variation_loss(np.full((1, 6, 9, 3), 0.3, dtype))) == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# The truncated VGG-19 (real weights)
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def vgg_weights():
+    return read_vgg19()
+
+
+def test_build_returns_requested_layers_and_is_truncated(vgg_weights):
+    requested = ["relu2_1", "conv1_1", "pool1"]
+    model = build_vgg_model(vgg_weights, requested)
+    image = np.random.RandomState(6).uniform(0, 1, (1, 20, 14, 3)).astype(np.float32)
+    outputs = model(image)
+    assert set(outputs) == set(requested)
+    assert tuple(outputs["conv1_1"].shape) == (1, 20, 14, 64)
+    assert tuple(outputs["pool1"].shape) == (1, 10, 7, 64)
+    assert tuple(outputs["relu2_1"].shape) == (1, 10, 7, 128)
+    assert np.min(outputs["relu2_1"]) >= 0.0
+
+    names = [name for name, _, _ in VGG19_LAYERS]
+    allowed = set(names[:names.index("relu2_1") + 1])
+    vgg_layers = [layer.name for layer in model.layers if layer.name in names]
+    assert set(vgg_layers) == allowed  # everything up to relu2_1 ...
+    assert "conv2_2" not in [layer.name for layer in model.layers]  # ... and nothing deeper
+    assert all(layer.name in allowed or layer.name in ("image", "preprocess") for layer in model.layers)
+
+
+def test_conv1_1_matches_numpy_convolution(vgg_weights):
+    model = build_vgg_model(vgg_weights, ["conv1_1"])
+    image = np.random.RandomState(7).uniform(0, 1, (1, 6, 5, 3)).astype(np.float32)
+    kernel, bias = vgg_weights.kernels["conv1_1"]
+    x = np.pad(255.0 * image[0].astype(np.float64) - vgg_weights.mean_rgb, ((1, 1), (1, 1), (0, 0)))
+    expected = np.zeros((6, 5, 64))
+    for i in range(6):
+        for j in range(5):
+            expected[i, j] = np.einsum("hwc,hwco->o", x[i:i + 3, j:j + 3], kernel) + bias
+    np.testing.assert_allclose(model(image)["conv1_1"][0], expected, rtol=1e-4, atol=1e-2)
+
+
+def test_unknown_layer_rejected(vgg_weights):
+    with pytest.raises(ValueError, match="unknown VGG-19 layer"):
+        build_vgg_model(vgg_weights, ["conv1_1", "conv6_1"])
+
+
+def test_pool1_is_2x2_mean_of_relu1_2(vgg_weights):
+    model = build_vgg_model(vgg_weights, ["relu1_2", "pool1"])
+    image = np.random.RandomState(8).uniform(0, 1, (1, 16, 12, 3)).astype(np.float32)
+    outputs = model(image)
+    relu = np.asarray(outputs["relu1_2"])
+    expected = relu.reshape(1, 8, 2, 6, 2, 64).mean(axis=(2, 4))
+    np.testing.assert_allclose(outputs["pool1"], expected, rtol=1e-5, atol=1e-4)
+
+
+def test_defaults_for_picks_normalised_settings(vgg_weights):
+    assert "normalised" in vgg_weights.description.lower()
+    assert transfer.defaults_for(vgg_weights) == transfer.DEFAULTS["normalised"]
+    official = nst_utils.VGG19Weights({}, np.zeros(3, np.float32), "imagenet-vgg-verydeep-19")
+    assert transfer.defaults_for(official) == transfer.DEFAULTS["imagenet"]
+    assert transfer.DEFAULTS["normalised"] != transfer.DEFAULTS["imagenet"]
+
+
+# --------------------------------------------------------------------------------------------
+# End to end (real weights, small images)
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def photo_path(tmp_path_factory):
+    """A content photo: skimage's Chelsea the cat, written as JPEG."""
+    from skimage import data
+
+    path = tmp_path_factory.mktemp("content") / "chelsea.jpg"
+    Image.fromarray(data.chelsea()).save(path, quality=95)
+    return path
+
+
+@pytest.fixture(scope="module")
+def content(photo_path):
+    return load_image(photo_path, WIDTH, HEIGHT)
+
+
+@pytest.fixture(scope="module")
+def style():
+    return load_image(STYLE_PATH, WIDTH, HEIGHT)
+
+
+@pytest.fixture(scope="module")
+def measure(vgg_weights):
+    """Independent yardsticks on a separately built model: Gram distance over the style layers,
+    and conv4_2 feature distance."""
+    settings = transfer.defaults_for(vgg_weights)
+    style_layers = [name for name, _ in settings.style_layers]
+    model = build_vgg_model(vgg_weights, [*style_layers, "conv4_2"])
+
+    def grams(image):
+        activations = model(image)
+        result = {}
+        for name in style_layers:
+            features = np.asarray(activations[name], np.float64)[0]
+            flat = features.reshape(-1, features.shape[-1])
+            result[name] = (flat.T @ flat, flat.shape)
+        return result
+
+    def style_distance(image, style_image):
+        ours, target = grams(image), grams(style_image)
+        total = 0.0
+        for name, weight in settings.style_layers:
+            (g, (n_positions, n_c)), (s, _) = ours[name], target[name]
+            total += weight * np.sum((g - s) ** 2) / (4 * n_c ** 2 * n_positions ** 2)
+        return total
+
+    def content_distance(a, b):
+        return float(np.mean((np.asarray(model(a)["conv4_2"]) - np.asarray(model(b)["conv4_2"])) ** 2))
+
+    return style_distance, content_distance
+
+
+@pytest.fixture(scope="module")
+def lbfgs_run(vgg_weights, content, style):
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=40)
+    calls = []
+    image, history, engine = transfer.stylize(
+        vgg_weights, content, [style], content, settings=settings, progress=False,
+        callback=lambda step, img, terms: calls.append((step, np.array(img), terms)))
+    return image, history, engine, calls
+
+
+def test_lbfgs_moves_towards_the_style_and_keeps_the_content(lbfgs_run, content, style, measure):
+    image, history, _, _ = lbfgs_run
+    style_distance, content_distance = measure
+    assert image.shape == content.shape and image.dtype == np.float32
+    assert image.min() >= 0.0 and image.max() <= 1.0
+    assert np.abs(image - content).mean() > 0.01  # it did change
+
+    start, end = style_distance(content, style), style_distance(image, style)
+    assert end < 0.5 * start, (start, end)
+    assert content_distance(image, content) < content_distance(style, content)
+
+
+def test_lbfgs_history_decreases(lbfgs_run, vgg_weights, content):
+    image, history, engine, calls = lbfgs_run
+    assert 20 <= len(history) <= 40
+    totals = [entry["total"] for entry in history]
+    assert all(set(entry) == {"content", "style", "tv", "total"} for entry in history)
+    for entry in history:
+        assert entry["total"] == pytest.approx(entry["content"] + entry["style"] + entry["tv"], rel=1e-5)
+    start = float(engine.losses(content)["total"])
+    assert totals[0] < start
+    assert totals[-1] < 0.2 * start
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(totals, totals[1:]))  # L-BFGS: never worse
+    # The callback saw every step, in order, with the history's numbers; the last image is the result.
+    assert [step for step, _, _ in calls] == list(range(1, len(history) + 1))
+    assert [terms for _, _, terms in calls] == history
+    np.testing.assert_allclose(calls[-1][1], image, atol=1e-6)
+    assert engine.seconds_per_step > 0
+
+
+def test_adam_lowers_the_cost(vgg_weights, photo_path):
+    content = load_image(photo_path, 64, 48)
+    style = load_image(STYLE_PATH, 64, 48)
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=15)
+    image, history, engine = transfer.stylize(vgg_weights, content, [style], content,
+                                              settings=settings, progress=False)
+    assert len(history) == 15
+    assert image.min() >= 0.0 and image.max() <= 1.0
+    start = float(engine.losses(content)["total"])
+    end = float(engine.losses(image)["total"])
+    assert history[0]["total"] == pytest.approx(start, rel=1e-4)  # Adam records the cost before each step
+    assert history[-1]["total"] < history[0]["total"]
+    assert end < 0.95 * start, (start, end)
+
+
+def test_preserve_colors_keeps_chrominance(vgg_weights, photo_path):
+    content = load_image(photo_path, 64, 48)
+    style = load_image(STYLE_PATH, 64, 48)
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=10)
+    image, history, _ = transfer.stylize(vgg_weights, content, [style], content, settings=settings,
+                                         preserve_colors=True, progress=False)
+    assert image.shape == content.shape and image.min() >= 0.0 and image.max() <= 1.0
+    yiq = transfer._RGB_TO_YIQ
+    result, original = image[0] @ yiq.T, content[0] @ yiq.T
+    np.testing.assert_allclose(result[..., 1:], original[..., 1:], atol=2e-3)  # I and Q kept
+    assert np.abs(result[..., 0] - original[..., 0]).mean() > 0.01  # luminance restyled
+
+
+@pytest.fixture(scope="module")
+def small_settings(vgg_weights):
+    return dataclasses.replace(transfer.defaults_for(vgg_weights), content_layer="conv1_2",
+                               style_layers=(("conv1_1", 0.5), ("conv2_1", 0.5)))
+
+
+def test_style_blend_weights(vgg_weights, small_settings):
+    rng = np.random.RandomState(9)
+    content, first, second = (rng.uniform(0, 1, (1, 24, 32, 3)).astype(np.float32) for _ in range(3))
+    second = second ** 3  # a different texture statistics from the first
+
+    alone = transfer.StyleTransfer(vgg_weights, content, [first], settings=small_settings)
+    first_only = transfer.StyleTransfer(vgg_weights, content, [first, second], [1, 0], small_settings)
+    for a, b in zip(alone.style_grams, first_only.style_grams):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+    other = transfer.StyleTransfer(vgg_weights, content, [second], settings=small_settings)
+    mixed = transfer.StyleTransfer(vgg_weights, content, [first, second], [3, 1], small_settings)
+    for a, b, m in zip(alone.style_grams, other.style_grams, mixed.style_grams):
+        assert np.abs(np.asarray(a) - np.asarray(b)).max() > 1e-3 * np.abs(a).max()
+        np.testing.assert_allclose(m, 0.75 * np.asarray(a) + 0.25 * np.asarray(b), rtol=1e-5)
+
+
+@pytest.mark.parametrize("blend", [[1.0], [1.0, 2.0, 3.0], [1.0, -1.0], [0.0, 0.0]])
+def test_style_blend_rejects_bad_weights(vgg_weights, small_settings, blend):
+    image = np.full((1, 16, 16, 3), 0.5, np.float32)
+    with pytest.raises(ValueError, match="style blend"):
+        transfer.StyleTransfer(vgg_weights, image, [image, image], blend, small_settings)
