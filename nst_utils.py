@@ -10,6 +10,8 @@ BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model
 
 import dataclasses
 import os
+import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -213,10 +215,18 @@ MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (deco
 _OUTPUT_FORMATS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
+def _open_image(path):
+    """``Image.open`` without PIL's DecompressionBombWarning (from 89M pixels): ``_read_rgb``
+    refuses such images itself, with a clearer message and no warning printed before it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(path)
+
+
 def _read_rgb(path):
     """Decode ``path`` to a float32 (height, width, 3) RGB array in [0, 1]."""
     try:
-        with Image.open(path) as im:
+        with _open_image(path) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
                 raise ImageError(f"{path} is {im.width}x{im.height} pixels, more than the "
                                  f"{MAX_IMAGE_PIXELS:,} allowed; shrink it first")
@@ -232,6 +242,8 @@ def _read_rgb(path):
         raise ImageError(f"{path} is a folder, not an image") from None
     except PermissionError:
         raise ImageError(f"cannot read {path}: permission denied") from None
+    except NotADirectoryError:  # e.g. notes.txt/photo.jpg; not "damaged", which the OSError below says
+        raise ImageError(f"cannot read {path}: part of the path is a file, not a folder") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image format that can be read (use JPEG or PNG)") from None
     except Image.DecompressionBombError as error:
@@ -280,9 +292,18 @@ def check_writable(path):
         raise ImageError(f"cannot save {path}: unknown image suffix {path.suffix!r} "
                          f"(use one of {', '.join(sorted(_OUTPUT_FORMATS))})")
     if not path.parent.is_dir():
+        if path.parent.exists():
+            raise ImageError(f"cannot save {path}: {path.parent} is a file, not a folder")
         raise ImageError(f"cannot save {path}: folder {path.parent} does not exist")
     if not os.access(path.parent, os.W_OK):
         raise ImageError(f"cannot save {path}: folder {path.parent} is not writable")
+    try:  # os.access says yes to root even where nothing can be created (/proc, read-only mounts)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    except OSError as error:
+        raise ImageError(f"cannot save {path}: folder {path.parent} is not writable "
+                         f"({error.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
 
 

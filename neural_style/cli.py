@@ -160,6 +160,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         sys.exit("interrupted: nothing was written" if not args.snapshot_every
                  else "interrupted: run the same command with --resume to continue")
+    final = f", final cost {history[-1]['total']:.4g}" if history else ""  # L-BFGS may stop at once
     print(f"saved {output}  ({len(history)} {settings.optimizer} steps, "
-          f"{transfer.seconds_per_step:.2f} s/step, final cost {history[-1]['total']:.4g})")
+          f"{transfer.seconds_per_step:.2f} s/step{final})")
     return output

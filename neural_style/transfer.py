@@ -80,17 +80,20 @@ class Checkpoint:
     def load(self):
         try:
             with np.load(self.path) as saved:
-                if str(saved["key"]) != self.key:
-                    raise ValueError(f"{self.path} was saved by a run with other images or settings; "
-                                     "resume with the same options, or delete it to start afresh")
+                key = str(saved["key"])
                 slots = sorted((k for k in saved.files if k.startswith("optimizer_")),
                                key=lambda k: int(k.split("_")[1]))
-                return Resume(int(saved["step"]), saved["image"], [saved[k] for k in slots])
+                resume = Resume(int(saved["step"]), saved["image"], [saved[k] for k in slots])
         except FileNotFoundError:
             raise ValueError(f"nothing to resume: {self.path} does not exist "
                              "(a run saves it when given --snapshot-every)") from None
-        except (OSError, KeyError, zipfile.BadZipFile) as error:
+        # np.load: EOFError for an empty file, ValueError for one that is not a .npz at all.
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"cannot resume from {self.path}: the file is damaged ({error})") from None
+        if key != self.key:
+            raise ValueError(f"{self.path} was saved by a run with other images or settings; "
+                             "resume with the same options, or delete it to start afresh")
+        return resume
 
 
 class StyleTransfer:
@@ -188,7 +191,7 @@ class StyleTransfer:
 def _adam(transfer, image, steps, record, optimizer_state):
     settings = transfer.settings
     variable = tf.Variable(image)
-    optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate, epsilon=1e-1)
+    optimizer = tf.keras.optimizers.Adam(learning_rate=settings.learning_rate)
     optimizer.build([variable])
     for slot, value in zip(optimizer.variables, optimizer_state or ()):
         slot.assign(value)
@@ -216,6 +219,10 @@ def _lbfgs(transfer, image, steps, record, optimizer_state):
 
     def cost_and_gradient(x):
         terms, gradient = transfer.losses_and_gradient(tf.constant(x.reshape(shape), tf.float32))
+        if not np.isfinite(float(terms["total"])):
+            # scipy would stop quietly (no callback, no error); record raises FloatingPointError
+            # naming the step in progress, before recording anything.
+            record(x.reshape(shape).astype(np.float32), terms, list)
         last.update(x=x.copy(), terms=terms)
         return float(terms["total"]), gradient.numpy().ravel().astype(np.float64)
 

@@ -153,6 +153,8 @@ def test_release_notebook_has_no_hidden_reference_values(release_dir):
     values = [value for _, _, cases in hidden_calls for _, _, expected, mistakes in cases
               for value in (expected, *mistakes.values())]
     assert values
+    source_text = ref.SOURCE_NOTEBOOK.read_text()
+    assert all(repr(value) in source_text for value in values)  # so the search below can find them
     leaked = [value for value in values if repr(value) in text]
     assert not leaked, f"hidden reference values in the release: {leaked}"
     # The visible checks are still there, one per exercise.
@@ -294,15 +296,14 @@ def test_mistake_loses_only_its_exercise_with_hint(graded, mistake_name):
     errors = error_text(cell_by_grade_id(graded["notebooks"][student], grade_id))
     assert "AssertionError" in errors
     hint = nst_checks.HINTS[mistake.hint]
-    candidates = [hint.format(ratio=r) for r in (4.0, 0.25)] if "{ratio" in hint else [hint]
-    assert any(text[:40] in errors for text in candidates), f"hint {mistake.hint!r} missing in\n{errors}"
+    assert hint[:40] in errors, f"hint {mistake.hint!r} missing in\n{errors}"
 
 
 def test_hanging_submission_loses_only_content_cost(graded):
     assert_only_lost(graded, "hang", {"test_compute_content_cost"})
-    # The hidden test cell was interrupted, not left waiting.
+    # The hidden test cell timed out and was interrupted; the cells after it still ran.
     errors = error_text(cell_by_grade_id(graded["notebooks"]["hang"], "test_compute_content_cost"))
-    assert "KeyboardInterrupt" in errors or "Timeout" in errors, errors
+    assert "CellTimeoutError" in errors and "KeyboardInterrupt" in errors, errors
 
 
 def test_syntax_error_loses_only_gram_matrix(graded):
@@ -333,9 +334,11 @@ def test_source_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
     assert len(parameters) == 1
     source, replaced = re.subn(r"(?m)^NUM_STEPS = .*$", "NUM_STEPS = 3", parameters[0].source)
-    source, replaced_too = re.subn(r"(?m)^SHOW_EVERY = .*$", "SHOW_EVERY = 1", source)
+    source, replaced_too = re.subn(r"(?m)^SNAPSHOT_EVERY = .*$", "SNAPSHOT_EVERY = 1", source)
     assert replaced == replaced_too == 1, parameters[0].source
     parameters[0].source = source
+    [explore] = [cell for cell in notebook.cells if cell.source.startswith("EXPLORE = False")]
+    explore.source = "EXPLORE = True\nEXPLORE_SIZE = (32, 32)\nEXPLORE_STEPS = 1"  # every exploration, briefly
     imports = notebook.cells.index(cell_by_grade_id(notebook, "imports"))
     notebook.cells.insert(imports + 1, new_code_cell("CONFIG.image_width, CONFIG.image_height = 64, 48"))
     notebook.cells.append(new_code_cell("import sys\nprint(sys.prefix)"))
@@ -357,7 +360,15 @@ def test_source_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     with Image.open(generated) as image:
         assert image.size == (64, 48)
 
-    [generate_cell] = [cell for cell in notebook.cells if "save_image(OUTPUT" in cell.source]
-    assert any("image/png" in output.get("data", {}) for output in generate_cell.outputs)
+    assert (workdir / "outputs" / "result.png").exists()  # the content | style | generated figure
+    [generate_cell] = [cell for cell in notebook.cells if 'save_image("outputs/generated.png"' in cell.source]
     printed = "".join(output.get("text", "") for output in generate_cell.outputs)
-    assert "step 3: J = " in printed and "saved outputs/generated.png" in printed
+    assert "saved outputs/generated.png" in printed
+    progress = [output for output in generate_cell.outputs  # tqdm.auto: a widget, or text without one
+                if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
+                or "3/3" in output.get("text", "")]
+    assert progress, generate_cell.outputs
+    figures = [cell for cell in notebook.cells if cell.cell_type == "code" and any(
+        "image/png" in output.get("data", {}) for output in cell.outputs)]
+    # images, result, loss curve + snapshots (one cell), and the five explorations
+    assert len(figures) >= 8, [cell.source[:40] for cell in figures]

@@ -2,6 +2,7 @@
 optimisation with the real converted weights at a small size."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from neural_style import transfer
 from neural_style.losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
 from nst_utils import VGG19_LAYERS, build_vgg_model, load_image, read_vgg19
 
-ROOT = nst_utils.Path(nst_utils.__file__).resolve().parent
+ROOT = Path(__file__).resolve().parent.parent
 STYLE_PATH = ROOT / "images" / "swirls.jpg"
 WIDTH, HEIGHT = 96, 72
 
@@ -215,7 +216,8 @@ def test_lbfgs_moves_towards_the_style_and_keeps_the_content(lbfgs_run, content,
 
     start, end = style_distance(content, style), style_distance(image, style)
     assert end < 0.5 * start, (start, end)
-    assert content_distance(image, content) < content_distance(style, content)
+    # Much closer to the content than the style image is (measured: about 0.27x).
+    assert content_distance(image, content) < 0.5 * content_distance(style, content)
 
 
 def test_lbfgs_history_decreases(lbfgs_run, vgg_weights, content):
@@ -273,7 +275,7 @@ def small_settings(vgg_weights):
 def test_style_blend_weights(vgg_weights, small_settings):
     rng = np.random.RandomState(9)
     content, first, second = (rng.uniform(0, 1, (1, 24, 32, 3)).astype(np.float32) for _ in range(3))
-    second = second ** 3  # a different texture statistics from the first
+    second = second ** 3  # Gram statistics unlike the first's
 
     alone = transfer.StyleTransfer(vgg_weights, content, [first], settings=small_settings)
     first_only = transfer.StyleTransfer(vgg_weights, content, [first, second], [1, 0], small_settings)
