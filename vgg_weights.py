@@ -246,6 +246,12 @@ class atomic_path:
         self.tmp = Path(tmp)
         return self.tmp
 
+    @staticmethod
+    def leftovers(folder, name_pattern):
+        """Temporary files that a killed process left in ``folder`` for targets whose names match
+        the glob ``name_pattern``."""
+        return Path(folder).glob(f".{name_pattern}.*.part*")
+
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             os.replace(self.tmp, self.path)

@@ -14,6 +14,8 @@ import numpy as np  # noqa: E402
 from nst_utils import (CONFIG, ImageError, WeightsError, check_writable, generate_noise_image,  # noqa: E402
                        load_image, read_vgg19, save_image)
 
+from vgg_weights import atomic_path  # noqa: E402
+
 from .transfer import OPTIMIZERS, Checkpoint, defaults_for, stylize  # noqa: E402
 
 
@@ -36,8 +38,8 @@ def _positive_int(text):
 
 def _non_negative_float(text):
     value = float(text)
-    if not np.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    if not 0 <= value <= np.finfo(np.float32).max:  # also refuses NaN and inf
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 3.4e38, got {text}")
     return value
 
 
@@ -55,6 +57,14 @@ def _layers(text):
         return tuple((part[0], float(part[1]) if len(part) > 1 else 1.0 / len(parts)) for part in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected layer[:weight],..., got {text!r}") from None
+
+
+def _remove_temporary_files(output, checkpoint_path):
+    """Delete what a killed run (SIGKILL, power cut) left half-written: the temporary files of
+    ``output``, its snapshots and its checkpoint."""
+    for target in (output.name, f"{output.stem}_step*{output.suffix}", checkpoint_path.name):
+        for leftover in atomic_path.leftovers(output.parent, target):
+            leftover.unlink(missing_ok=True)
 
 
 def build_parser():
@@ -148,6 +158,8 @@ def main(argv=None):
         checkpoint_path = output.with_name(f"{output.stem}.checkpoint.npz")
         checkpoint = Checkpoint(checkpoint_path, args.snapshot_every, run_key) if args.snapshot_every else None
         resume = Checkpoint(checkpoint_path, 0, run_key).load() if args.resume else None
+        if args.resume:
+            _remove_temporary_files(output, checkpoint_path)
 
         image, history, transfer = stylize(
             vgg_weights, content, styles, init_image, args.style_blend, settings,
