@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,7 +47,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 SERVER_START_S = 90  # JupyterLab answering
 NOTEBOOK_OPEN_S = 90  # the notebook shown and its kernel idle
-RUN_ALL_S = 240  # Run All Cells finished (about 30 s here)
+RUN_ALL_S = 240  # Run All Cells finished (5 to 10 s here)
 
 STUB = re.compile(r"(?m)^[ \t]*# YOUR CODE HERE\n[ \t]*raise NotImplementedError\(\)$")
 SOLUTION = re.compile(r"(?ms)^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)\n[ \t]*### END SOLUTION[ \t]*$")
@@ -230,7 +231,7 @@ def _stop(server, base, token):
                 server.kill()
                 server.wait(timeout=10)
     try:  # the server's own session: a kernel it failed to stop
-        os.killpg(server.pid, 9)
+        os.killpg(server.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
 
@@ -239,7 +240,9 @@ def _stop(server, base, token):
 # The browser
 
 STDERR = "application/vnd.jupyter.stderr"
-ERROR = re.compile(r"Traceback \(most recent call last\)|^\s*Cell In\[\d+\], line \d+|^\w*(Error|Exception)(: |$)", re.M)
+ERROR = re.compile(r"Traceback \(most recent call last\)"  # an exception raised in a cell
+                   r"|^\s*Cell In\[\d+\], line \d+"  # IPython's header of a SyntaxError
+                   r"|^\w*(Error|Exception)(: |$)", re.M)
 
 # State of the open notebook, read from the page as a person sees it. JupyterLab renders stream
 # stderr (tqdm's progress bar, warnings) and errors alike as application/vnd.jupyter.stderr: an error
@@ -316,7 +319,8 @@ def _open_and_run_all(page, url, notebook, log):
         return seen
 
     # The content | style | generated figure, below tqdm's progress bar (an ipywidgets widget).
-    [index] = [index for index, cell in enumerate(notebook.cells) if 'save_image("outputs/generated.png"' in cell.source]
+    [index] = [index for index, cell in enumerate(notebook.cells)
+               if 'save_image("outputs/generated.png"' in cell.source]
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
     cell.scroll_into_view_if_needed()
     images = cell.locator(".jp-OutputArea-output img")
@@ -354,7 +358,7 @@ def test_student_runs_all_cells_in_jupyterlab(lab, student_dir):
         finally:
             browser.close()
     print(f"\n[browser] Run All Cells {seen['run_s']:.1f} s, browser session {time.perf_counter() - start:.1f} s; "
-          f"screenshot {SCREENSHOT}")
+          f"figure {seen.get('figure_widths')} px wide; screenshot {SCREENSHOT}")
 
     state = seen["state"]
     assert not state["errors"], f"errors in the notebook (see {SCREENSHOT}):\n\n" + "\n\n".join(state["errors"])
