@@ -247,9 +247,10 @@ def markdown(r):
               f"≤ {t['weights_load_rss_mb']} MB |",
               f"| autograde, seconds per submission | {r['autograde_seconds_per_submission']:.1f} s | "
               f"≤ {t['autograde_s_per_submission']} s |",
-              "", "Step times are medians of 3 runs, each timed from the end of step 1 to the end of step 6 "
-              "(no graph tracing); weights load: median of 5 fresh processes. FLOPs are counted analytically: forward convolutions up to conv5_1, the same "
-              "again for the input gradient, and the Gram matrices."]
+              "", "Step times are medians of 3 runs, each timed from the end of step 1 to the end of "
+              "step 6 (no graph tracing); weights load: median of 5 fresh processes. FLOPs are counted "
+              "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
+              "and the Gram matrices."]
     return "\n".join(lines) + "\n"
 
 
