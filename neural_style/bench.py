@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
+from nst_utils import CONFIG, load_image, read_vgg19, resolve_precision, save_image  # noqa: E402
 from vgg_weights import VGG19_LAYERS  # noqa: E402
 
 from .transfer import StyleTransfer, defaults_for  # noqa: E402
@@ -66,26 +66,30 @@ def matmul_peak_gflops(n=2048, repeats=20):
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def _transfer(vgg_weights, size, **changes):
-    settings = dataclasses.replace(defaults_for(vgg_weights), **changes)
+def _transfer(vgg_weights, size, precision="float32", **changes):
+    settings = dataclasses.replace(defaults_for(vgg_weights), precision=precision, **changes)
     content = load_image(CONTENT, *size)
     return StyleTransfer(vgg_weights, content, [load_image(STYLE, *size)], settings=settings), content
 
 
 def seconds_per_step(vgg_weights, size, optimizer, precision="float32", steps=6, runs=3):
     """Median over ``runs`` runs of the time per step, from the end of step 1 to the end of the last
-    step (so graph tracing and the first step are not counted)."""
-    transfer, content = _transfer(vgg_weights, size, optimizer=optimizer, steps=steps, precision=precision)
-    results = []
+    step (so graph tracing and the first step are not counted), and the cost evaluations per step
+    over the same span (1 for Adam; L-BFGS's line search sometimes needs more)."""
+    transfer, content = _transfer(vgg_weights, size, precision, optimizer=optimizer, steps=steps)
+    times, evaluations = [], []
     for _ in range(runs):
         ends = []
-        transfer.run(content, callback=lambda *_: ends.append(time.perf_counter()), progress=False)
-        results.append((ends[-1] - ends[0]) / (len(ends) - 1))
-    return statistics.median(results)
+        transfer.run(content, callback=lambda *_: ends.append((time.perf_counter(), transfer.evaluations)),
+                     progress=False)
+        times.append((ends[-1][0] - ends[0][0]) / (len(ends) - 1))
+        evaluations.append((ends[-1][1] - ends[0][1]) / (len(ends) - 1))
+    return statistics.median(times), statistics.median(evaluations)
 
 
 def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000):
-    """Wall time of ``adam_steps`` Adam steps, and of L-BFGS until it reaches Adam's final cost."""
+    """Wall time of ``adam_steps`` Adam steps, and of L-BFGS until it reaches Adam's final cost
+    (both in float32, from the content image)."""
     adam, content = _transfer(vgg_weights, size, optimizer="adam", steps=adam_steps)
     start = time.perf_counter()
     _, history = adam.run(content, progress=False)
@@ -101,7 +105,7 @@ def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000):
 
     def stop_at_target(step, image, terms):
         if terms["total"] <= target:
-            reached.update(step=step, seconds=time.perf_counter() - start)
+            reached.update(step=step, seconds=time.perf_counter() - start, evaluations=lbfgs.evaluations)
             raise Reached
 
     start = time.perf_counter()
@@ -111,7 +115,7 @@ def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000):
         pass
     return {"size": f"{size[0]}x{size[1]}", "adam_steps": adam_steps, "adam_final_cost": target,
             "adam_seconds": adam_seconds, "lbfgs_steps": reached.get("step"),
-            "lbfgs_seconds": reached.get("seconds")}
+            "lbfgs_seconds": reached.get("seconds"), "lbfgs_evaluations": reached.get("evaluations")}
 
 
 def bf16_quality(vgg_weights, size, steps):
@@ -119,7 +123,7 @@ def bf16_quality(vgg_weights, size, steps):
     costs, images = {}, {}
     evaluate, content = _transfer(vgg_weights, size)
     for precision in ("float32", "bfloat16"):
-        transfer, _ = _transfer(vgg_weights, size, steps=steps, precision=precision)
+        transfer, _ = _transfer(vgg_weights, size, precision, steps=steps)
         images[precision], _ = transfer.run(content, progress=False)
         costs[precision] = float(evaluate.losses(tf.constant(images[precision]))["total"])
     return {"steps": steps, "fp32_cost": costs["float32"], "bf16_cost_in_fp32": costs["bfloat16"],
@@ -196,20 +200,25 @@ def main(argv=None):
     peak = matmul_peak_gflops()
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "tensorflow": tf.__version__,
-                           "gpu": [d.name for d in tf.config.list_physical_devices("GPU")]},
+                           "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
+                           "default_precision": resolve_precision("auto")},
                "matmul_peak_gflops": peak, "targets": TARGETS, "steps": []}
     for size in ((400, 300), (512, 512)):
         flops = step_flops(*size, settings)
         for optimizer in ("adam", "lbfgs"):
             for precision in ("float32", "bfloat16"):
-                seconds = seconds_per_step(vgg_weights, size, optimizer, precision)
+                seconds, evaluations = seconds_per_step(vgg_weights, size, optimizer, precision)
                 results["steps"].append({"size": f"{size[0]}x{size[1]}", "optimizer": optimizer,
                                          "precision": precision, "seconds_per_step": seconds,
+                                         "evaluations_per_step": evaluations,
+                                         "share_of_fp32_peak_per_evaluation":
+                                             flops * evaluations / seconds / 1e9 / peak,
                                          "gflop_per_step": flops / 1e9,
                                          "gflops": flops / seconds / 1e9,
                                          "share_of_fp32_peak": flops / seconds / 1e9 / peak})
                 print(results["steps"][-1], flush=True)
-    results["bf16_quality"], images = bf16_quality(vgg_weights, (CONFIG.image_width, CONFIG.image_height), 60)
+    results["bf16_quality"], images = bf16_quality(vgg_weights, (CONFIG.image_width, CONFIG.image_height),
+                                                    defaults_for(vgg_weights).steps)
     args.out.mkdir(exist_ok=True)
     for precision, image in images.items():
         save_image(args.out / f"bench_{precision}.png", image)
@@ -226,19 +235,23 @@ def main(argv=None):
 def markdown(r):
     t = r["targets"]
     lines = [f"Machine: {r['machine']['cpus']} CPUs, {r['machine']['platform']}, TensorFlow "
-             f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}. "
+             f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}, default precision "
+             f"(auto): {r['machine']['default_precision']}. "
              f"Measured fp32 matmul peak: {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20).",
-             "", "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 peak |",
-             "|---|---|---|---|---|---|---|"]
+             "", "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 peak "
+             "| evaluations/step | share of fp32 peak per evaluation |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s in r["steps"]:
         lines.append(f"| {s['size']} | {s['optimizer']} | {s['precision']} | {s['seconds_per_step']:.3f} | "
-                     f"{s['gflop_per_step']:.0f} | {s['gflops']:.0f} | {s['share_of_fp32_peak']:.0%} |")
+                     f"{s['gflop_per_step']:.0f} | {s['gflops']:.0f} | {s['share_of_fp32_peak']:.0%} | "
+                     f"{s['evaluations_per_step']:.2f} | {s['share_of_fp32_peak_per_evaluation']:.0%} |")
     q, c, w = r["bf16_quality"], r["lbfgs_vs_adam"], r["weights_load"]
     lines += ["", "| figure | measured | target |", "|---|---|---|",
               f"| bf16 final cost vs fp32 ({q['steps']} L-BFGS steps, evaluated in fp32) | "
               f"{q['relative_change']:+.1%} | within ±{t['bf16_loss_change']:.0%} |",
               f"| L-BFGS time to reach the cost of {c['adam_steps']} Adam steps ({c['size']}) | "
-              + (f"{c['lbfgs_seconds']:.1f} s ({c['lbfgs_steps']} steps) vs {c['adam_seconds']:.1f} s = "
+              + (f"{c['lbfgs_seconds']:.1f} s ({c['lbfgs_steps']} steps, {c['lbfgs_evaluations']} "
+                 f"evaluations) vs {c['adam_seconds']:.1f} s = "
                  f"{c['lbfgs_seconds'] / c['adam_seconds']:.0%}" if c["lbfgs_seconds"] else "not reached")
               + f" | ≤ {t['lbfgs_over_adam_time']:.0%} |",
               f"| weights load (read .mat + build model) | {w['seconds']:.2f} s | ≤ {t['weights_load_s']} s |",
@@ -250,7 +263,8 @@ def markdown(r):
               "", "Step times are medians of 3 runs, each timed from the end of step 1 to the end of "
               "step 6 (no graph tracing); weights load: median of 5 fresh processes. FLOPs are counted "
               "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
-              "and the Gram matrices."]
+              "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
+              "versus Adam run is in float32."]
     return "\n".join(lines) + "\n"
 
 

@@ -92,9 +92,9 @@ def build_parser():
     opt.add_argument("--optimizer", choices=OPTIMIZERS, help="lbfgs (default) or adam")
     opt.add_argument("--steps", type=_positive_int, help="L-BFGS iterations or Adam steps")
     opt.add_argument("--learning-rate", type=_non_negative_float, help="Adam step size")
-    opt.add_argument("--precision", choices=("float32", "bfloat16"),
-                     help="run the network in float32 (default) or bfloat16 (faster on CPUs and "
-                          "GPUs that support it)")
+    opt.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                     help="run the network in float32 or bfloat16; auto (default): bfloat16 on x86 "
+                          "CPUs with bfloat16 instructions, where it is about 1.8x faster")
     opt.add_argument("--content-weight", type=_non_negative_float, help="alpha")
     opt.add_argument("--style-weight", type=_non_negative_float, help="beta")
     opt.add_argument("--tv-weight", type=_non_negative_float, help="total-variation weight")
@@ -173,6 +173,6 @@ def main(argv=None):
         sys.exit("interrupted: nothing was written" if not args.snapshot_every
                  else "interrupted: run the same command with --resume to continue")
     final = f", final cost {history[-1]['total']:.4g}" if history else ""  # L-BFGS may stop at once
-    print(f"saved {output}  ({len(history)} {settings.optimizer} steps, "
+    print(f"saved {output}  ({len(history)} {settings.optimizer} steps in {transfer.precision}, "
           f"{transfer.seconds_per_step:.2f} s/step{final})")
     return output

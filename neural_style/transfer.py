@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm.auto import tqdm
 
-from nst_utils import CONFIG, build_vgg_model
+from nst_utils import CONFIG, build_vgg_model, resolve_precision
 from vgg_weights import atomic_path
 
 from .losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
@@ -32,7 +32,9 @@ class Settings:
     optimizer: str = "lbfgs"
     steps: int = 200  # L-BFGS iterations or Adam steps
     learning_rate: float = 0.02  # Adam only, in image units ([0, 1]) per step
-    precision: str = "float32"  # or "bfloat16": the network runs in bfloat16, the costs in float32
+    # "bfloat16": the network runs in bfloat16, the costs in float32; "auto": bfloat16 where the
+    # CPU has bfloat16 instructions (nst_utils.native_bfloat16), else "float32".
+    precision: str = "auto"
     content_layer: str = CONFIG.content_layer
     style_layers: tuple = CONFIG.style_layers  # ((layer name, weight), ...)
 
@@ -113,8 +115,10 @@ class StyleTransfer:
 
         self.style_layers = [name for name, _ in self.settings.style_layers]
         self.style_layer_weights = [float(weight) for _, weight in self.settings.style_layers]
+        self.precision = resolve_precision(self.settings.precision)  # "float32" or "bfloat16"
         self.model = build_vgg_model(vgg_weights, [self.settings.content_layer, *self.style_layers],
-                                     precision=self.settings.precision)
+                                     precision=self.precision)
+        self.evaluations = 0  # cost-and-gradient evaluations so far (an L-BFGS step may need several)
         self.content_target = self.model(content)[self.settings.content_layer]
         self.style_grams = [sum(float(w) * gram_matrix(self.model(style)[name])
                                 for w, style in zip(blend, styles))
@@ -205,6 +209,7 @@ def _adam(transfer, image, steps, record, optimizer_state):
 
     for _ in range(steps):
         terms = step()
+        transfer.evaluations += 1
         record(variable, terms, lambda: [slot.numpy() for slot in optimizer.variables])
     return variable.numpy()
 
@@ -212,12 +217,14 @@ def _adam(transfer, image, steps, record, optimizer_state):
 def _lbfgs(transfer, image, steps, record, optimizer_state):
     """L-BFGS-B (scipy) with the box constraint 0 <= pixel <= 1. Its curvature memory cannot be
     saved, so a resumed run rebuilds it from the checkpointed image (``optimizer_state`` is unused)."""
-    from scipy.optimize import minimize
+    from scipy.optimize import Bounds, minimize
+    from threadpoolctl import threadpool_limits
 
     shape = image.shape
     last = {}
 
     def cost_and_gradient(x):
+        transfer.evaluations += 1
         terms, gradient = transfer.losses_and_gradient(tf.constant(x.reshape(shape), tf.float32))
         if not np.isfinite(float(terms["total"])):
             # scipy would stop quietly (no callback, no error); record raises FloatingPointError
@@ -231,9 +238,12 @@ def _lbfgs(transfer, image, steps, record, optimizer_state):
             cost_and_gradient(x)
         record(x.reshape(shape).astype(np.float32), last["terms"], list)
 
-    result = minimize(cost_and_gradient, image.ravel().astype(np.float64), jac=True, method="L-BFGS-B",
-                      bounds=[(0.0, 1.0)] * image.size, callback=on_iteration,
-                      options={"maxiter": steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
+    # One BLAS thread for scipy: OpenBLAS threads keep spinning after each L-BFGS update and would
+    # slow TensorFlow's next evaluation by ~20% on a 2-core machine (make bench measures it).
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(cost_and_gradient, image.ravel().astype(np.float64), jac=True,
+                          method="L-BFGS-B", bounds=Bounds(0.0, 1.0), callback=on_iteration,
+                          options={"maxiter": steps, "maxcor": 20, "ftol": 0.0, "gtol": 0.0})
     return result.x.reshape(shape).astype(np.float32)
 
 

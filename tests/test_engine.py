@@ -134,6 +134,40 @@ def test_pool1_is_2x2_mean_of_relu1_2(vgg_weights):
     np.testing.assert_allclose(outputs["pool1"], expected, rtol=1e-5, atol=1e-4)
 
 
+def test_bfloat16_network_computes_in_bfloat16_and_stays_close(vgg_weights):
+    layers = ["conv1_1", "relu3_1", "conv4_2"]
+    image = np.random.RandomState(9).uniform(0, 1, (1, 32, 24, 3)).astype(np.float32)
+    exact = build_vgg_model(vgg_weights, layers)(image)
+    model = build_vgg_model(vgg_weights, layers, precision="bfloat16")
+    assert model.get_layer("conv4_2").compute_dtype == "bfloat16"
+    assert model.get_layer("conv4_2").variable_dtype == "float32"
+    fast = model(image)
+    for name in layers:
+        assert fast[name].dtype == "float32"
+        relative = np.linalg.norm(fast[name] - exact[name]) / np.linalg.norm(exact[name])
+        assert 1e-4 < relative < 0.02, (name, relative)  # rounded (not float32), but close
+
+
+def test_auto_precision_follows_the_cpu_flags():
+    """"auto" means bfloat16 exactly where the CPU reports bfloat16 instructions (read here from
+    lscpu, not /proc/cpuinfo) and no GPU is visible."""
+    import shutil
+    import subprocess
+
+    import tensorflow as tf
+
+    if shutil.which("lscpu") is None:
+        pytest.skip("lscpu is not installed")
+    flags = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    native = (bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+              and not tf.config.list_physical_devices("GPU"))
+    assert nst_utils.resolve_precision("auto") == ("bfloat16" if native else "float32")
+    assert nst_utils.resolve_precision("float32") == "float32"
+    assert nst_utils.resolve_precision("bfloat16") == "bfloat16"
+    with pytest.raises(ValueError, match="unknown precision 'float16'"):
+        build_vgg_model(read_vgg19(), ["conv1_1"], precision="float16")
+
+
 def test_defaults_for_picks_normalised_settings(vgg_weights):
     assert "normalised" in vgg_weights.description.lower()
     assert transfer.defaults_for(vgg_weights) == transfer.DEFAULTS["normalised"]
@@ -238,10 +272,29 @@ def test_lbfgs_history_decreases(lbfgs_run, vgg_weights, content):
     assert engine.seconds_per_step > 0
 
 
+def test_bfloat16_run_ends_near_the_float32_run(vgg_weights, content, style):
+    """The same 40 L-BFGS steps in both precisions end at costs (evaluated in float32) within 5%
+    and at similar pictures."""
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), steps=40, precision=precision)
+        results[precision], _, engine = transfer.stylize(vgg_weights, content, [style], content,
+                                                         settings=settings, progress=False)
+        assert engine.precision == precision
+    judge = transfer.StyleTransfer(vgg_weights, content, [style], settings=dataclasses.replace(
+        transfer.defaults_for(vgg_weights), precision="float32"))
+    cost = {precision: float(judge.losses(image)["total"]) for precision, image in results.items()}
+    start = float(judge.losses(content)["total"])
+    assert cost["float32"] < 0.2 * start
+    assert cost["bfloat16"] == pytest.approx(cost["float32"], rel=0.05), cost
+    assert np.mean(np.abs(results["bfloat16"] - results["float32"])) < 0.05
+
+
 def test_adam_lowers_the_cost(vgg_weights, photo_path):
     content = load_image(photo_path, 64, 48)
     style = load_image(STYLE_PATH, 64, 48)
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=15)
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=15,
+                                   precision="float32")  # eager and graph costs agree to 1e-4
     image, history, engine = transfer.stylize(vgg_weights, content, [style], content,
                                               settings=settings, progress=False)
     assert len(history) == 15
