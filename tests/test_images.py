@@ -4,6 +4,7 @@ Every unusual image is written by the test itself (PIL) into ``tmp_path``.
 """
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from PIL import Image
 import nst_utils
 from nst_utils import ImageError, generate_noise_image, load_image, save_image
 
+ROOT = Path(__file__).resolve().parent.parent
 RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
 
 
@@ -328,3 +330,16 @@ def test_save_wrong_shape(tmp_path):
     with pytest.raises(ImageError, match="expected an image of shape"):
         save_image(tmp_path / "out.png", np.zeros((2, 8, 8, 3), np.float32))
     assert os.listdir(tmp_path) == []
+
+
+def test_every_committed_image_is_credited():
+    """Each picture under images/ appears in images/CREDITS.md, and the notebook's copies are links
+    to those pictures (so the credits cover them too)."""
+    images = ROOT / "images"
+    credits = (images / "CREDITS.md").read_text()
+    pictures = [p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")]
+    assert len(pictures) >= 10
+    for picture in pictures:
+        assert f"`{picture.relative_to(images).as_posix()}`" in credits, picture
+    for copy in (ROOT / "notebooks" / "art_generation" / "images").iterdir():
+        assert copy.is_symlink() and copy.resolve().parent == images.resolve(), copy
