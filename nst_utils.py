@@ -22,7 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from vgg_weights import NORMALISED_FILENAME, VGG19_LAYERS, WeightsError, atomic_path
 
 __all__ = ["CONFIG", "Config", "ImageError", "WeightsError", "VGG19_LAYERS", "load_vgg_model",
-           "read_vgg19", "build_vgg_model", "load_image", "generate_noise_image", "check_writable", "save_image"]
+           "read_vgg19", "build_vgg_model", "native_bfloat16", "resolve_precision", "load_image",
+           "generate_noise_image", "check_writable", "save_image"]
 
 
 def _default_weights_path():
