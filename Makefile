@@ -36,7 +36,7 @@ demo: $(WEIGHTS)
 test: $(WEIGHTS)
 	$(PY) -m pytest
 
-# Speed and memory figures -> outputs/bench.json and outputs/bench.md (about 15 minutes; idle machine).
+# Speed and memory figures -> outputs/bench.json and outputs/bench.md (about 25 minutes; idle machine).
 bench: $(WEIGHTS)
 	$(PY) -m neural_style.bench
 
