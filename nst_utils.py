@@ -9,6 +9,7 @@ BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model
 """
 
 import dataclasses
+import functools
 import os
 import platform
 import tempfile
@@ -152,6 +153,7 @@ def read_vgg19(path=None):
     return VGG19Weights(kernels, mean_rgb, description)
 
 
+@functools.cache  # the hardware does not change while the process runs
 def native_bfloat16():
     """True on an x86 CPU with bfloat16 instructions (AVX512_BF16 or AMX-BF16) and no GPU visible
     to TensorFlow: there the bfloat16 network was measured to run in 0.55-0.6x the float32 time

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nst_utils import load_image  # noqa: E402
+from nst_utils import load_image, save_image  # noqa: E402
 
 GAP = 8  # white pixels between the panels
 
@@ -24,9 +23,8 @@ def main():
     height, width = result.shape[1:3]
     panels = [load_image(ROOT / "images" / name, width, height) for name in ("chelsea.jpg", "swirls.jpg")]
     gap = np.ones((1, height, GAP, 3), np.float32)
-    row = np.concatenate([panels[0], gap, panels[1], gap, result], axis=2)[0]
-    out = ROOT / "images" / "readme" / "chelsea_swirls.jpg"
-    Image.fromarray(np.round(row * 255).astype(np.uint8)).save(out, quality=90)
+    out = save_image(ROOT / "images" / "readme" / "chelsea_swirls.jpg",
+                     np.concatenate([panels[0], gap, panels[1], gap, result], axis=2))
     print(f"wrote {out}")
 
 

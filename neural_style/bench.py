@@ -7,6 +7,7 @@ Run it on an otherwise idle machine.
 import argparse
 import dataclasses
 import json
+import math
 import os
 import platform
 import shutil
@@ -123,10 +124,9 @@ def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000, lbfgs_runs=3):
         except Reached:
             pass
         runs.append(reached)
-    if any(run["seconds"] is None for run in runs):
-        median = runs[0]  # not reached: reported as such
-    else:
-        median = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    # A run that never reached the cost counts as the slowest (and is reported as not reached).
+    runs.sort(key=lambda run: math.inf if run["seconds"] is None else run["seconds"])
+    median = runs[len(runs) // 2]
     return {"size": f"{size[0]}x{size[1]}", "adam_steps": adam_steps, "adam_final_cost": target,
             "adam_seconds": adam_seconds, "lbfgs_runs": lbfgs_runs, "lbfgs_steps": median["step"],
             "lbfgs_seconds": median["seconds"], "lbfgs_evaluations": median["evaluations"]}
