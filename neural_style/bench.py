@@ -76,8 +76,8 @@ def _transfer(vgg_weights, size, precision="float32", **changes):
 def seconds_per_step(vgg_weights, size, optimizer, precision="float32", timed_steps=5, runs=3):
     """Median over ``runs`` runs of the time per step over ``timed_steps`` steps after a warm-up, and
     the cost evaluations per step over the same span. The warm-up (1 Adam step, 10 L-BFGS steps)
-    leaves out graph tracing and, for L-BFGS, the first iterations, whose line searches often need
-    a second evaluation; after them an iteration needs one (see ``lbfgs_versus_adam``)."""
+    leaves out graph tracing and, for L-BFGS, the first steps, whose line searches often backtrack;
+    after them nearly every step needs one evaluation."""
     warmup = 1 if optimizer == "adam" else 10
     transfer, content = _transfer(vgg_weights, size, precision, optimizer=optimizer,
                                   steps=warmup + timed_steps)

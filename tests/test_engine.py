@@ -347,21 +347,3 @@ def test_style_blend_rejects_bad_weights(vgg_weights, small_settings, blend):
     image = np.full((1, 16, 16, 3), 0.5, np.float32)
     with pytest.raises(ValueError, match="style blend"):
         transfer.StyleTransfer(vgg_weights, image, [image, image], blend, small_settings)
-
-
-def test_lbfgs_runs_scipy_with_one_blas_thread(vgg_weights, content, style):
-    """Spinning OpenBLAS threads would slow TensorFlow's evaluations (README, Speed); the limit is
-    lifted again after the run."""
-    from threadpoolctl import threadpool_info
-
-    def blas_threads():
-        return {pool["filepath"]: pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}
-
-    before = blas_threads()
-    during = []
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), steps=2)
-    transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False,
-                     callback=lambda *_: during.append(blas_threads()))
-    assert before and during
-    assert all(set(threads.values()) == {1} for threads in during)
-    assert blas_threads() == before

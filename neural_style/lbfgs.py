@@ -1,0 +1,113 @@
+"""Projected, preconditioned L-BFGS for an image kept in the box 0 <= pixel <= 1.
+
+One step, from the image x with cost f and gradient g (arrays (1, H, W, 3), float32):
+
+1. Pixels held at a bound by the gradient (x = 0 and g > 0, or x = 1 and g < 0) are frozen.
+2. The L-BFGS two-loop recursion turns the gradient on the other pixels into a direction d. Its
+   initial inverse Hessian is ``gamma * smoothing``: a low-pass filter (``smoothing_filter``) scaled
+   by gamma = s'y / y'(smoothing y) from the latest curvature pair (Nocedal & Wright's eq. 7.20, preconditioned).
+3. A backtracking line search along the projected path clip(x + t d, 0, 1) takes the first t with
+   sufficient decrease (Armijo), from t = 1 down, each try at the minimum of a parabola fitted to
+   the last. t = 1 nearly always passes, so one step costs one evaluation.
+
+The smoothing is what makes this faster than scipy's L-BFGS-B, which the engine used before: the
+costs are much stiffer in fine detail than in broad shapes, and the filter evens that out. Evaluations
+to reach the cost of 1000 Adam steps on the bundled images (float32): 293 instead of 356 at 200x150,
+315 instead of 399 at 400x300 (README, Speed). The curvature memory is plain arrays, so a checkpoint
+can hold it and a resumed run continues exactly.
+"""
+
+import numpy as np
+
+MEMORY = 20  # curvature pairs (s, y) kept
+SUFFICIENT_DECREASE = 1e-4  # Armijo constant
+LINE_SEARCH_TRIES = 20  # before giving up on a direction (each try at most halves the step)
+FIRST_MOVE = 0.05  # with no curvature pairs yet, a step moves no pixel by more than this
+
+
+def smoothing_filter(height, width, decay=0.5, floor=0.02):
+    """Frequency response of the preconditioner, (height, width // 2 + 1, 1) for ``numpy.fft.rfft2``:
+    (|f| + floor) ** -decay with f in cycles per pixel, scaled to mean 1. Evaluations to reach the
+    cost of 1000 Adam steps at 200x150: 281 to 296 for ``decay`` 0.35 to 0.75 and ``floor`` 0.005
+    to 0.02 (a plateau), 409 for ``decay`` 1.0, 356 without a preconditioner."""
+    frequency = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
+    response = (frequency + floor) ** -decay
+    return (response / response.mean()).astype(np.float32)[:, :, None]
+
+
+class ProjectedLBFGS:
+    """The optimiser's state for images of ``shape`` (1, H, W, 3): the curvature memory.
+
+    ``state`` is what ``state()`` returned (for a resumed run), or None for an empty memory.
+    """
+
+    def __init__(self, shape, state=None, memory=MEMORY):
+        self.shape, self.memory = tuple(shape), memory
+        self.filter = smoothing_filter(*self.shape[1:3])
+        self.s, self.y = [], []
+        if state:
+            steps, gradient_changes = state
+            if steps.shape[1:] != self.shape or gradient_changes.shape != steps.shape:
+                raise ValueError(f"L-BFGS memory of shape {steps.shape[1:]} does not fit images of shape {self.shape}")
+            self.s, self.y = list(np.float32(steps)), list(np.float32(gradient_changes))
+
+    def state(self):
+        """The curvature memory as two float32 arrays (k, 1, H, W, 3): steps s and gradient changes y."""
+        empty = np.zeros((0, *self.shape), np.float32)
+        return [np.stack(self.s) if self.s else empty, np.stack(self.y) if self.y else empty]
+
+    def smooth(self, image):
+        """``image`` (1, H, W, 3) through the low-pass ``smoothing_filter`` (one FFT each way)."""
+        spectrum = np.fft.rfft2(image, axes=(1, 2)) * self.filter
+        return np.fft.irfft2(spectrum, s=self.shape[1:3], axes=(1, 2)).astype(np.float32)
+
+    def direction(self, gradient, free):
+        """Quasi-Newton direction for the ``free`` pixels (zero elsewhere)."""
+        q = np.where(free, gradient, np.float32(0))
+        alphas = []
+        for s, y in zip(reversed(self.s), reversed(self.y)):
+            rho = 1.0 / np.vdot(y, s)
+            alphas.append(rho * np.vdot(s, q))
+            q -= alphas[-1] * y
+        r = self.smooth(q)
+        if self.s:
+            r *= np.vdot(self.s[-1], self.y[-1]) / np.vdot(self.y[-1], self.smooth(self.y[-1]))
+        else:
+            r *= FIRST_MOVE / max(float(np.abs(r).max()), 1e-30)
+        for s, y, alpha in zip(self.s, self.y, reversed(alphas)):
+            r += (alpha - np.vdot(y, r) / np.vdot(y, s)) * s
+        return np.where(free, -r, np.float32(0))
+
+    def step(self, image, cost, gradient, evaluate):
+        """One step from ``image`` (in [0, 1]) with its ``cost`` and ``gradient``.
+
+        ``evaluate(image)`` returns ``(cost, gradient, extra)``. Returns the new point's
+        ``(image, cost, gradient, extra)``, or None where no step lowers the cost (a stationary point).
+        """
+        free = ~(((image <= 0) & (gradient > 0)) | ((image >= 1) & (gradient < 0)))
+        if not np.any(gradient[free]):
+            return None
+        while True:  # at most twice: with the memory, then without it
+            direction = self.direction(gradient, free)
+            if np.vdot(gradient, direction) < 0:
+                t = 1.0
+                for _ in range(LINE_SEARCH_TRIES):
+                    candidate = np.clip(image + t * direction, 0, 1)
+                    new_cost, new_gradient, extra = evaluate(candidate)
+                    slope = float(np.vdot(gradient, candidate - image))  # first-order change, < 0
+                    if new_cost <= cost + min(SUFFICIENT_DECREASE * slope, 0.0):  # min: float32 rounding
+                        self._remember(candidate - image, new_gradient - gradient)
+                        return candidate, new_cost, new_gradient, extra
+                    # The minimum of the parabola through the two costs and the slope, kept in
+                    # [t/10, t/2].
+                    curvature = new_cost - cost - slope
+                    t *= min(max(-slope / (2 * curvature), 0.1), 0.5) if curvature > 0 else 0.5
+            if not self.s:
+                return None
+            self.s, self.y = [], []  # a stale memory: start again from the smoothed gradient
+
+    def _remember(self, s, y):
+        if np.vdot(s, y) > 1e-10 * np.linalg.norm(s) * np.linalg.norm(y):  # curvature condition
+            self.s.append(s)
+            self.y.append(y)
+            del self.s[:-self.memory], self.y[:-self.memory]

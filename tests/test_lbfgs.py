@@ -1,0 +1,120 @@
+"""The projected, preconditioned L-BFGS on box-constrained quadratics whose answers are known,
+then its memory round trip. (Style-transfer runs with it are in test_engine and test_resume.)"""
+
+import numpy as np
+import pytest
+
+from neural_style.lbfgs import ProjectedLBFGS, smoothing_filter
+
+SHAPE = (1, 12, 16, 3)
+
+
+def _smooth_fit(target, stiffness):
+    """f(x) = |x - target|^2 / 2 + stiffness * (sum of squared neighbour differences) / 2: ill
+    conditioned for a large ``stiffness``, like the style costs. Returns ``evaluate``."""
+
+    def evaluate(x):
+        x = x.astype(np.float64)
+        dy, dx = np.diff(x, axis=1), np.diff(x, axis=2)
+        cost = 0.5 * np.sum((x - target) ** 2) + 0.5 * stiffness * (np.sum(dy**2) + np.sum(dx**2))
+        gradient = x - target
+        gradient[:, 1:] += stiffness * dy
+        gradient[:, :-1] -= stiffness * dy
+        gradient[:, :, 1:] += stiffness * dx
+        gradient[:, :, :-1] -= stiffness * dx
+        return float(cost), gradient.astype(np.float32), None
+
+    return evaluate
+
+
+def _minimise(evaluate, start, steps, optimizer=None):
+    optimizer = optimizer or ProjectedLBFGS(start.shape)
+    point = (start, *evaluate(start)[:2])
+    costs = [point[1]]
+    for _ in range(steps):
+        new_point = optimizer.step(*point, evaluate)
+        if new_point is None:
+            break
+        point = new_point[:3]
+        costs.append(point[1])
+    return point, costs, optimizer
+
+
+def test_separable_quadratic_ends_at_the_clipped_target():
+    target = np.random.RandomState(0).uniform(-0.5, 1.5, SHAPE)  # a third of it outside the box
+    (image, _, _), costs, _ = _minimise(_smooth_fit(target, 0.0), np.full(SHAPE, 0.5, np.float32), 100)
+    np.testing.assert_allclose(image, np.clip(target, 0, 1), atol=1e-4)
+    assert image.min() >= 0 and image.max() <= 1
+
+
+def test_stiff_quadratic_meets_the_optimality_conditions_and_never_goes_uphill():
+    ramp = np.linspace(-1.5, 2.5, SHAPE[2])[None, None, :, None]  # the ends are pushed out of the box
+    target = ramp + np.random.RandomState(1).uniform(-0.5, 0.5, SHAPE)
+    evaluate = _smooth_fit(target, 30.0)
+    (image, cost, gradient), costs, _ = _minimise(evaluate, np.full(SHAPE, 0.5, np.float32), 300)
+    assert all(b <= a for a, b in zip(costs, costs[1:]))
+    assert image.min() >= 0 and image.max() <= 1
+    # KKT for the box: zero gradient inside, pointing outwards at a bound.
+    inside = (image > 1e-6) & (image < 1 - 1e-6)
+    assert inside.mean() > 0.2 and (~inside).mean() > 0.05  # both kinds of pixel occur
+    scale = np.abs(evaluate(np.full(SHAPE, 0.5, np.float32))[1]).max()
+    assert np.abs(gradient[inside]).max() < 1e-3 * scale
+    assert (gradient[image <= 1e-6] > -1e-3 * scale).all()
+    assert (gradient[image >= 1 - 1e-6] < 1e-3 * scale).all()
+
+
+def test_smoothing_pays_on_a_stiff_problem():
+    """Steps to get within 1e-4 of the minimum, with the low-pass preconditioner and with none."""
+    target = np.random.RandomState(2).uniform(0.2, 0.8, SHAPE) + np.linspace(-0.5, 0.5, SHAPE[2])[None, None, :, None]
+    evaluate = _smooth_fit(target, 100.0)
+    start = np.full(SHAPE, 0.5, np.float32)
+    _, reference, _ = _minimise(evaluate, start, 2000)
+    best = reference[-1]
+
+    def steps_to_converge(optimizer):
+        _, costs, _ = _minimise(evaluate, start, 2000, optimizer)
+        return next(i for i, c in enumerate(costs) if c - best <= 1e-4 * (costs[0] - best))
+
+    plain = ProjectedLBFGS(SHAPE)
+    plain.filter = np.ones_like(plain.filter)
+    assert steps_to_converge(ProjectedLBFGS(SHAPE)) < steps_to_converge(plain)
+
+
+def test_stationary_point_stops_without_a_step():
+    target = np.random.RandomState(3).uniform(0, 1, SHAPE).astype(np.float32)
+    evaluations = []
+
+    def evaluate(x):
+        evaluations.append(x)
+        return _smooth_fit(target, 0.0)(x)
+
+    assert ProjectedLBFGS(SHAPE).step(target, *evaluate(target)[:2], evaluate) is None
+    assert len(evaluations) == 1  # only the caller's
+
+
+def test_memory_round_trip_retraces_the_run():
+    target = np.random.RandomState(4).uniform(-0.5, 1.5, SHAPE)
+    evaluate = _smooth_fit(target, 10.0)
+    start = np.full(SHAPE, 0.5, np.float32)
+    (_, _, _), full, _ = _minimise(evaluate, start, 20)
+    (middle, _, _), first, optimizer = _minimise(evaluate, start, 10)
+    steps, changes = optimizer.state()
+    assert steps.shape == changes.shape == (10, *SHAPE) and steps.dtype == np.float32
+    _, second, _ = _minimise(evaluate, middle, 10, ProjectedLBFGS(SHAPE, [steps, changes]))
+    np.testing.assert_allclose(first + second[1:], full, rtol=1e-6)
+    empty = ProjectedLBFGS(SHAPE).state()
+    assert [a.shape for a in empty] == [(0, *SHAPE)] * 2
+
+
+def test_memory_of_another_shape_is_refused():
+    state = [np.zeros((2, 1, 8, 8, 3), np.float32)] * 2
+    with pytest.raises(ValueError, match=r"L-BFGS memory of shape \(1, 8, 8, 3\) does not fit images of shape \(1, 12, 16, 3\)"):
+        ProjectedLBFGS(SHAPE, state)
+
+
+def test_smoothing_filter_passes_low_frequencies_and_has_mean_one():
+    response = smoothing_filter(30, 40)
+    assert response.shape == (30, 21, 1)
+    assert response.mean() == pytest.approx(1, rel=1e-5)
+    assert response[0, 0, 0] == response.max() and response[15, 20, 0] == response.min()
+    assert response[0, 0, 0] / response[15, 20, 0] == pytest.approx(((0.5**2 + 0.5**2) ** 0.5 + 0.02) ** 0.5 / 0.02**0.5, rel=1e-4)
