@@ -12,8 +12,8 @@ One step, from the image x with cost f and gradient g (arrays (1, H, W, 3), floa
 
 The smoothing is what makes this faster than scipy's L-BFGS-B, which the engine used before: the
 costs are much stiffer in fine detail than in broad shapes, and the filter evens that out. Evaluations
-to reach the cost of 1000 Adam steps on the bundled images (float32): 293 instead of 356 at 200x150,
-315 instead of 399 at 400x300 (README, Speed). The curvature memory is plain arrays, so a checkpoint
+to reach the cost of 1000 Adam steps on the bundled images (float32): 284 instead of 356 at 200x150,
+327 instead of 399 at 400x300 (README, Speed). The curvature memory is plain arrays, so a checkpoint
 can hold it and a resumed run continues exactly.
 """
 
@@ -32,8 +32,8 @@ MAX_MOVE = 0.25
 def smoothing_filter(height, width, decay=0.5, floor=0.02):
     """Frequency response of the preconditioner, (height, width // 2 + 1, 1) for ``numpy.fft.rfft2``:
     (|f| + floor) ** -decay with f in cycles per pixel, scaled to mean 1. Evaluations to reach the
-    cost of 1000 Adam steps at 200x150: 281 to 296 for ``decay`` 0.35 to 0.75 and ``floor`` 0.005
-    to 0.02 (a plateau), 409 for ``decay`` 1.0, 356 without a preconditioner."""
+    cost of 1000 Adam steps at 200x150, with a simpler line search: 281 to 296 for ``decay`` 0.35
+    to 0.75 and ``floor`` 0.005 to 0.02 (a plateau), 409 for ``decay`` 1.0, 340 with no filter."""
     frequency = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
     response = (frequency + floor) ** -decay
     return (response / response.mean()).astype(np.float32)[:, :, None]
