@@ -5,10 +5,12 @@ One step, from the image x with cost f and gradient g (arrays (1, H, W, 3), floa
 1. Pixels held at a bound by the gradient (x = 0 and g > 0, or x = 1 and g < 0) are frozen.
 2. The L-BFGS two-loop recursion turns the gradient on the other pixels into a direction d. Its
    initial inverse Hessian is ``gamma * smoothing``: a low-pass filter (``smoothing_filter``) scaled
-   by gamma = s'y / y'(smoothing y) from the latest curvature pair (Nocedal & Wright's eq. 7.20, preconditioned).
+   by gamma = s'y / y'(smoothing y) from the latest curvature pair (Nocedal & Wright's eq. 7.20,
+   preconditioned).
 3. A backtracking line search along the projected path clip(x + t d, 0, 1) takes the first t with
    sufficient decrease (Armijo). It starts from t = 1, or less where that would move a pixel by
-   more than ``MAX_MOVE``; each further try is at the minimum of a parabola fitted to the last. t = 1 nearly always passes, so one step costs one evaluation.
+   more than ``MAX_MOVE``; each further try is at the minimum of a parabola fitted to the last.
+   The first try nearly always passes, so a step costs one evaluation.
 
 The smoothing is what makes this faster than scipy's L-BFGS-B, which the engine used before: the
 costs are much stiffer in fine detail than in broad shapes, and the filter evens that out. Evaluations
