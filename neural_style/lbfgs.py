@@ -112,6 +112,18 @@ class ProjectedLBFGS:
                 return None
             self.s, self.y = [], []  # a stale memory: start again from the smoothed gradient
 
+    def minimise(self, image, evaluate, steps, on_step):
+        """Up to ``steps`` steps from ``image``, fewer if a stationary point comes first; calls
+        ``on_step(image, cost, extra)`` after each. Returns the last image."""
+        cost, gradient, _ = evaluate(image)
+        for _ in range(steps):
+            point = self.step(image, cost, gradient, evaluate)
+            if point is None:
+                break
+            image, cost, gradient, extra = point
+            on_step(image, cost, extra)
+        return image
+
     def _remember(self, s, y):
         if np.vdot(s, y) > 1e-10 * np.linalg.norm(s) * np.linalg.norm(y):  # curvature condition
             self.s.append(s)

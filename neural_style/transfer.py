@@ -227,14 +227,8 @@ def _lbfgs(transfer, image, steps, record, optimizer_state):
             record(x, terms, list)  # raises FloatingPointError, naming the step in progress
         return float(terms["total"]), gradient.numpy(), terms
 
-    point = (image, *evaluate(image)[:2])
-    for _ in range(steps):
-        new_point = optimizer.step(*point, evaluate)
-        if new_point is None:
-            break
-        point = new_point[:3]
-        record(point[0], new_point[3], optimizer.state)
-    return point[0]
+    return optimizer.minimise(image, evaluate, steps,
+                              on_step=lambda x, cost, terms: record(x, terms, optimizer.state))
 
 
 # --------------------------------------------------------------------------------------------
