@@ -16,7 +16,7 @@ from nst_utils import (CONFIG, ImageError, WeightsError, check_writable, generat
 
 from vgg_weights import atomic_path  # noqa: E402
 
-from .transfer import OPTIMIZERS, Checkpoint, defaults_for, stylize  # noqa: E402
+from .transfer import OPTIMIZERS, Checkpoint, Interrupted, defaults_for, stylize  # noqa: E402
 
 
 def _size(text):
@@ -169,9 +169,10 @@ def main(argv=None):
         checkpoint_path.unlink(missing_ok=True)
     except (WeightsError, ImageError, ValueError, FloatingPointError) as error:
         sys.exit(f"error: {error}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted: nothing was written" if not args.snapshot_every
-                 else "interrupted: run the same command with --resume to continue")
+    except KeyboardInterrupt as interrupt:
+        where = f" after step {interrupt.step}" if isinstance(interrupt, Interrupted) else ""
+        sys.exit(f"interrupted{where}: nothing was written" if not args.snapshot_every
+                 else f"interrupted{where}: run the same command with --resume to continue")
     final = f", final cost {history[-1]['total']:.4g}" if history else ""  # L-BFGS may stop at once
     print(f"saved {output}  ({len(history)} {settings.optimizer} steps in {transfer.precision}, "
           f"{transfer.seconds_per_step:.2f} s/step{final})")

@@ -6,6 +6,8 @@ Images follow ``nst_utils``' convention: float32 (1, height, width, 3), RGB in [
 """
 
 import dataclasses
+import signal
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -155,6 +157,8 @@ class StyleTransfer:
         ``checkpoint`` (a ``Checkpoint``) saves the image and the optimiser state every
         ``checkpoint.every`` steps; ``resume`` (what ``Checkpoint.load`` returns) continues a run
         from there instead of from ``init_image``.
+        Ctrl-C (SIGINT) lets the current step finish, saves the checkpoint there and raises
+        ``Interrupted`` (a ``KeyboardInterrupt``); a second Ctrl-C interrupts at once.
         """
         settings = self.settings
         if settings.optimizer not in OPTIMIZERS:
@@ -177,20 +181,62 @@ class StyleTransfer:
             history.append(values)
             bar.update(1)
             bar.set_postfix(loss=f"{values['total']:.4g}")
-            if checkpoint is not None and step % checkpoint.every == 0:
+            saved = checkpoint is not None and step % checkpoint.every == 0
+            if saved:
                 checkpoint.save(step, image, optimizer_state())
             if callback is not None:
                 callback(step, image, values)
+            if ctrl_c.pressed:
+                if checkpoint is not None and not saved:
+                    checkpoint.save(step, image, optimizer_state())
+                raise Interrupted(step)
 
         start = time.perf_counter()
         try:
-            optimise = _adam if settings.optimizer == "adam" else _lbfgs
-            image = optimise(self, np.asarray(resume.image if resume else init_image, np.float32),
-                             settings.steps - first_step, record, resume.optimizer_state if resume else None)
+            with _FinishStepOnCtrlC() as ctrl_c:
+                optimise = _adam if settings.optimizer == "adam" else _lbfgs
+                image = optimise(self, np.asarray(resume.image if resume else init_image, np.float32),
+                                 settings.steps - first_step, record, resume.optimizer_state if resume else None)
         finally:
             bar.close()
         self.seconds_per_step = (time.perf_counter() - start) / max(len(history), 1)
         return image, history
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the run after ``step``; its checkpoint, if it keeps one, is saved there."""
+
+    def __init__(self, step):
+        super().__init__(f"stopped after step {step}")
+        self.step = step
+
+
+class _FinishStepOnCtrlC:
+    """Context manager: the first SIGINT only sets ``pressed``, so that the step in progress ends
+    cleanly (``record`` then stops the run); it also restores the default handler, so a second
+    Ctrl-C raises ``KeyboardInterrupt`` at once.
+
+    Why: a ``KeyboardInterrupt`` raised wherever Python happens to be (possibly inside library
+    code) made about one Ctrl-C in ten end the CLI by SIGINT (exit status -2) although the CLI had
+    caught it. Acts only in the main thread and when SIGINT has Python's default handler, so it
+    never replaces a handler installed by someone else.
+    """
+
+    def __enter__(self):
+        self.pressed = False
+        self.installed = (threading.current_thread() is threading.main_thread()
+                          and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        if self.installed:
+            signal.signal(signal.SIGINT, self._press)
+        return self
+
+    def _press(self, signum, frame):
+        self.pressed = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exception):
+        if self.installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _adam(transfer, image, steps, record, optimizer_state):

@@ -1,7 +1,7 @@
 """Interrupting a run and resuming it from its checkpoint (real VGG-19 weights, small images).
 
 * Python API: Adam and L-BFGS resume exactly (Adam's moments and step count, L-BFGS's curvature
-  memory are restored).
+  memory are restored). A real Ctrl-C lets the step in progress end and saves the checkpoint there.
 * The real command line in a subprocess: Ctrl-C (SIGINT) or SIGKILL after the first checkpoint,
   then ``--resume``; a checkpoint from other options, or a damaged one, is refused.
 * Snapshots and checkpoints are written atomically: no ``*.part*`` file is ever left behind.
@@ -114,6 +114,37 @@ def test_lbfgs_resumes_exactly(vgg_weights, images, tmp_path):
     _no_partial_files(tmp_path)
 
 
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_finishes_the_step_and_saves_it(vgg_weights, images, tmp_path, presses):
+    """A real SIGINT during step 7: the first one lets the step end, saves the checkpoint there
+    and raises ``Interrupted``; a second one raises KeyboardInterrupt at once (last checkpoint:
+    step 5). Either way Python's default handler is back afterwards."""
+    content, style = images
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=12)
+    checkpoint = transfer.Checkpoint(tmp_path / "run.checkpoint.npz", 5, "api-test")
+    seen = []
+
+    def ctrl_c(step, image, terms):
+        seen.append(step)
+        if step == 7:
+            for _ in range(presses):
+                signal.raise_signal(signal.SIGINT)
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt) as interrupt:
+        transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False,
+                         checkpoint=checkpoint, callback=ctrl_c)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert seen == list(range(1, 8))
+    if presses == 1:
+        assert isinstance(interrupt.value, transfer.Interrupted) and interrupt.value.step == 7
+        assert checkpoint.load().step == 7
+    else:
+        assert not isinstance(interrupt.value, transfer.Interrupted)
+        assert checkpoint.load().step == 5
+    _no_partial_files(tmp_path)
+
+
 # --------------------------------------------------------------------------------------------
 # The command line, interrupted for real
 # --------------------------------------------------------------------------------------------
@@ -181,9 +212,12 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
             process.wait()
 
     stderr = (logs / "stderr.txt").read_text()
+    with np.load(checkpoint) as saved:
+        key, step = str(saved["key"]), int(saved["step"])
     if sig == signal.SIGINT:
         assert returncode == 1, stderr[-3000:]
-        assert "interrupted: run the same command with --resume to continue" in stderr
+        # Ctrl-C lets the step in progress end and saves the checkpoint there.
+        assert f"interrupted after step {step}: run the same command with --resume to continue" in stderr
         assert "Traceback" not in stderr
         _no_partial_files(folder)  # Ctrl-C: every temporary file was removed on the way out
     else:
@@ -198,9 +232,8 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
     assert not output.exists()
 
     # The checkpoint is complete: it loads with the project's loader.
-    with np.load(checkpoint) as saved:
-        key, step = str(saved["key"]), int(saved["step"])
-    assert step % EVERY == 0 and EVERY <= step < STEPS, step  # the run was caught before its end
+    assert EVERY <= step < STEPS, step  # the run was caught before its end
+    assert step % EVERY == 0 or sig == signal.SIGINT, step
     saved = transfer.Checkpoint(checkpoint, EVERY, key).load()
     assert saved.step == step and saved.image.shape == (1, HEIGHT, WIDTH, 3) and np.isfinite(saved.image).all()
     assert len(saved.optimizer_state) >= 2
@@ -210,7 +243,7 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"saved {output}  ({STEPS - step} adam steps" in resumed.stdout  # continued from the checkpoint
     assert output.exists() and not checkpoint.exists()
-    for later in range(step + EVERY, STEPS + 1, EVERY):  # the snapshots continue the numbering
+    for later in range((step // EVERY + 1) * EVERY, STEPS + 1, EVERY):  # the snapshots continue the numbering
         assert (folder / f"out_step{later:04d}.png").exists(), later
     names = set(os.listdir(folder))
     assert names <= {"out.png", *(f"out_step{s:04d}.png" for s in range(EVERY, STEPS + 1, EVERY))}, names
