@@ -114,13 +114,13 @@ def test_lbfgs_resumes_exactly(vgg_weights, images, tmp_path):
     _no_partial_files(tmp_path)
 
 
-@pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_finishes_the_step_and_saves_it(vgg_weights, images, tmp_path, presses):
+@pytest.mark.parametrize("optimizer, presses", [("adam", 1), ("lbfgs", 1), ("adam", 2)])
+def test_ctrl_c_finishes_the_step_and_saves_it(vgg_weights, images, tmp_path, optimizer, presses):
     """A real SIGINT during step 7: the first one lets the step end, saves the checkpoint there
     and raises ``Interrupted``; a second one raises KeyboardInterrupt at once (last checkpoint:
     step 5). Either way Python's default handler is back afterwards."""
     content, style = images
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=12)
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer=optimizer, steps=12)
     checkpoint = transfer.Checkpoint(tmp_path / "run.checkpoint.npz", 5, "api-test")
     seen = []
 
@@ -138,7 +138,10 @@ def test_ctrl_c_finishes_the_step_and_saves_it(vgg_weights, images, tmp_path, pr
     assert seen == list(range(1, 8))
     if presses == 1:
         assert isinstance(interrupt.value, transfer.Interrupted) and interrupt.value.step == 7
-        assert checkpoint.load().step == 7
+        saved = checkpoint.load()
+        assert saved.step == 7
+        if optimizer == "lbfgs":  # the curvature memory holds one pair per step so far
+            assert saved.optimizer_state[0].shape == (7, *content.shape)
     else:
         assert not isinstance(interrupt.value, transfer.Interrupted)
         assert checkpoint.load().step == 5
