@@ -286,8 +286,8 @@ def markdown(r):
               f"≤ {t['autograde_s_per_submission']} s |",
               "", "Step times are medians of 3 runs of 5 steps, timed after a warm-up of 1 Adam step or "
               "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "
-              "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of 1000 "
-              "steps); autograde: median of 3 runs, one submission each. FLOPs are counted "
+              "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
+              f"{c['adam_steps']} steps); autograde: median of 3 runs, one submission each. FLOPs are counted "
               "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
               "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
               "versus Adam run is in float32."]

@@ -60,3 +60,4 @@ def test_lbfgs_versus_adam_reaches_the_adam_cost_and_the_table_reports_it(vgg_we
     assert "+1.3%" in table and "150 MB" in table and "5.0 s" in table
     assert f"{comparison['lbfgs_steps']} steps, {comparison['lbfgs_evaluations']} evaluations" in table
     assert f"= {comparison['lbfgs_seconds'] / comparison['adam_seconds']:.0%}" in table
+    assert "Adam: one run of 40 steps" in table
