@@ -263,7 +263,8 @@ def _adam(transfer, image, steps, record, optimizer_state):
 
 def _lbfgs(transfer, image, steps, record, optimizer_state):
     """Projected, preconditioned L-BFGS (``neural_style.lbfgs``); ``optimizer_state`` is its
-    curvature memory, so a resumed run continues exactly. Stops early at a stationary point."""
+    curvature memory and running mean of squared gradients, so a resumed run continues exactly.
+    Stops early at a stationary point."""
     optimizer = ProjectedLBFGS(image.shape, optimizer_state)
 
     def evaluate(x):

@@ -103,8 +103,9 @@ def test_lbfgs_resumes_exactly(vgg_weights, images, tmp_path):
     resume, steps, image, history = _interrupted_then_resumed(vgg_weights, images, settings,
                                                               tmp_path / "run.checkpoint.npz", every=15, stop_at=16)
     assert resume.step == 15
-    steps_memory, gradient_memory = resume.optimizer_state  # the curvature pairs (s, y)
+    steps_memory, gradient_memory, squared_gradient = resume.optimizer_state  # pairs (s, y), mean of g^2
     assert steps_memory.shape == gradient_memory.shape == (15, *content.shape)  # one pair per step so far
+    assert squared_gradient.shape == (1, *content.shape)
     assert steps == list(range(16, 31))
     assert image.min() >= 0.0 and image.max() <= 1.0
     # The memory is restored, so the resumed run retraces the uninterrupted one.
