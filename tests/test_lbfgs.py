@@ -1,5 +1,6 @@
 """The projected, preconditioned L-BFGS on box-constrained quadratics whose answers are known,
-what each part of its preconditioner buys, then its memory round trip. (Style-transfer runs with it are in test_engine and test_resume.)"""
+what each part of its preconditioner buys, then its memory round trip. (Style-transfer runs with
+it are in test_engine and test_resume.)"""
 
 import numpy as np
 import pytest
