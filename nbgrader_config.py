@@ -6,6 +6,13 @@
     autograded/, feedback/, gradebook.db, grades.csv                (generated, not committed)
 """
 
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, Execute,
+                                    IgnorePattern, LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+
+from nst_grader.cells import RestoreGradedCells
+from nst_grader.scoring import ScoreReportedResults
+
 c = get_config()  # noqa: F821 - provided by nbgrader
 
 c.CourseDirectory.source_directory = "notebooks"
@@ -26,3 +33,11 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 c.Execute.timeout = 20
 c.Execute.interrupt_on_timeout = True
 c.Autograde.create_student = True
+# Grades are decided outside the student's kernel: right after nbgrader has run the notebook,
+# ScoreReportedResults judges what each graded cell reported and rewrites its outputs, from which
+# SaveAutoGrades scores it (see nst_grader/scoring.py).
+c.Autograde.autograde_preprocessors = [Execute, ScoreReportedResults, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+# A deleted graded cell is put back (and run), so deleting one changes nothing.
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreGradedCells,
+                                      CheckCellMetadata]

@@ -33,7 +33,7 @@ CONTENT = ROOT / "images" / "chelsea.jpg"
 STYLE = ROOT / "images" / "swirls.jpg"
 TARGETS = {"fp32_share_of_peak": 0.80, "bf16_over_fp32_time": 0.6, "bf16_loss_change": 0.02,
            "lbfgs_over_adam_time": 0.20, "weights_load_s": 0.5, "weights_load_rss_mb": 400,
-           "autograde_s_per_submission": 15}
+           "autograde_s_per_submission": 5}
 
 
 def step_flops(width, height, settings):
@@ -180,11 +180,26 @@ def weights_load(path, runs=5):
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def autograde_seconds(runs=3):
-    """Seconds for ``nbgrader autograde`` of one submission (the solved notebook), each run in its
-    own process as an instructor would start it; the median of ``runs``."""
+def autograde_seconds(runs=3, batch=6):
+    """Seconds of ``nbgrader autograde`` (solved submissions), each run in its own process as an
+    instructor would start it: ``{"one_submission_s"}``, the median of ``runs`` runs that grade one
+    submission each, nbgrader's start included; ``{"per_submission_in_batch_s"}``, one run that
+    grades ``batch`` submissions, divided by ``batch``."""
+    from nbgrader.api import Gradebook
+
     nbgrader = [sys.executable, "-m", "nbgrader"]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+
+    def autograde(prefix, count):
+        for i in range(count):
+            folder = course / "submitted" / f"{prefix}{i}" / "art_generation"
+            folder.mkdir(parents=True)
+            shutil.copy(notebook, folder)
+        start = time.perf_counter()
+        subprocess.run([*nbgrader, "autograde", "art_generation", f"--student={prefix}*"], cwd=course, env=env,
+                       check=True, capture_output=True)
+        return time.perf_counter() - start
+
     with tempfile.TemporaryDirectory() as course:
         course = Path(course)
         shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -192,16 +207,12 @@ def autograde_seconds(runs=3):
         subprocess.run([*nbgrader, "generate_assignment", "art_generation"], cwd=course, env=env,
                        check=True, capture_output=True)
         notebook = next((course / "notebooks" / "art_generation").glob("*.ipynb"))
-        times = []
-        for i in range(runs):
-            folder = course / "submitted" / f"student{i}" / "art_generation"
-            folder.mkdir(parents=True)
-            shutil.copy(notebook, folder)
-            start = time.perf_counter()
-            subprocess.run([*nbgrader, "autograde", "art_generation", "--student", f"student{i}"],
-                           cwd=course, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+        single = [autograde(f"single{i}-", 1) for i in range(runs)]
+        per_submission = autograde("batch", batch) / batch
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:  # what the timed runs scored
+            scores = [submission.score for submission in gradebook.assignment_submissions("art_generation")]
+        return {"one_submission_s": statistics.median(single), "per_submission_in_batch_s": per_submission,
+                "batch": batch, "scores": scores}
 
 
 def main(argv=None):
@@ -242,7 +253,7 @@ def main(argv=None):
     width, height = (int(v) for v in args.compare_size.split("x"))
     results["lbfgs_vs_adam"] = lbfgs_versus_adam(vgg_weights, (width, height), args.adam_steps)
     results["weights_load"] = weights_load(CONFIG.weights_path)
-    results["autograde_seconds_per_submission"] = autograde_seconds()
+    results["autograde"] = autograde_seconds()
 
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
     (args.out / "bench.md").write_text(markdown(results))
@@ -282,12 +293,14 @@ def markdown(r):
               f"| memory added by loading, at its peak (process RSS {w['rss_before_mb']:.0f} MB "
               f"with TensorFlow imported) | {w['peak_rss_mb'] - w['rss_before_mb']:.0f} MB | "
               f"≤ {t['weights_load_rss_mb']} MB |",
-              f"| autograde, seconds per submission | {r['autograde_seconds_per_submission']:.1f} s | "
-              f"≤ {t['autograde_s_per_submission']} s |",
+              f"| `nbgrader autograde`, one submission (nbgrader's start included) | "
+              f"{r['autograde']['one_submission_s']:.1f} s | |",
+              f"| `nbgrader autograde`, per submission in a run of {r['autograde']['batch']} | "
+              f"{r['autograde']['per_submission_in_batch_s']:.1f} s | ≤ {t['autograde_s_per_submission']} s |",
               "", "Step times are medians of 3 runs of 5 steps, timed after a warm-up of 1 Adam step or "
               "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "
               "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
-              f"{c['adam_steps']} steps); autograde: median of 3 runs, one submission each. FLOPs are counted "
+              f"{c['adam_steps']} steps); autograde: median of 3 runs of one submission, then one run of all. FLOPs are counted "
               "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
               "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
               "versus Adam run is in float32."]

@@ -1,85 +1,29 @@
-"""The nbgrader assignment end to end: release contents, autograding, and a real run of the notebook.
+"""The nbgrader assignment: the source notebook's layout, the release, and a real run of the notebook.
 
-Everything goes through the real nbgrader command line (in a subprocess) in a temporary course
-directory built from nbgrader_config.py and notebooks/ (symlinks resolved to real files), and the
-notebooks really execute in a Jupyter kernel of this virtual environment.
+The release is made by the real ``nbgrader generate_assignment`` in a temporary course (see
+``course.py``); the notebook really executes in a Jupyter kernel of this virtual environment.
+Autograding is tested in ``test_grading.py``.
 """
 
-import csv
-import io
-import json
-import os
 import re
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 from PIL import Image
 
-import notebook_reference as ref
 import nst_checks
+from course import (ASSIGNMENT, NOTEBOOK, ROOT, SOURCE_DIR, SOURCE_NOTEBOOK, cell_by_grade_id, error_text,
+                    make_course, nbgrader_meta, read_notebook)
+from nst_grader.scoring import reported_call
 
-ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENT = "art_generation"
-NOTEBOOK = ref.SOURCE_NOTEBOOK.name
-NOTEBOOK_ID = ref.SOURCE_NOTEBOOK.stem  # nbgrader names notebooks without the extension
-SOURCE_DIR = ROOT / "notebooks" / ASSIGNMENT
 WEIGHTS = ROOT / "pretrained-model" / "vgg19-normalised.mat"
-VENV_BIN = Path(sys.executable).parent  # not resolved: a venv's python is a symlink
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-# Autograding with the configured Execute.timeout (20 s) would spend 40 s on the hanging submission
-# (its visible check cell and its hidden test cell each hang). The command line lowers it to 10 s:
-# still well above the slowest legitimate cell (the imports cell, ~4 s for TensorFlow on 2 busy cores).
-GRADING_TIMEOUT_S = 10
 
 
-def _nbgrader_env():
-    env = dict(os.environ)
-    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"  # nbgrader calls alembic by name
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    return env
-
-
-def nbgrader(course, *args):
-    """Run ``nbgrader *args`` in ``course``; fail the test with its output if it fails."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=_nbgrader_env(),
-                            capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, (f"nbgrader {' '.join(args)} exited with {result.returncode}\n"
-                                    f"{result.stdout[-5000:]}\n{result.stderr[-10000:]}")
-    return result
-
-
-def read_notebook(path):
-    return nbformat.read(path, as_version=4)
-
-
-def nbgrader_meta(cell):
-    return cell.metadata.get("nbgrader", {})
-
-
-def cell_by_grade_id(notebook, grade_id):
-    cells = [cell for cell in notebook.cells if nbgrader_meta(cell).get("grade_id") == grade_id]
-    assert len(cells) == 1, f"{len(cells)} cells with grade_id {grade_id!r}"
-    return cells[0]
-
-
-def error_text(cell):
-    """Every error output of ``cell`` as plain text (name, value and traceback, colours removed)."""
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "error":
-            parts += [f"{output.ename}: {output.evalue}", *(ANSI.sub("", line) for line in output.traceback)]
-    return "\n".join(parts)
-
-
-SOURCE = read_notebook(ref.SOURCE_NOTEBOOK)
+SOURCE = read_notebook(SOURCE_NOTEBOOK)
 SOLUTION_IDS = [nbgrader_meta(c)["grade_id"] for c in SOURCE.cells if nbgrader_meta(c).get("solution")]
 POINTS = {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"]
           for c in SOURCE.cells if nbgrader_meta(c).get("grade")}
@@ -88,8 +32,8 @@ TOTAL_POINTS = 10
 
 def test_source_notebook_grading_layout():
     """Each exercise is a solution cell named after its function with a graded test_<function> cell."""
-    assert sorted(SOLUTION_IDS) == sorted(ref.FUNCTIONS.values())
-    assert sorted(POINTS) == sorted(f"test_{name}" for name in ref.FUNCTIONS.values())
+    assert sorted(SOLUTION_IDS) == sorted(nst_checks.FUNCTIONS.values())
+    assert sorted(POINTS) == sorted(f"test_{name}" for name in nst_checks.FUNCTIONS.values())
     assert sum(POINTS.values()) == TOTAL_POINTS
 
 
@@ -100,11 +44,7 @@ def test_source_notebook_grading_layout():
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course directory with the released assignment (``nbgrader generate_assignment``)."""
-    course = tmp_path_factory.mktemp("course")
-    shutil.copy(ROOT / "nbgrader_config.py", course)
-    shutil.copytree(ROOT / "notebooks", course / "notebooks", symlinks=False)  # follow the symlinks
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    return course
+    return make_course(tmp_path_factory.mktemp("course") / "course")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +62,7 @@ def test_release_contains_exactly_the_student_files(release_dir):
     images = {f"images/{path.name}" for path in (SOURCE_DIR / "images").iterdir()}
     assert "images/CREDITS.md" in images and any(name.endswith(".jpg") for name in images)
     assert files == {NOTEBOOK, "nst_utils.py", "vgg_weights.py", "nst_checks.py", *images}
-    for name in ("neural_style", "tests", "notebook_reference.py", "pretrained-model", "outputs"):
+    for name in ("neural_style", "nst_grader", "tests", "pretrained-model", "outputs"):
         assert not (release_dir / name).exists(), name
     for path in release_dir.rglob("*"):
         assert not path.is_symlink(), path
@@ -145,24 +85,19 @@ def test_release_notebook_has_no_solutions_or_hidden_tests(release_dir, release_
     assert not leaked, f"solution lines in the release: {leaked}"
 
 
-def test_release_notebook_has_no_hidden_reference_values(release_dir):
-    text = (release_dir / NOTEBOOK).read_text()
-    visible = {repr(call) for call in ref.check_calls(release_dir / NOTEBOOK)}
-    hidden_calls = [call for call in ref.check_calls(ref.SOURCE_NOTEBOOK) if repr(call) not in visible]
-    assert {exercise for _, exercise, _ in hidden_calls} == set(ref.FUNCTIONS)
-    values = [value for _, _, cases in hidden_calls for _, _, expected, mistakes in cases
-              for value in (expected, *mistakes.values())]
-    assert values
-    source_text = ref.SOURCE_NOTEBOOK.read_text()
-    assert all(repr(value) in source_text for value in values)  # so the search below can find them
-    leaked = [value for value in values if repr(value) in text]
-    assert not leaked, f"hidden reference values in the release: {leaked}"
-    # The visible checks are still there, one per exercise.
-    assert sorted(exercise for _, exercise, _ in ref.check_calls(release_dir / NOTEBOOK)) == sorted(ref.FUNCTIONS)
+def test_release_has_each_check_and_graded_cells_without_their_inputs(release_notebook):
+    """Each exercise keeps its visible check; its graded cell keeps only its comment."""
+    checks = [cell.source for cell in release_notebook.cells if "nst_checks.check(" in cell.source]
+    assert sorted(re.search(r"nst_checks\.check\('(\w+)'", source).group(1) for source in checks) == \
+        sorted(nst_checks.FUNCTIONS)
+    for function in nst_checks.FUNCTIONS.values():
+        graded = cell_by_grade_id(release_notebook, f"test_{function}").source
+        assert "nst_checks.report" not in graded and graded.startswith("# Graded"), graded
+        assert reported_call(cell_by_grade_id(SOURCE, f"test_{function}").source) is not None
 
 
 def test_release_exercise_cells_are_stubs(release_notebook):
-    for function in ref.FUNCTIONS.values():
+    for function in nst_checks.FUNCTIONS.values():
         source = cell_by_grade_id(release_notebook, function).source
         assert f"def {function}(" in source
         assert "raise NotImplementedError()" in source, source
@@ -172,146 +107,6 @@ def test_release_notebook_has_no_outputs(release_notebook):
     for cell in release_notebook.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
-
-
-# ------------------------------------------------------------------------------------------------
-# Autograding
-
-HANG = """
-def compute_content_cost(a_C, a_G):
-    while True:
-        pass
-"""
-SYNTAX_ERROR = """
-def gram_matrix(A):
-    return tf.matmul(A, tf.transpose(A)
-"""
-
-
-def with_cell(notebook, grade_id, source):
-    """A copy of ``notebook`` whose cell ``grade_id`` holds ``source``."""
-    notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
-    cell_by_grade_id(notebook, grade_id).source = source.strip("\n")
-    return notebook
-
-
-def submissions():
-    """student id -> (notebook, grade ids expected to score 0 (all others: full marks))."""
-    subs = {
-        "source": (SOURCE, set()),
-        "hang": (with_cell(SOURCE, "compute_content_cost", HANG), {"test_compute_content_cost"}),
-        "syntax-error": (with_cell(SOURCE, "gram_matrix", SYNTAX_ERROR), {"test_gram_matrix"}),
-    }
-    for name, mistake in ref.MISTAKES.items():
-        function = ref.FUNCTIONS[mistake.exercise]
-        subs[f"mistake-{name}"] = (with_cell(SOURCE, function, mistake.source), {f"test_{function}"})
-    return subs
-
-
-@pytest.fixture(scope="module")
-def graded(course, release_dir):
-    """Submit every submission (plus the untouched release), autograde them all in ONE run and
-    return (scores {student: {grade_id: (score, max_score)}}, totals, autograded notebooks, seconds)."""
-    students = {name: notebook for name, (notebook, _) in submissions().items()}
-    students["release"] = None  # the untouched student bundle
-    for student, notebook in students.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        shutil.copytree(release_dir, folder)
-        if notebook is not None:
-            nbformat.write(notebook, folder / NOTEBOOK)
-
-    start = time.perf_counter()
-    nbgrader(course, "autograde", ASSIGNMENT, "--force", f"--Execute.timeout={GRADING_TIMEOUT_S}")
-    seconds = time.perf_counter() - start
-    print(f"\nnbgrader autograde of {len(students)} submissions: {seconds:.1f} s")
-    nbgrader(course, "export", "--to", "grades.csv")
-
-    from nbgrader.api import Gradebook
-
-    scores, totals = {}, {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for student in students:
-            submission = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
-            scores[student] = {grade.name: (grade.score, grade.max_score) for grade in submission.grades}
-            totals[student] = submission.score
-    notebooks = {student: read_notebook(course / "autograded" / student / ASSIGNMENT / NOTEBOOK)
-                 for student in students}
-    return {"scores": scores, "totals": totals, "notebooks": notebooks, "seconds": seconds,
-            "csv": (course / "grades.csv").read_text()}
-
-
-def test_autograde_wall_time_is_reported(graded, capsys):
-    # Speed targets live in the benchmark; this only makes the time visible in the test log.
-    with capsys.disabled():
-        print(f"\n[autograde] {len(graded['scores'])} submissions in {graded['seconds']:.1f} s")
-    assert graded["seconds"] > 0
-
-
-def test_source_notebook_gets_full_marks(graded):
-    scores = graded["scores"]["source"]
-    assert set(scores) == set(POINTS)
-    for grade_id, (score, max_score) in scores.items():
-        assert max_score == POINTS[grade_id]
-        assert score == max_score, f"{grade_id}: {score}/{max_score}\n" + \
-            error_text(cell_by_grade_id(graded["notebooks"]["source"], grade_id))
-    assert graded["totals"]["source"] == TOTAL_POINTS
-
-
-def test_export_reports_the_total(graded):
-    rows = list(csv.DictReader(io.StringIO(graded["csv"])))
-    raw_scores = {row["student_id"]: float(row["raw_score"]) for row in rows}
-    assert raw_scores["source"] == TOTAL_POINTS
-    assert raw_scores["release"] == 0
-
-
-def test_untouched_release_scores_zero_everywhere(graded):
-    scores = graded["scores"]["release"]
-    assert set(scores) == set(POINTS)
-    assert all(score == 0 for score, _ in scores.values()), scores
-    assert graded["totals"]["release"] == 0
-    notebook = graded["notebooks"]["release"]
-    for grade_id in POINTS:
-        assert "NotImplementedError" in error_text(cell_by_grade_id(notebook, grade_id)), grade_id
-
-
-def assert_only_lost(graded, student, lost):
-    scores = graded["scores"][student]
-    assert set(scores) == set(POINTS)
-    for grade_id, (score, max_score) in scores.items():
-        details = error_text(cell_by_grade_id(graded["notebooks"][student], grade_id))
-        if grade_id in lost:
-            assert score == 0, f"{student}: {grade_id} scored {score}/{max_score}"
-        else:
-            assert score == max_score, f"{student}: {grade_id} scored {score}/{max_score}\n{details}"
-    assert graded["totals"][student] == TOTAL_POINTS - sum(POINTS[grade_id] for grade_id in lost)
-
-
-@pytest.mark.parametrize("mistake_name", sorted(ref.MISTAKES))
-def test_mistake_loses_only_its_exercise_with_hint(graded, mistake_name):
-    mistake = ref.MISTAKES[mistake_name]
-    grade_id = f"test_{ref.FUNCTIONS[mistake.exercise]}"
-    student = f"mistake-{mistake_name}"
-    assert_only_lost(graded, student, {grade_id})
-
-    errors = error_text(cell_by_grade_id(graded["notebooks"][student], grade_id))
-    assert "AssertionError" in errors
-    hint = nst_checks.HINTS[mistake.hint]
-    assert hint[:40] in errors, f"hint {mistake.hint!r} missing in\n{errors}"
-
-
-def test_hanging_submission_loses_only_content_cost(graded):
-    assert_only_lost(graded, "hang", {"test_compute_content_cost"})
-    # The hidden test cell timed out and was interrupted; the cells after it still ran.
-    errors = error_text(cell_by_grade_id(graded["notebooks"]["hang"], "test_compute_content_cost"))
-    assert "CellTimeoutError" in errors and "KeyboardInterrupt" in errors, errors
-
-
-def test_syntax_error_loses_only_gram_matrix(graded):
-    # The layer style test puts a correct gram_matrix in place of the (missing) student one.
-    assert_only_lost(graded, "syntax-error", {"test_gram_matrix"})
-    notebook = graded["notebooks"]["syntax-error"]
-    assert "SyntaxError" in error_text(cell_by_grade_id(notebook, "gram_matrix"))
-    assert "NameError" in error_text(cell_by_grade_id(notebook, "test_gram_matrix"))
 
 
 # ------------------------------------------------------------------------------------------------

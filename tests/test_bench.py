@@ -54,10 +54,17 @@ def test_lbfgs_versus_adam_reaches_the_adam_cost_and_the_table_reports_it(vgg_we
                "bf16_quality": {"steps": 5, "relative_change": 0.013},
                "lbfgs_vs_adam": comparison,
                "weights_load": {"seconds": 0.3, "rss_before_mb": 500.0, "peak_rss_mb": 650.0},
-               "autograde_seconds_per_submission": 5.0}
+               "autograde": {"one_submission_s": 8.5, "per_submission_in_batch_s": 4.25, "batch": 6}}
     table = bench.markdown(results)
     assert "adam 48x36 0.50, lbfgs 48x36 0.60" in table  # bf16 / fp32 step ratios
-    assert "+1.3%" in table and "150 MB" in table and "5.0 s" in table
+    assert "+1.3%" in table and "150 MB" in table and "| 8.5 s |" in table
+    assert "per submission in a run of 6 | 4.2 s | ≤ 5 s" in table
     assert f"{comparison['lbfgs_steps']} steps, {comparison['lbfgs_evaluations']} evaluations" in table
     assert f"= {comparison['lbfgs_seconds'] / comparison['adam_seconds']:.0%}" in table
     assert "Adam: one run of 40 steps" in table
+
+
+def test_autograde_seconds_grades_real_submissions():
+    """The bench's autograde timing runs the real nbgrader (one single run, a batch of two)."""
+    timing = bench.autograde_seconds(runs=1, batch=2)
+    assert timing["scores"] == [10.0, 10.0, 10.0]  # the timed submissions were really graded

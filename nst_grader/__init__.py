@@ -1,0 +1,1 @@
+"""Instructor-side grading of the Neural Style Transfer assignment (never released to students)."""

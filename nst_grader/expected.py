@@ -1,0 +1,106 @@
+"""What a correct function reports for a case, and what typical mistakes report instead.
+
+``expectation(exercise, case)`` is the grader's side of ``nst_checks.judge``. Run as a module, it
+rewrites the ``EXPECTED`` table at the end of ``nst_checks.py`` for the visible checks, whose cases
+are listed below (``python -m nst_grader.expected``; ``--check`` only reports drift).
+"""
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import nst_checks
+from nst_grader import reference
+
+REFERENCES = {"content_cost": reference.content_cost, "gram_matrix": reference.gram_matrix,
+              "layer_style_cost": reference.layer_style_cost, "style_cost": reference.style_cost,
+              "total_cost": reference.total_cost}
+# The stand-in world first (what a student who calls the function sees), then the true one.
+WORLDS = {"layer_style_cost": ({"stand_in_gram": True}, {}), "style_cost": ({"stand_in_layer": True}, {})}
+
+# The inputs of the visible checks. The graded cells' inputs are in the source notebook only.
+VISIBLE_CASES = {
+    "content_cost": (1, (1, 4, 3, 5)),
+    "gram_matrix": (2, (3, 5)),
+    "layer_style_cost": (3, (1, 4, 3, 5)),
+    "style_cost": (4, (("conv3_1", (1, 2, 3, 4), 0.5), ("conv1_1", (1, 4, 3, 2), 0.3),
+                       ("conv2_1", (1, 3, 2, 4), None), ("conv4_1", (1, 2, 4, 3), None),
+                       ("conv4_2", (1, 2, 4, 3), None), ("conv5_1", (1, 1, 2, 3), None))),
+    "total_cost": (5, (3.0, 0.5)),
+}
+
+
+def _float64(value):
+    if isinstance(value, dict):
+        return {name: np.asarray(array, np.float64) for name, array in value.items()}
+    return np.asarray(value, np.float64) if isinstance(value, np.ndarray | np.generic) else value
+
+
+def expectation(exercise, case):
+    """``{"case", "variants", "mistakes"}`` for ``nst_checks.judge`` (see there)."""
+    arrays, _ = nst_checks.make_inputs(exercise, case)
+    args = [_float64(value) for value in arrays]
+    function = REFERENCES[exercise]
+    variants, mistakes = [], []
+    for world in WORLDS.get(exercise, ({},)):
+        value, gradients = function(*args, **world)
+        shape, value, value_scale = nst_checks.summarise(value)
+        flat = np.concatenate([np.ravel(gradient) for gradient in gradients])
+        _, gradient, gradient_scale = nst_checks.summarise(flat)
+        variants.append({"shape": shape, "value": value, "value_scale": value_scale,
+                         "gradient": gradient, "gradient_scale": gradient_scale})
+        for form in reference.MISTAKE_FORMS[exercise]:
+            _, mistaken, scale = nst_checks.summarise(function(*args, **world, mistake=form)[0])
+            mistakes.append([reference.HINT_OF_FORM.get(form, form), mistaken, scale])
+    return {"case": case, "variants": variants, "mistakes": mistakes}
+
+
+def _rounded(value):
+    """``value`` with its floats to 10 significant digits (far below the checks' tolerance)."""
+    if isinstance(value, float):
+        return float(f"{value:.10g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_rounded(item) for item in value)
+    return value
+
+
+def expected_table():
+    """The source of the ``EXPECTED`` table for the visible checks."""
+    lines = ["EXPECTED = {"]
+    for exercise, case in VISIBLE_CASES.items():
+        entry = _rounded(expectation(exercise, case))
+        lines.append(f"    {exercise!r}: {{")
+        lines.append(f"        'case': {entry['case']!r},")
+        lines.append("        'variants': [")
+        lines += [f"            {variant!r}," for variant in entry["variants"]]
+        lines.append("        ],")
+        lines.append("        'mistakes': [")
+        lines += [f"            {mistake!r}," for mistake in entry["mistakes"]]
+        lines.append("        ],")
+        lines.append("    },")
+    return "\n".join(lines + ["}"]) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report whether the table is current")
+    arguments = parser.parse_args(argv)
+    path = Path(nst_checks.__file__).resolve()
+    text = path.read_text()
+    block = re.compile(r"(# BEGIN EXPECTED\n).*(# END EXPECTED\n)", re.S)
+    updated = block.sub(lambda match: match.group(1) + expected_table() + match.group(2), text)
+    if arguments.check:
+        print(f"{path}: " + ("current" if updated == text else "out of date"))
+        return 0 if updated == text else 1
+    path.write_text(updated)
+    print(f"wrote the expected results of the checks into {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Reference results of the graded exercises, and the values of typical mistakes, in numpy.
+
+The autograder computes what each graded cell should have reported from these, in float64 on the
+same float32 inputs the notebook builds (``nst_checks.make_inputs``). Nothing here imports
+TensorFlow, so grading a submission costs no second TensorFlow start. Gradients are written out
+by hand; ``tests/test_grading_reference.py`` checks them against TensorFlow's.
+
+An exercise that builds on another is graded in two "worlds": with the stand-in that the notebook
+puts in place of the function it builds on (``nst_checks.STAND_INS``), and with the true function,
+for students who compute it themselves. A result that matches either is right.
+"""
+
+import numpy as np
+
+import nst_checks
+
+# The notebook's STYLE_LAYERS (a locked cell), for the "used the global" mistake.
+DEFAULT_STYLE_LAYERS = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2))
+DEFAULT_ALPHA, DEFAULT_BETA = 10.0, 40.0
+
+
+# Mistake forms -> the hint they earn (a form not listed here is named after its hint).
+HINT_OF_FORM = {"gram_normalised_c": "gram_normalised", "normalisation_power_c": "normalisation_power"}
+MISTAKE_FORMS = {
+    "content_cost": ("factor_4", "factor_2", "no_normalisation", "no_square", "abs", "norm_not_squared"),
+    "gram_matrix": ("gram_normalised", "gram_normalised_c"),
+    "layer_style_cost": ("no_transpose", "no_normalisation", "factor_4", "no_square", "normalisation_power",
+                         "normalisation_power_c"),
+    "style_cost": ("coefficients", "last_layer", "first_layer", "divided_by_coefficients", "mean_of_layers",
+                   "pair_by_order", "global_layers"),
+    "total_cost": ("swapped_weights", "fixed_weights"),
+}
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ------------------------------------------------------------------------------------------------
+# The functions one exercise builds on: (value, derivative) pairs, true and stand-in
+
+def unroll(a):
+    """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W), one channel per row."""
+    return a.reshape(-1, a.shape[-1]).T
+
+
+def gram(A, stand_in=False):
+    """The Gram matrix f(A) A^T, f the identity (true) or the sigmoid (the notebook's stand-in)."""
+    return (_sigmoid(A) if stand_in else A) @ A.T
+
+
+def _gram_gradient(A, upstream, stand_in=False):
+    """d sum(upstream * gram(A)) / dA."""
+    f, df = (_sigmoid(A), _sigmoid(A) * (1 - _sigmoid(A))) if stand_in else (A, np.ones_like(A))
+    return df * (upstream @ A) + upstream.T @ f
+
+
+def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
+    """(value, gradient wrt a_G) of J_style^[l]; ``mistake`` names a typical wrong form (value only)."""
+    _, n_H, n_W, n_C = a_G.shape
+    positions = n_H * n_W
+    if mistake == "no_transpose":
+        A_S, A_G = a_S.reshape(n_C, positions), a_G.reshape(n_C, positions)
+    else:
+        A_S, A_G = unroll(a_S), unroll(a_G)
+    difference = gram(A_S, stand_in_gram) - gram(A_G, stand_in_gram)
+    constants = {None: 4 * n_C**2 * positions**2, "no_transpose": 4 * n_C**2 * positions**2,
+                 "no_normalisation": 1, "factor_4": n_C**2 * positions**2, "no_square": None,
+                 "normalisation_power": 4 * n_C * positions, "normalisation_power_c": 4 * n_C**2 * positions}
+    if mistake == "no_square":
+        return np.sum(difference) / (4 * n_C**2 * positions**2), None
+    value = np.sum(difference**2) / constants[mistake]
+    if mistake:
+        return value, None
+    gradient_A = -2 / constants[None] * _gram_gradient(A_G, difference, stand_in_gram)
+    return value, gradient_A.T.reshape(a_G.shape)
+
+
+def stand_in_layer_style_cost(a_S, a_G):
+    """(value, gradient wrt a_G) of the notebook's stand-in: mean(sigmoid(a_S) sigmoid(a_G))."""
+    s_S, s_G = _sigmoid(a_S), _sigmoid(a_G)
+    return np.mean(s_S * s_G), s_S * s_G * (1 - s_G) / a_G.size
+
+
+# ------------------------------------------------------------------------------------------------
+# The five exercises: (value, gradients) on float64 copies of the inputs
+
+def content_cost(a_C, a_G, mistake=None):
+    _, n_H, n_W, n_C = a_G.shape
+    difference = a_C - a_G
+    forms = {None: np.sum(difference**2) / (4 * n_H * n_W * n_C),
+             "factor_4": np.mean(difference**2),
+             "factor_2": np.sum(difference**2) / (2 * n_H * n_W * n_C),
+             "no_normalisation": np.sum(difference**2),
+             "no_square": np.sum(difference) / (4 * n_H * n_W * n_C),
+             "abs": np.sum(np.abs(difference)) / (4 * n_H * n_W * n_C),
+             "norm_not_squared": np.sqrt(np.sum(difference**2)) / (4 * n_H * n_W * n_C)}
+    return forms[mistake], (None if mistake else [-2 * difference / (4 * n_H * n_W * n_C)])
+
+
+def gram_matrix(A, mistake=None):
+    forms = {None: gram(A), "gram_normalised": gram(A) / A.shape[1],
+             "gram_normalised_c": gram(A) / A.size}
+    # The gradient checked is that of the fingerprint sum(G * W).
+    W = nst_checks.fingerprint_weights(A.shape[0] ** 2).reshape(A.shape[0], A.shape[0])
+    return forms[mistake], (None if mistake else [(W + W.T) @ A])
+
+
+def style_cost(style, generated, style_layers, stand_in_layer=False, mistake=None):
+    """Weighted sum of layer costs; the gradient is wrt every generated activation, dict order."""
+    def layer(a_S, a_G):
+        if stand_in_layer:
+            return stand_in_layer_style_cost(a_S, a_G)
+        return layer_style_cost(a_S, a_G)
+
+    if mistake == "pair_by_order":
+        pairs = [(coefficient, a_S, a_G) for (_, coefficient), a_S, a_G
+                 in zip(style_layers, style.values(), generated.values())]
+        return sum(c * layer(a_S, a_G)[0] for c, a_S, a_G in pairs), None
+    if mistake == "global_layers":
+        return sum(c * layer(style[name], generated[name])[0] for name, c in DEFAULT_STYLE_LAYERS), None
+    costs = [(coefficient, *layer(style[name], generated[name])) for name, coefficient in style_layers]
+    weighted = sum(coefficient * value for coefficient, value, _ in costs)
+    coefficients = [coefficient for coefficient, _, _ in costs]
+    forms = {None: weighted,
+             "coefficients": sum(value for _, value, _ in costs),
+             "last_layer": coefficients[-1] * costs[-1][1],
+             "first_layer": coefficients[0] * costs[0][1],
+             "divided_by_coefficients": weighted / sum(coefficients),
+             "mean_of_layers": weighted / len(costs)}
+    if mistake:
+        return forms[mistake], None
+    gradients = {name: np.zeros_like(a_G) for name, a_G in generated.items()}
+    for (name, _), (coefficient, _, gradient) in zip(style_layers, costs):
+        gradients[name] = gradients[name] + coefficient * gradient
+    return weighted, list(gradients.values())
+
+
+def total_cost(J_content, J_style, alpha=DEFAULT_ALPHA, beta=DEFAULT_BETA, mistake=None):
+    forms = {None: alpha * J_content + beta * J_style,
+             "swapped_weights": alpha * J_style + beta * J_content,
+             "fixed_weights": DEFAULT_ALPHA * J_content + DEFAULT_BETA * J_style}
+    return forms[mistake], (None if mistake else [np.float64(alpha), np.float64(beta)])

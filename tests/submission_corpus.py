@@ -1,0 +1,538 @@
+"""Submissions written the ways students write them: correct variants, typical mistakes, and
+attempts to earn points without implementing anything.
+
+Each entry is notebook source code (or a change to the notebook), so the tests can paste it into
+a real submission and autograde it with the real nbgrader.
+"""
+
+import dataclasses
+import json
+
+import nbformat
+
+from nst_checks import FUNCTIONS
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    exercise: str  # nst_checks exercise key
+    source: str  # notebook code that defines the function
+    hint: str | None = None  # for a mistake: the nst_checks.HINTS key its check must report
+
+
+# ------------------------------------------------------------------------------------------------
+# Correct implementations, in many idioms: each must earn full marks.
+
+CORRECT = {
+    "content_reduce_mean": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    return tf.reduce_mean(tf.square(a_C - a_G)) / 4
+"""),
+    "content_norm_squared": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    m, n_H, n_W, n_C = a_G.get_shape().as_list()
+    return tf.norm(a_C - a_G) ** 2 / (4 * n_H * n_W * n_C)
+"""),
+    "content_dynamic_size_cast": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    return tf.reduce_sum((a_G - a_C) ** 2) / tf.cast(4 * tf.size(a_G), tf.float32)
+"""),
+    "content_einsum_unrolled": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    difference = tf.reshape(a_C - a_G, [-1])
+    return tf.einsum("i,i->", difference, difference) / (4.0 * n_H * n_W * n_C)
+"""),
+    "content_loop_over_channels": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    total = 0.0
+    for channel in range(n_C):
+        total += tf.reduce_sum(tf.square(a_C[..., channel] - a_G[..., channel]))
+    return total / (4 * n_H * n_W * n_C)
+"""),
+    "gram_transpose_b": Variant("gram_matrix", """
+def gram_matrix(A):
+    return tf.matmul(A, A, transpose_b=True)
+"""),
+    "gram_einsum": Variant("gram_matrix", """
+def gram_matrix(A):
+    return tf.einsum("ik,jk->ij", A, A)
+"""),
+    "gram_operator": Variant("gram_matrix", """
+def gram_matrix(A):
+    return A @ tf.transpose(A)
+"""),
+    "gram_linalg": Variant("gram_matrix", """
+def gram_matrix(A):
+    return tf.linalg.matmul(A, tf.linalg.matrix_transpose(A))
+"""),
+    "layer_transpose_before_reshape": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    S = tf.reshape(tf.transpose(a_S, perm=[0, 3, 1, 2]), (n_C, n_H * n_W))
+    G = tf.reshape(tf.transpose(a_G, perm=[0, 3, 1, 2]), (n_C, n_H * n_W))
+    return tf.reduce_sum(tf.square(gram_matrix(A=S) - gram_matrix(A=G))) / (4 * n_C**2 * (n_H * n_W) ** 2)
+"""),
+    "layer_inline_einsum": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    GS = tf.einsum("bijc,bijd->cd", a_S, a_S)
+    GG = tf.einsum("bijc,bijd->cd", a_G, a_G)
+    return tf.reduce_sum((GS - GG) ** 2) / (4 * n_C**2 * (n_H * n_W) ** 2)
+"""),
+    "layer_reduce_mean": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    GS = gram_matrix(tf.transpose(tf.reshape(a_S, [-1, n_C])))
+    GG = gram_matrix(tf.transpose(tf.reshape(a_G, [-1, n_C])))
+    return tf.reduce_mean(tf.square(GS - GG)) / (4 * (n_H * n_W) ** 2)
+"""),
+    "layer_float32_constant": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S_unrolled = tf.transpose(tf.reshape(a_S, [n_H * n_W, n_C]))
+    a_G_unrolled = tf.transpose(tf.reshape(a_G, [n_H * n_W, n_C]))
+    difference = tf.subtract(gram_matrix(a_S_unrolled), gram_matrix(a_G_unrolled))
+    return tf.reduce_sum(tf.square(difference)) / tf.constant(4 * n_C**2 * (n_H * n_W) ** 2, dtype=tf.float32)
+"""),
+    "layer_reversed_axes": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    # tf.transpose reverses all axes: (n_C, n_W, n_H, 1); the Gram matrix ignores the order of positions.
+    GS = gram_matrix(tf.reshape(tf.transpose(a_S), (n_C, -1)))
+    GG = gram_matrix(tf.reshape(tf.transpose(a_G), (n_C, -1)))
+    return tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W) ** 2)
+"""),
+    "style_constant_accumulator": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = tf.constant(0.0)
+    for layer_name, coefficient in style_layers:
+        J_style_layer = compute_layer_style_cost(style_activations[layer_name], generated_activations[layer_name])
+        J_style += coefficient * J_style_layer
+    return J_style
+"""),
+    "style_add_n_keywords": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    return tf.add_n([coefficient * compute_layer_style_cost(a_S=style_activations[name], a_G=generated_activations[name])
+                     for name, coefficient in style_layers])
+"""),
+    "style_dict_of_weights": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    weights = dict(style_layers)
+    J_style = 0
+    for name in weights:
+        J_style = J_style + weights[name] * compute_layer_style_cost(style_activations[name],
+                                                                     generated_activations[name])
+    return J_style
+"""),
+    "style_inline_layer_cost": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0.0
+    for name, coefficient in style_layers:
+        a_S, a_G = style_activations[name], generated_activations[name]
+        _, n_H, n_W, n_C = a_G.shape
+        GS = tf.einsum("bijc,bijd->cd", a_S, a_S)
+        GG = tf.einsum("bijc,bijd->cd", a_G, a_G)
+        J_style += coefficient * tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W) ** 2)
+    return J_style
+"""),
+    "style_builtin_sum": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    return sum(coefficient * compute_layer_style_cost(style_activations[name], generated_activations[name])
+               for name, coefficient in style_layers)
+"""),
+    "total_operators": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    J = alpha * J_content + beta * J_style
+    return J
+"""),
+    "total_tf_ops": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    return tf.add(tf.multiply(float(alpha), J_content), tf.multiply(float(beta), J_style))
+"""),
+    "total_cast": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    return tf.cast(alpha, J_content.dtype) * J_content + tf.cast(beta, J_style.dtype) * J_style
+"""),
+    "total_accumulate": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha = 10, beta = 40):
+    J = alpha * J_content
+    J += beta * J_style
+    return J
+"""),
+}
+
+# ------------------------------------------------------------------------------------------------
+# Typical mistakes: each must lose exactly its exercise's points, with its hint.
+
+MISTAKES = {
+    "content_mean": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    return tf.reduce_mean(tf.square(a_C - a_G))
+""", "factor_4"),
+    "content_factor_2": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(a_C - a_G)) / (2 * n_H * n_W * n_C)
+""", "factor_2"),
+    "content_no_square": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(a_C - a_G) / (4 * n_H * n_W * n_C)
+""", "no_square"),
+    "content_no_normalisation": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    return tf.reduce_sum(tf.square(a_C - a_G))
+""", "no_normalisation"),
+    "content_abs": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.abs(a_C - a_G)) / (4 * n_H * n_W * n_C)
+""", "abs"),
+    "content_norm": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.norm(a_C - a_G) / (4 * n_H * n_W * n_C)
+""", "norm_not_squared"),
+    "content_numpy": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return np.sum(np.square(np.asarray(a_C) - np.asarray(a_G))) / (4 * n_H * n_W * n_C)
+""", "numpy_value"),
+    "content_dot_numpy": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    difference = (a_C - a_G).numpy()
+    return (difference ** 2).sum() / (4 * n_H * n_W * n_C)
+""", "numpy_value"),
+    "content_constant_of_numpy": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.constant(np.sum((np.array(a_C) - np.array(a_G)) ** 2) / (4 * n_H * n_W * n_C))
+""", "no_gradient"),
+    "content_no_return": Variant("content_cost", """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    J_content = tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C)
+""", "no_return"),
+    "gram_outer": Variant("gram_matrix", """
+def gram_matrix(A):
+    return tf.matmul(tf.transpose(A), A)
+""", "outer_gram"),
+    "gram_elementwise": Variant("gram_matrix", """
+def gram_matrix(A):
+    return A * A
+""", "elementwise"),
+    "gram_normalised": Variant("gram_matrix", """
+def gram_matrix(A):
+    return tf.matmul(A, tf.transpose(A)) / A.shape[1]
+""", "gram_normalised"),
+    "gram_numpy": Variant("gram_matrix", """
+def gram_matrix(A):
+    A = np.asarray(A)
+    return A @ A.T
+""", "numpy_value"),
+    "layer_no_transpose": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.reshape(a_S, (n_C, n_H * n_W))
+    a_G = tf.reshape(a_G, (n_C, n_H * n_W))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
+""", "no_transpose"),
+    "layer_no_normalisation": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G)))
+""", "no_normalisation"),
+    "layer_no_4": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (n_C**2 * (n_H * n_W)**2)
+""", "factor_4"),
+    "layer_powers": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C * n_H * n_W)
+""", "normalisation_power"),
+    "layer_no_square": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(gram_matrix(a_S) - gram_matrix(a_G)) / (4 * n_C**2 * (n_H * n_W)**2)
+""", "no_square"),
+    "layer_float": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return float(tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G)))) / (4 * n_C**2 * (n_H * n_W)**2)
+""", "numpy_value"),
+    "layer_shape_via_numpy": Variant("layer_style_cost", """
+def compute_layer_style_cost(a_S, a_G):
+    n_H, n_W, n_C = (int(size) for size in tf.shape(a_G).numpy()[1:])
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
+""", "graph"),
+    "style_no_coefficients": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0
+    for layer_name, coefficient in style_layers:
+        J_style += compute_layer_style_cost(style_activations[layer_name], generated_activations[layer_name])
+    return J_style
+""", "coefficients"),
+    "style_last_layer": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    for layer_name, coefficient in style_layers:
+        J_style = coefficient * compute_layer_style_cost(style_activations[layer_name],
+                                                         generated_activations[layer_name])
+    return J_style
+""", "last_layer"),
+    "style_return_in_loop": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0
+    for layer_name, coefficient in style_layers:
+        J_style += coefficient * compute_layer_style_cost(style_activations[layer_name],
+                                                          generated_activations[layer_name])
+        return J_style
+""", "first_layer"),
+    "style_divided_by_coefficients": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0
+    for layer_name, coefficient in style_layers:
+        J_style += coefficient * compute_layer_style_cost(style_activations[layer_name],
+                                                          generated_activations[layer_name])
+    return J_style / sum(coefficient for _, coefficient in style_layers)
+""", "divided_by_coefficients"),
+    "style_mean": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    costs = [coefficient * compute_layer_style_cost(style_activations[name], generated_activations[name])
+             for name, coefficient in style_layers]
+    return tf.reduce_mean(costs)
+""", "mean_of_layers"),
+    "style_pair_by_order": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0
+    for (name, coefficient), a_S, a_G in zip(style_layers, style_activations.values(),
+                                             generated_activations.values()):
+        J_style += coefficient * compute_layer_style_cost(a_S, a_G)
+    return J_style
+""", "pair_by_order"),
+    "style_global_layers": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0
+    for layer_name, coefficient in STYLE_LAYERS:
+        J_style += coefficient * compute_layer_style_cost(style_activations[layer_name],
+                                                          generated_activations[layer_name])
+    return J_style
+""", "global_layers"),
+    "style_float": Variant("style_cost", """
+def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
+    J_style = 0.0
+    for layer_name, coefficient in style_layers:
+        J_style += coefficient * float(compute_layer_style_cost(style_activations[layer_name],
+                                                                generated_activations[layer_name]))
+    return J_style
+""", "numpy_value"),
+    "total_swapped": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    return alpha * J_style + beta * J_content
+""", "swapped_weights"),
+    "total_fixed": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    return 10 * J_content + 40 * J_style
+""", "fixed_weights"),
+    "total_float": Variant("total_cost", """
+def total_cost(J_content, J_style, alpha=10, beta=40):
+    return float(alpha * J_content + beta * J_style)
+""", "numpy_value"),
+}
+
+def bundles(variants):
+    """Group variants into as few submissions as possible: the k-th variant of every exercise
+    goes into the k-th submission (exercises are graded on their own)."""
+    groups = []
+    for name, variant in variants.items():
+        group = next((group for group in groups
+                      if variant.exercise not in {other.exercise for other in group.values()}), None)
+        if group is None:
+            groups.append(group := {})
+        group[name] = variant
+    return groups
+
+
+# ------------------------------------------------------------------------------------------------
+# Notebook surgery for the tampering attempts
+
+
+def grade_id(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def copy_notebook(notebook):
+    return nbformat.from_dict(json.loads(json.dumps(notebook)))
+
+
+def cell_of(notebook, wanted):
+    [cell] = [cell for cell in notebook.cells if grade_id(cell) == wanted]
+    return cell
+
+
+def with_sources(notebook, sources):
+    """A copy of ``notebook`` whose cells ``{grade_id: source}`` are replaced."""
+    notebook = copy_notebook(notebook)
+    for wanted, source in sources.items():
+        cell_of(notebook, wanted).source = source.strip("\n")
+    return notebook
+
+
+def graded_cell_ids(notebook):
+    return [grade_id(cell) for cell in notebook.cells
+            if cell.metadata.get("nbgrader", {}).get("grade") and grade_id(cell).startswith("test_")]
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """A submission built from the release (nothing implemented) by ``change``; the exercises in
+    ``implemented`` are solved correctly, and only they may earn points."""
+    change: object  # (notebook) -> notebook
+    implemented: frozenset = frozenset()
+
+
+def _in_first_exercise(code):
+    """A change that puts ``code`` in the first exercise's cell, before its stub."""
+    def change(notebook):
+        stub = cell_of(notebook, FUNCTIONS["content_cost"]).source
+        return with_sources(notebook, {FUNCTIONS["content_cost"]: code.strip("\n") + "\n\n" + stub})
+    return change
+
+
+def _edit_graded_cells(notebook):
+    return with_sources(notebook, {cell: "print('all tests passed')" for cell in graded_cell_ids(notebook)})
+
+
+def _delete_graded_cells(notebook):
+    notebook = copy_notebook(notebook)
+    notebook.cells = [cell for cell in notebook.cells if grade_id(cell) not in graded_cell_ids(notebook)]
+    return notebook
+
+
+def _duplicate_graded_cells(notebook):
+    notebook = copy_notebook(notebook)
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if grade_id(cell) in graded_cell_ids(notebook):
+            duplicate = copy_notebook(nbformat.v4.new_notebook(cells=[cell])).cells[0]
+            duplicate.source = "pass"
+            cells.append(duplicate)  # the last copy of a grade id is the one nbgrader keeps
+    notebook.cells = cells
+    return notebook
+
+
+def _retype_graded_cells(notebook):
+    notebook = copy_notebook(notebook)
+    for cell in notebook.cells:
+        if grade_id(cell) in graded_cell_ids(notebook):
+            cell.cell_type = "markdown"
+            cell.pop("outputs", None)
+            cell.pop("execution_count", None)
+            cell.source = "All tests passed."
+    return notebook
+
+
+def _inflate_points(notebook):
+    notebook = copy_notebook(notebook)
+    for cell in notebook.cells:
+        if grade_id(cell) in graded_cell_ids(notebook):
+            cell.metadata.nbgrader["points"] = 100
+    return notebook
+
+
+TAMPERING = {
+    "patch_check_helpers": Attempt(_in_first_exercise("""
+nst_checks.report = lambda *args, **kwargs: print("All tests passed.")
+nst_checks.check = lambda *args, **kwargs: print("All tests passed.")
+nst_checks.judge = lambda *args, **kwargs: None
+""")),
+    "patch_numpy": Attempt(_in_first_exercise("""
+np.isclose = lambda *args, **kwargs: True
+np.allclose = lambda *args, **kwargs: True
+np.asarray = lambda value, *args, **kwargs: np.array(0.0)
+""")),
+    "patch_builtins": Attempt(_in_first_exercise("""
+import builtins
+builtins.abs = lambda value: 0.0
+builtins.AssertionError = type("Silent", (Exception,), {})
+""")),
+    "patch_tensorflow": Attempt(_in_first_exercise("""
+tf.is_tensor = lambda value: True
+tf.GradientTape.gradient = lambda self, target, sources, **kwargs: [tf.ones_like(s) for s in sources]
+
+def compute_content_cost(a_C, a_G):  # right in numpy, but TensorFlow cannot differentiate it
+    _, n_H, n_W, n_C = a_G.shape
+    return np.sum((np.asarray(a_C) - np.asarray(a_G)) ** 2) / (4 * n_H * n_W * n_C)
+""")),
+    "inspect_frames": Attempt(_in_first_exercise("""
+import inspect
+
+def _steal(*args, **kwargs):
+    frame = inspect.currentframe().f_back
+    while frame is not None:
+        for name in ("expected", "expectation", "reference", "want"):
+            if name in frame.f_locals:
+                return frame.f_locals[name]
+        frame = frame.f_back
+    return tf.constant(0.0)
+
+compute_content_cost = gram_matrix = compute_layer_style_cost = compute_style_cost = total_cost = _steal
+""")),
+    "forge_results": Attempt(_in_first_exercise("""
+from IPython import display as _display
+_real_display = _display.display
+
+def _forged(*objects, **kwargs):
+    for value in objects:
+        if isinstance(value, dict) and nst_checks.RESULTS_MIME in value:
+            bundle = value[nst_checks.RESULTS_MIME]
+            for measured in bundle["results"]:
+                for run in measured.values():
+                    run.update(kind="tensor", shape=[], value=0.5, gradient=0.25)
+                    run.pop("error", None)
+    return _real_display(*objects, **kwargs)
+
+_display.display = _forged
+print("All tests passed.")
+""")),
+    "print_fake_pass": Attempt(_in_first_exercise("""
+import sys
+def compute_content_cost(a_C, a_G):
+    from IPython.display import clear_output, display
+    clear_output()
+    display({nst_checks.RESULTS_MIME: {"exercise": "content_cost", "results": []}, "text/plain": "ok"}, raw=True)
+    print("All tests passed.", file=sys.stdout)
+    return tf.constant(0.0)
+""")),
+    "borrow_stand_ins": Attempt(_in_first_exercise("""
+gram_matrix = nst_checks.stand_in_gram_matrix
+compute_layer_style_cost = nst_checks.stand_in_layer_style_cost
+""")),
+    "rewrite_nst_checks_module": Attempt(_in_first_exercise("""
+import importlib, pathlib
+pathlib.Path("nst_checks.py").write_text("RESULTS_MIME = 'x'\\ndef check(*a, **k): pass\\ndef report(*a, **k): pass\\n")
+nst_checks = importlib.reload(nst_checks)
+""")),
+    "edit_graded_cells": Attempt(_edit_graded_cells, frozenset({"gram_matrix"})),
+    "delete_graded_cells": Attempt(_delete_graded_cells, frozenset({"gram_matrix", "total_cost"})),
+    "duplicate_graded_cells": Attempt(_duplicate_graded_cells, frozenset({"content_cost"})),
+    "retype_graded_cells": Attempt(_retype_graded_cells, frozenset({"style_cost"})),
+    "inflate_points": Attempt(_inflate_points, frozenset({"layer_style_cost"})),
+}

@@ -1,0 +1,173 @@
+"""The checks and the grader's judgement, in process: fast, with real TensorFlow.
+
+The same code judges the notebook's visible checks (in the student's kernel) and its graded cells
+(in the autograder, ``nst_grader``); ``test_grading.py`` runs the graded path through the real
+nbgrader. Here every correct variant and every typical mistake of ``submission_corpus`` goes
+through both on their own inputs, and the grader's numpy references are checked against
+TensorFlow's own gradients.
+"""
+
+import ast
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import nst_checks
+from neural_style import losses
+from nst_grader import expected, reference
+from nst_grader.scoring import reported_call
+from submission_corpus import CORRECT, MISTAKES
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCE_NOTEBOOK = ROOT / "notebooks" / "art_generation" / "Art_Generation_with_Neural_Style_Transfer.ipynb"
+
+
+def graded_cases():
+    """exercise -> the cases of its graded cell in the source notebook."""
+    notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    calls = [reported_call(cell.source) for cell in notebook.cells if cell.cell_type == "code"]
+    return {exercise: cases for exercise, cases in filter(None, calls)}
+
+
+GRADED = graded_cases()
+
+
+def true_layer_style_cost(a_S, a_G):
+    return losses.style_layer_loss(losses.gram_matrix(a_S), a_G)
+
+
+def namespace():
+    """The notebook's globals as far as the exercises use them, with correct functions."""
+    return {"tf": tf, "np": np, "STYLE_LAYERS": [list(layer) for layer in reference.DEFAULT_STYLE_LAYERS],
+            "gram_matrix": lambda A: tf.matmul(A, A, transpose_b=True),
+            "compute_layer_style_cost": true_layer_style_cost}
+
+
+def student_function(variant):
+    scope = namespace()
+    exec(variant.source, scope)  # noqa: S102 - the test corpus
+    return scope[nst_checks.FUNCTIONS[variant.exercise]]
+
+
+def judged(variant, case):
+    """What the grader says of ``variant`` on ``case`` (None: right)."""
+    measured = nst_checks.measure(variant.exercise, student_function(variant), case)
+    return nst_checks.judge(variant.exercise, case, measured, expected.expectation(variant.exercise, case))
+
+
+def test_the_corpora_are_large_and_cover_every_exercise():
+    assert len(CORRECT) >= 15 and len(MISTAKES) >= 30
+    for corpus in (CORRECT, MISTAKES):
+        assert {variant.exercise for variant in corpus.values()} == set(nst_checks.FUNCTIONS)
+    assert all(variant.hint in nst_checks.HINTS for variant in MISTAKES.values())
+
+
+def test_expected_table_of_the_checks_is_current():
+    assert expected.main(["--check"]) == 0, "run: python -m nst_grader.expected"
+
+
+def test_graded_inputs_catch_what_students_get_wrong():
+    assert set(GRADED) == set(nst_checks.FUNCTIONS)
+    for exercise, cases in GRADED.items():
+        visible_seed = expected.VISIBLE_CASES[exercise][0]
+        assert all(seed != visible_seed for seed, _ in cases)
+    for _, shape in GRADED["content_cost"] + GRADED["layer_style_cost"]:
+        assert len(set(shape[1:])) == 3, shape  # n_H, n_W, n_C all differ
+    for _, spec in GRADED["style_cost"] + [expected.VISIBLE_CASES["style_cost"]]:
+        used = [(name, coefficient) for name, _, coefficient in spec if coefficient is not None]
+        assert not np.isclose(sum(coefficient for _, coefficient in used), 1.0)
+        assert len(used) < len(spec)  # the dicts hold other layers too
+        in_network_order = sorted(used, key=lambda layer: nst_checks.NETWORK_LAYERS.index(layer[0]))
+        assert used != in_network_order
+    weights = [spec for _, spec in GRADED["total_cost"] if spec is not None]
+    assert weights and all(alpha != beta and (alpha, beta) != (10, 40) for alpha, beta in weights)
+
+
+@pytest.mark.parametrize("exercise", sorted(nst_checks.FUNCTIONS))
+def test_numpy_references_match_tensorflow_gradients(exercise):
+    """The grader's hand-written gradients equal TensorFlow's, in both worlds."""
+    tf_references = {
+        "content_cost": losses.content_loss,
+        "gram_matrix": lambda A: tf.matmul(A, A, transpose_b=True),
+        "layer_style_cost": true_layer_style_cost,
+        "style_cost": None,  # a correct compute_style_cost, from the corpus
+        "total_cost": lambda J_content, J_style, alpha=10, beta=40: alpha * J_content + beta * J_style,
+    }
+    function = tf_references[exercise] or student_function(CORRECT["style_constant_accumulator"])
+    for case in GRADED[exercise]:
+        measured = nst_checks.measure(exercise, function, case, namespace=namespace())
+        variants = expected.expectation(exercise, case)["variants"]
+        for run in measured.values():
+            assert "error" not in run, run
+            assert any(nst_checks.close(run["value"], variant["value"], variant["value_scale"])
+                       and nst_checks.close(run["gradient"], variant["gradient"], variant["gradient_scale"])
+                       for variant in variants), (case, run, variants)
+    if exercise in expected.WORLDS:  # with the stand-in in place: the stand-in world must match
+        stand_in = nst_checks.STAND_IN_FOR[exercise]
+        calling = {"layer_style_cost": CORRECT["layer_float32_constant"],
+                   "style_cost": CORRECT["style_constant_accumulator"]}[exercise]
+        for case in GRADED[exercise]:
+            run = nst_checks.measure(exercise, student_function(calling), case)["eager"]
+            world = expected.expectation(exercise, case)["variants"][0]
+            assert nst_checks.close(run["value"], world["value"], world["value_scale"]), stand_in
+            assert nst_checks.close(run["gradient"], world["gradient"], world["gradient_scale"]), stand_in
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_correct_variant_passes_the_check_and_the_graded_inputs(name):
+    variant = CORRECT[name]
+    for case in [expected.VISIBLE_CASES[variant.exercise], *GRADED[variant.exercise]]:
+        assert judged(variant, case) is None
+
+
+@pytest.mark.parametrize("name", sorted(MISTAKES))
+def test_mistake_fails_the_check_and_the_graded_inputs_with_its_hint(name):
+    """The visible check catches each mistake as the graded cell does, on other inputs."""
+    variant = MISTAKES[name]
+    hint = nst_checks.HINTS[variant.hint]
+    for case in [expected.VISIBLE_CASES[variant.exercise], GRADED[variant.exercise][0]]:
+        message = judged(variant, case)
+        assert message is not None and hint in message, message
+        assert nst_checks.describe(variant.exercise, case) in message  # names the inputs, not a seed
+        assert "seed" not in message
+
+
+def test_visible_check_raises_with_the_hint_and_prints_on_success(capsys):
+    with pytest.raises(AssertionError, match="factor of 4"):
+        nst_checks.check("content_cost", student_function(MISTAKES["content_mean"]))
+    nst_checks.check("layer_style_cost", student_function(CORRECT["layer_reversed_axes"]))
+    printed = capsys.readouterr().out
+    assert "stand-in in place of your gram_matrix" in printed and "right" in printed
+
+
+def test_graded_messages_never_show_the_expected_value():
+    variant = MISTAKES["content_mean"]
+    case = GRADED["content_cost"][0]
+    reference_value = expected.expectation("content_cost", case)["variants"][0]["value"]
+    message = judged(variant, case)
+    assert f"{reference_value:.6g}" not in message
+    shown = nst_checks.judge("content_cost", case, nst_checks.measure("content_cost", student_function(variant), case),
+                             expected.expectation("content_cost", case), show_expected=True)
+    assert f"{reference_value:.6g}" in shown
+
+
+def test_stand_ins_are_not_the_answers():
+    """Borrowing a stand-in earns nothing: it is not the function it stands in for."""
+    borrowed = {"gram_matrix": nst_checks.stand_in_gram_matrix,
+                "layer_style_cost": nst_checks.stand_in_layer_style_cost}
+    for exercise, function in borrowed.items():
+        case = GRADED[exercise][0]
+        measured = nst_checks.measure(exercise, function, case, namespace={})
+        assert nst_checks.judge(exercise, case, measured, expected.expectation(exercise, case)) is not None
+
+
+def test_report_shows_only_results(tmp_path):
+    """The graded cell's kernel-side code holds no expected value: only the judge does."""
+    source = ast.parse(Path(nst_checks.__file__).read_text())
+    report = next(node for node in source.body if isinstance(node, ast.FunctionDef) and node.name == "report")
+    called = {node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+              for node in ast.walk(report) if isinstance(node, ast.Call)}
+    assert "measure" in called and not called & {"judge", "close", "expectation"}
