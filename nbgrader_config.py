@@ -11,6 +11,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     IgnorePattern, LimitOutput, OverwriteKernelspec, SaveAutoGrades)
 
 from nst_grader.cells import RestoreGradedCells
+from nst_grader.sandbox import SandboxedKernelManager
 from nst_grader.scoring import ScoreReportedResults
 
 c = get_config()  # noqa: F821 - provided by nbgrader
@@ -31,6 +32,9 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 # cells still run. A submission normally grades in a few seconds (NBGRADER_EXECUTION skips the
 # network and the optimisation).
 c.Execute.timeout = 20
+# Every notebook runs in a bubblewrap sandbox (nst_grader/sandbox.py): no network, nothing of the
+# course but the student's own copy, limits on memory, processes and file size.
+c.Execute.kernel_manager_class = SandboxedKernelManager
 c.Execute.interrupt_on_timeout = True
 c.Autograde.create_student = True
 # Grades are decided outside the student's kernel: right after nbgrader has run the notebook,

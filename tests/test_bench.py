@@ -1,6 +1,7 @@
 """The benchmark's measuring code, run for real on tiny images (its timings are not judged here)."""
 
 import dataclasses
+import shutil
 
 import pytest
 
@@ -64,6 +65,7 @@ def test_lbfgs_versus_adam_reaches_the_adam_cost_and_the_table_reports_it(vgg_we
     assert "Adam: one run of 40 steps" in table
 
 
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="grading needs bubblewrap")
 def test_autograde_seconds_grades_real_submissions():
     """The bench's autograde timing runs the real nbgrader (one single run, a batch of two)."""
     timing = bench.autograde_seconds(runs=1, batch=2)

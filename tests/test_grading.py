@@ -12,6 +12,8 @@ by two ``nbgrader autograde`` processes at once.
 """
 
 import shutil
+import socket
+import threading
 
 import nbformat
 import pytest
@@ -20,6 +22,9 @@ import nst_checks
 from course import (ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, cell_by_grade_id, error_text, fill_solutions,
                     make_course, nbgrader_in_parallel, read_notebook, scores)
 from submission_corpus import CORRECT, MISTAKES, TAMPERING, bundles
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
+                                reason="needs bubblewrap (apt-get install bubblewrap; .ci/run installs it)")
 
 POINTS = {"compute_content_cost": 2, "gram_matrix": 2, "compute_layer_style_cost": 3, "compute_style_cost": 2,
           "total_cost": 1}
@@ -42,6 +47,57 @@ CRASH = """
 def compute_layer_style_cost(a_S, a_G):
     raise RuntimeError("not finished")
 """
+# A cell that tries to reach what the sandbox hides, and prints what it got. COURSE and PORT are
+# filled in by the test: the course directory and a port on which the test listens.
+ESCAPE = """
+import glob, os, socket
+reached = []
+for pattern in ("../../../notebooks/*/*.ipynb", "../../../gradebook.db", "../../../nbgrader_config.py",
+                "../../../submitted/*/*/*.ipynb", "COURSE/*", "COURSE/notebooks/*/*.ipynb", "/root/*", "/work/*/*"):
+    for path in glob.glob(pattern):
+        try:
+            with open(path, "rb") as file:
+                file.read(16)
+            reached.append(path)
+        except OSError:
+            pass
+for path in ("../../../written-by-a-student", "COURSE/written-by-a-student", "/tmp/../written", "nst_checks.py"):
+    try:
+        with open(path, "a") as file:
+            file.write("x")
+        reached.append("wrote " + path)
+    except OSError:
+        pass
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=3).sendall(b"hidden tests")
+    reached.append("network")
+except OSError:
+    pass
+for module in ("neural_style.losses", "nst_grader.reference"):  # the instructor's reference code
+    try:
+        __import__(module)
+        reached.append(module)
+    except ImportError:
+        pass
+print("REACHED:", reached)
+"""
+FORK_FLOOD = """
+import os, time
+children = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(1)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(f"FORKS STOPPED after {children}: {error}")
+for _ in range(children):
+    os.wait()  # reaped, the kernel can start threads again
+"""
+MEMORY_BOMB = """
+hoard = bytearray(16 * 2**30)
+"""
 CORRECT_BUNDLES = bundles(CORRECT)
 MISTAKE_BUNDLES = bundles(MISTAKES)
 
@@ -53,7 +109,7 @@ def with_variants(notebook, variants):
     return notebook
 
 
-def submissions(release):
+def submissions(release, course, port):
     """student -> (notebook, exercises expected to score 0 (all others: full marks))."""
     solved = fill_solutions(release, read_notebook(SOURCE_NOTEBOOK))
     subs = {"release": (release, set(nst_checks.FUNCTIONS)), "solved": (solved, set())}
@@ -71,17 +127,48 @@ def submissions(release):
         notebook = nbformat.from_dict(solved)
         cell_by_grade_id(notebook, nst_checks.FUNCTIONS[exercise]).source = source.strip("\n")
         subs[name] = (notebook, {exercise})
+    # Hostile cells in the first exercise: the stub stays, so content_cost scores 0.
+    escape = ESCAPE.replace("COURSE", str(course)).replace("PORT", str(port))
+    for name, code in (("escape", escape), ("fork-flood", FORK_FLOOD), ("memory-bomb", MEMORY_BOMB)):
+        notebook = fill_solutions(release, read_notebook(SOURCE_NOTEBOOK),
+                                  set(nst_checks.FUNCTIONS.values()) - {"compute_content_cost"})
+        cell = cell_by_grade_id(notebook, "compute_content_cost")
+        cell.source = code.strip("\n") + "\n\n" + cell.source
+        subs[name] = (notebook, {"content_cost"})
     return subs
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Submit everything, autograde it; return {student: (scores, total, notebook, lost)}."""
+def listener():
+    """A TCP server on 127.0.0.1 that records every connection (none may come from a notebook)."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.2)
+    connections, stop = [], threading.Event()
+
+    def accept():
+        while not stop.is_set():
+            try:
+                connections.append(server.accept()[0].recv(100))
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], connections
+    stop.set()
+    thread.join()
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, listener):
+    """Submit everything, autograde it: {"students": {student: (scores, total, notebook, lost)},
+    "courses": the two course directories}."""
     first = make_course(tmp_path_factory.mktemp("grading") / "course")
     second = first.parent / "course-2"
     shutil.copytree(first, second)
     release_dir = first / "release" / ASSIGNMENT
-    subs = submissions(read_notebook(release_dir / NOTEBOOK))
+    subs = submissions(read_notebook(release_dir / NOTEBOOK), first.parent, listener[0])
     course_of = {student: (first, second)[index % 2] for index, student in enumerate(subs)}
     for student, (notebook, _) in subs.items():
         folder = course_of[student] / "submitted" / student / ASSIGNMENT
@@ -94,12 +181,12 @@ def graded(tmp_path_factory):
         for student, (cell_scores, total) in scores(course, students).items():
             notebook = read_notebook(course / "autograded" / student / ASSIGNMENT / NOTEBOOK)
             result[student] = (cell_scores, total, notebook, subs[student][1])
-    return result
+    return {"students": result, "courses": (first, second)}
 
 
 def assert_scores(graded, student):
     """Exactly the exercises expected to be lost score 0; all others full marks."""
-    cell_scores, total, notebook, lost = graded[student]
+    cell_scores, total, notebook, lost = graded["students"][student]
     assert set(cell_scores) == set(GRADE_IDS.values())
     for exercise, grade_id in GRADE_IDS.items():
         score, max_score = cell_scores[grade_id]
@@ -160,9 +247,35 @@ def test_a_crash_loses_only_its_exercise(graded):
     assert "raised RuntimeError: not finished" in message, message
 
 
+def printed(notebook, grade_id):
+    return "".join(output.get("text", "") for output in cell_by_grade_id(notebook, grade_id).get("outputs", []))
+
+
+def test_the_sandbox_hides_the_course_and_the_network(graded, listener):
+    notebook = assert_scores(graded, "escape")
+    text = printed(notebook, "compute_content_cost")
+    assert "REACHED: []" in text, text
+    assert listener[1] == []
+    for course in graded["courses"]:
+        assert not (course / "written-by-a-student").exists()
+        assert not (course.parent / "written-by-a-student").exists()
+
+
+def test_a_fork_flood_is_stopped_and_costs_only_its_exercise(graded):
+    notebook = assert_scores(graded, "fork-flood")
+    text = printed(notebook, "compute_content_cost")
+    assert "FORKS STOPPED after" in text, text
+    assert int(text.split("FORKS STOPPED after ")[1].split(":")[0]) < 256  # the process limit
+
+
+def test_a_memory_bomb_is_stopped_and_costs_only_its_exercise(graded):
+    notebook = assert_scores(graded, "memory-bomb")
+    assert "MemoryError" in error_text(cell_by_grade_id(notebook, "compute_content_cost"))
+
+
 def test_graded_cells_show_no_reported_results(graded):
     """The grader replaces each graded cell's outputs: nothing the kernel showed is kept."""
-    for _, _, notebook, _ in graded.values():
+    for _, _, notebook, _ in graded["students"].values():
         for grade_id in GRADE_IDS.values():
             for output in cell_by_grade_id(notebook, grade_id).get("outputs", []):
                 assert nst_checks.RESULTS_MIME not in output.get("data", {})
