@@ -44,17 +44,18 @@ bench: $(WEIGHTS)
 
 # Instructor: the student bundle, from the source notebook (solutions and hidden tests removed).
 release: $(VENV)/.installed
-	nbgrader generate_assignment $(ASSIGNMENT) --force
+	$(PY) -m nbgrader generate_assignment $(ASSIGNMENT) --force
 
-# Instructor: grade every submitted/<student>/$(ASSIGNMENT)/ and write grades.csv.
+# Instructor: grade every submitted/<student>/$(ASSIGNMENT)/ (in parallel, each notebook in the
+# sandbox; a rerun grades only what is missing, GRADE_ARGS=--force regrades) and write grades.csv.
 autograde: $(VENV)/.installed
-	nbgrader autograde $(ASSIGNMENT) --force
-	nbgrader export --to grades.csv
-	@echo "grades: grades.csv, graded notebooks: autograded/"
+	$(PY) -m nst_grader.grade $(GRADE_ARGS)
+	$(PY) -m nbgrader export --to grades.csv
+	@echo "grades: grades.csv, graded notebooks: autograded/, failures: grading_log.csv"
 
 # JupyterLab on the course (the source notebook lives in notebooks/$(ASSIGNMENT)/).
 lab: $(WEIGHTS)
 	jupyter lab
 
 clean:
-	rm -rf $(VENV) pretrained-model/*.mat outputs/*.png .pytest_cache release autograded feedback gradebook.db grades.csv
+	rm -rf $(VENV) pretrained-model/*.mat outputs/*.png .pytest_cache release autograded feedback gradebook.db grades.csv grading_log.csv

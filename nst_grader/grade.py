@@ -1,0 +1,189 @@
+"""Grade every submission, in parallel on Dask: ``python -m nst_grader.grade`` (``make autograde``).
+
+Each submission ``submitted/<student>/art_generation/`` is one Dask task. A worker grades it with
+nbgrader's own autograder, in process, in a private copy of the course: that student's folder, a
+private gradebook holding only the assignment, and the course's ``nbgrader_config.py`` (so the
+notebook runs in the sandbox and is scored grader-side). The task returns the graded notebook and
+its scores; this process, the only writer, stores them in the course's gradebook (SQLite by
+default, or ``--db postgresql://...``) with nbgrader's ``SaveAutoGrades`` and writes
+``autograded/<student>/art_generation/``.
+
+* ``--workers N`` starts a local cluster of N single-threaded worker processes (default: one per
+  core); ``--scheduler ADDRESS`` sends the same tasks to an existing Dask cluster, whose workers
+  must see the course directory at the same path.
+* A rerun grades only the submissions not graded yet; ``--force`` regrades all.
+* A submission that cannot be graded (no notebook, a notebook that does not parse, a kernel that
+  dies) costs only itself: it is recorded with the reason in ``grading_log.csv`` and retried by
+  the next run.
+"""
+
+import argparse
+import csv
+import os
+import re
+import shutil
+import warnings
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ASSIGNMENT = "art_generation"
+NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
+LOG = "grading_log.csv"
+
+
+def _config(course, root, db_url):
+    """The course's nbgrader configuration, pointed at ``root`` and ``db_url``."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.source_directory = str(Path(course) / "notebooks")
+    config.CourseDirectory.db_url = db_url
+    return config
+
+
+def _api(course, root, db_url):
+    from nbgrader.apps.api import NbGraderAPI
+
+    return NbGraderAPI(config=_config(course, root, db_url))
+
+
+def make_template(course, folder):
+    """A gradebook that holds the assignment and nothing else (the workers copy it)."""
+    template = Path(folder) / "template.db"
+    result = _api(course, folder, f"sqlite:///{template}").generate_assignment(ASSIGNMENT, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('error', result['log'])}")
+    return template
+
+
+def _reason(result):
+    """The error a failed nbgrader run stopped with (its last exception line other than nbgrader's
+    own summary), or its last line."""
+    lines = [line.strip() for line in f"{result.get('log', '')}\n{result.get('error', '')}".splitlines()
+             if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b.*:", line)
+              and "NbGraderException" not in line]
+    return (errors or lines or ["nbgrader failed without a message"])[-1][:300]
+
+
+def grade_submission(course, student, template):
+    """Grade one submission in a private copy of the course (runs on a Dask worker).
+
+    Returns ``{"student", "status": "graded"|"failed", "reason", "notebook", "seconds"}``.
+    """
+    start = time.perf_counter()
+    folder = Path(course) / "submitted" / student / ASSIGNMENT
+    if not (folder / NOTEBOOK).is_file():
+        return {"student": student, "status": "failed", "reason": f"no {NOTEBOOK} in {folder}",
+                "seconds": time.perf_counter() - start}
+    with tempfile.TemporaryDirectory(prefix="nst-grade-") as work:
+        work = Path(work)
+        shutil.copytree(folder, work / "submitted" / student / ASSIGNMENT, symlinks=False,
+                        ignore_dangling_symlinks=True)
+        shutil.copy(template, work / "gradebook.db")
+        result = _api(course, work, f"sqlite:///{work / 'gradebook.db'}").autograde(ASSIGNMENT, student)
+        graded = work / "autograded" / student / ASSIGNMENT / NOTEBOOK
+        if not result["success"] or not graded.is_file():
+            return {"student": student, "status": "failed", "reason": _reason(result),
+                    "seconds": time.perf_counter() - start}
+        return {"student": student, "status": "graded", "notebook": graded.read_text(),
+                "seconds": time.perf_counter() - start}
+
+
+def record(course, db_url, result):
+    """Store a graded submission in the course: its scores in the gradebook, its notebook in
+    ``autograded/``. Returns the total score."""
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    student = result["student"]
+    notebook = nbformat.reads(result["notebook"], as_version=4)
+    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's session handling
+        gradebook.update_or_create_student(student)
+        try:
+            gradebook.remove_submission(ASSIGNMENT, student)
+        except MissingEntry:
+            pass
+        gradebook.add_submission(ASSIGNMENT, student)
+    resources = {"nbgrader": {"db_url": db_url, "assignment": ASSIGNMENT, "student": student,
+                              "notebook": Path(NOTEBOOK).stem}}
+    SaveAutoGrades().preprocess(notebook, resources)
+    target = Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    partial.write_text(result["notebook"])
+    os.replace(partial, target)
+    with Gradebook(db_url) as gradebook:
+        return gradebook.find_submission(ASSIGNMENT, student).score
+
+
+def graded_students(course, db_url):
+    """Students whose submission is in the gradebook and whose graded notebook is written."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        in_gradebook = {submission.student.id for submission in gradebook.assignment_submissions(ASSIGNMENT)}
+    return {student for student in in_gradebook
+            if (Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()}
+
+
+def _append_log(course, row):
+    path = Path(course) / LOG
+    new = not path.exists()
+    with path.open("a", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=["student", "status", "score", "reason", "seconds"])
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--course", type=Path, default=Path.cwd(), help="course directory (default: here)")
+    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="local worker processes")
+    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    course = args.course.resolve()
+    db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
+    submitted = course / "submitted"
+    students = sorted(path.name for path in submitted.iterdir() if path.is_dir()) if submitted.is_dir() else []
+    done = set() if args.force else graded_students(course, db_url)
+    pending = [student for student in students if student not in done]
+    print(f"{len(students)} submissions, {len(students) - len(pending)} already graded, {len(pending)} to grade")
+    if not pending:
+        return 0
+
+    from dask.distributed import Client, LocalCluster, as_completed
+    from tqdm import tqdm
+
+    with tempfile.TemporaryDirectory(prefix="nst-grade-template-", dir=course) as folder:
+        template = make_template(course, folder)
+        cluster = None if args.scheduler else LocalCluster(n_workers=args.workers, threads_per_worker=1,
+                                                           processes=True, dashboard_address=None)
+        failed = 0
+        with Client(args.scheduler or cluster) as client:
+            futures = [client.submit(grade_submission, str(course), student, str(template), pure=False)
+                       for student in pending]
+            for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission",
+                               disable=args.quiet):
+                result = future.result()
+                score = record(course, db_url, result) if result["status"] == "graded" else ""
+                failed += result["status"] == "failed"
+                _append_log(course, {"student": result["student"], "status": result["status"], "score": score,
+                                     "reason": result.get("reason", ""), "seconds": f"{result['seconds']:.1f}"})
+        if cluster is not None:
+            cluster.close()
+    print(f"graded {len(pending) - failed}, failed {failed} (reasons in {course / LOG})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
