@@ -11,7 +11,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test bench weights weights-official release autograde lab clean
+.PHONY: demo test bench weights weights-official release autograde feedback report lab clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -53,9 +53,17 @@ autograde: $(VENV)/.installed
 	$(PY) -m nbgrader export --to grades.csv
 	@echo "grades: grades.csv, graded notebooks: autograded/, failures: grading_log.csv"
 
+# Instructor: one feedback page per student (verdicts and hints; hidden tests removed) -> feedback/.
+feedback: $(VENV)/.installed
+	$(PY) -m nbgrader generate_feedback $(ASSIGNMENT) --force
+
+# Instructor: the class at a glance -> reports/report.html and reports/report.csv.
+report: $(VENV)/.installed
+	$(PY) -m nst_grader.report
+
 # JupyterLab on the course (the source notebook lives in notebooks/$(ASSIGNMENT)/).
 lab: $(WEIGHTS)
 	jupyter lab
 
 clean:
-	rm -rf $(VENV) pretrained-model/*.mat outputs/*.png .pytest_cache release autograded feedback gradebook.db grades.csv grading_log.csv
+	rm -rf $(VENV) pretrained-model/*.mat outputs/*.png .pytest_cache release autograded feedback gradebook.db grades.csv grading_log.csv reports

@@ -7,8 +7,10 @@
 """
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, Execute,
-                                    IgnorePattern, LimitOutput, OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
+                                    DeduplicateIds, Execute, GetGrades, IgnorePattern, LimitOutput,
+                                    OverwriteKernelspec, SaveAutoGrades)
 
 from nst_grader.cells import RestoreGradedCells
 from nst_grader.sandbox import SandboxedKernelManager
@@ -45,3 +47,6 @@ c.Autograde.autograde_preprocessors = [Execute, ScoreReportedResults, IgnorePatt
 # A deleted graded cell is put back (and run), so deleting one changes nothing.
 c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreGradedCells,
                                       CheckCellMetadata]
+# Feedback (make feedback) shows each graded cell's verdict and hint, never its hidden code, so the
+# hidden inputs can be used again next year.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

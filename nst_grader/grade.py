@@ -55,8 +55,26 @@ def make_template(course, folder):
     template = Path(folder) / "template.db"
     result = _api(course, folder, f"sqlite:///{template}").generate_assignment(ASSIGNMENT, force=True)
     if not result["success"]:
-        raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('error', result['log'])}")
+        raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('error') or result.get('log', '')}")
     return template
+
+
+def ensure_assignment(course, db_url, folder):
+    """Put the assignment (its notebook and graded cells) into the gradebook if it is not there,
+    as ``nbgrader generate_assignment`` would (a new PostgreSQL gradebook, say)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gradebook:
+        try:
+            gradebook.find_assignment(ASSIGNMENT)
+            return
+        except MissingEntry:
+            pass
+    root = Path(folder) / "main"
+    root.mkdir()
+    result = _api(course, root, db_url).generate_assignment(ASSIGNMENT, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"could not add the assignment to {db_url}:\n{result.get('error') or result.get('log', '')}")
 
 
 def _reason(result):
@@ -122,12 +140,20 @@ def record(course, db_url, result):
         return gradebook.find_submission(ASSIGNMENT, student).score
 
 
+def _has_gradebook(db_url):
+    """False for an SQLite gradebook that does not exist yet (nothing is graded then)."""
+    return not db_url.startswith("sqlite:///") or Path(db_url.removeprefix("sqlite:///")).exists()
+
+
 def graded_students(course, db_url):
     """Students whose submission is in the gradebook and whose graded notebook is written."""
-    from nbgrader.api import Gradebook
+    from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(db_url) as gradebook:
-        in_gradebook = {submission.student.id for submission in gradebook.assignment_submissions(ASSIGNMENT)}
+        try:
+            in_gradebook = {submission.student.id for submission in gradebook.assignment_submissions(ASSIGNMENT)}
+        except MissingEntry:  # a gradebook without the assignment yet
+            return set()
     return {student for student in in_gradebook
             if (Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()}
 
@@ -155,7 +181,7 @@ def main(argv=None):
     db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
     submitted = course / "submitted"
     students = sorted(path.name for path in submitted.iterdir() if path.is_dir()) if submitted.is_dir() else []
-    done = set() if args.force else graded_students(course, db_url)
+    done = set() if args.force or not _has_gradebook(db_url) else graded_students(course, db_url)
     pending = [student for student in students if student not in done]
     print(f"{len(students)} submissions, {len(students) - len(pending)} already graded, {len(pending)} to grade")
     if not pending:
@@ -166,6 +192,7 @@ def main(argv=None):
 
     with tempfile.TemporaryDirectory(prefix="nst-grade-template-", dir=course) as folder:
         template = make_template(course, folder)
+        ensure_assignment(course, db_url, folder)
         cluster = None if args.scheduler else LocalCluster(n_workers=args.workers, threads_per_worker=1,
                                                            processes=True, dashboard_address=None)
         failed = 0

@@ -40,7 +40,8 @@ def _parents(path):
     would be private to root)."""
     args = []
     for parent in reversed(Path(path).parents[:-1]):
-        args += ["--perms", "0755", "--dir", str(parent)]
+        if str(parent) != "/tmp":  # the private /tmp stays writable by all (1777)
+            args += ["--perms", "0755", "--dir", str(parent)]
     return args
 
 
@@ -92,10 +93,11 @@ class SandboxedKernelManager(AsyncKernelManager):
                 args += ["--ro-bind", name, name]
         for path in SYSTEM_FILES:
             args += ["--ro-bind-try", path, path]
+        # The private /tmp first: the folders bound below may lie under the real /tmp.
+        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
         for prefix in sorted({sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}):
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-                 *_parents(workdir), "--ro-bind", workdir, workdir,
+        args += [*_parents(workdir), "--ro-bind", workdir, workdir,
                  *_parents(self._private_dir), "--bind", str(self._private_dir), str(self._private_dir),
                  "--chdir", workdir, "--clearenv",
                  "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -108,14 +109,46 @@ def fill_solutions(release, source, grade_ids=None):
     return release
 
 
-def scores(course, students):
+def scores(course, students, db_url=None):
     """``{student: ({grade_id: (score, max_score)}, total)}`` from the course's gradebook."""
     from nbgrader.api import Gradebook
 
     found = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in students:
             submission = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
             found[student] = ({grade.name: (grade.score, grade.max_score) for grade in submission.grades},
                               submission.score)
     return found
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class PostgresServer:
+    """A throwaway PostgreSQL server on a Unix socket in a folder of its own (initdb, pg_ctl); as
+    root, it runs as the ``postgres`` user, since PostgreSQL refuses to run as root (and its folder
+    lies outside pytest's, which only root may enter)."""
+
+    def __init__(self):
+        folder = self.folder = Path(tempfile.mkdtemp(prefix="nst-postgres-"))
+        self.data, self.socket = folder / "data", folder / "socket"
+        self.socket.mkdir(parents=True)
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if as_postgres:
+            shutil.chown(folder, "postgres")
+            shutil.chown(self.socket, "postgres")
+        self._as = as_postgres
+        self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust")
+        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", folder / "server.log", "-w", "start",
+                  "-o", f"-k {self.socket} -c listen_addresses=''")
+        self._run(PG_BIN / "createdb", "-h", self.socket, "-U", "postgres", "gradebook")
+        self.url = f"postgresql://postgres@/gradebook?host={self.socket}"
+
+    def _run(self, *command):
+        result = subprocess.run([*self._as, *map(str, command)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{command[0]} failed:\n{result.stdout}\n{result.stderr}"
+
+    def stop(self):
+        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "stop")
+        shutil.rmtree(self.folder, ignore_errors=True)

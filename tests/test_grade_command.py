@@ -9,8 +9,8 @@ import sys
 import nbformat
 import pytest
 
-from course import (ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, cell_by_grade_id, fill_solutions, make_course,
-                    nbgrader_env, read_notebook, scores)
+from course import (ASSIGNMENT, NOTEBOOK, PG_BIN, SOURCE_NOTEBOOK, PostgresServer, cell_by_grade_id,
+                    fill_solutions, make_course, nbgrader_env, read_notebook, scores)
 from submission_corpus import MISTAKES
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
@@ -67,9 +67,76 @@ def test_grades_every_submission_and_records_each_failure(course):
     assert "Kernel" in reasons["dying"] or "died" in reasons["dying"].lower(), reasons["dying"]
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"needs PostgreSQL 15 in {PG_BIN} (apt-get install postgresql; .ci/run installs it)")
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+def test_a_postgresql_gradebook_gets_the_same_grades(course, postgres):
+    printed = grade(course, "--workers", "2", "--db", postgres.url)
+    assert "5 to grade" in printed and "graded 2, failed 3" in printed
+    students = ["solved", "mistaken"]
+    assert scores(course, students, postgres.url) == scores(course, students)
+
+
 def test_a_rerun_grades_only_what_is_missing_and_force_regrades(course):
     printed = grade(course, "--workers", "1")
     assert "5 submissions, 2 already graded, 3 to grade" in printed  # the failed ones are retried
     printed = grade(course, "--workers", "1", "--force")
     assert "0 already graded, 5 to grade" in printed
     assert scores(course, ["solved"])["solved"][1] == 10
+
+
+@pytest.fixture(scope="module")
+def report(course):
+    """``make report``'s command on the graded course (after the SQLite runs above)."""
+    result = subprocess.run([sys.executable, "-m", "nst_grader.report"], cwd=course, env=nbgrader_env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return course / "reports"
+
+
+def test_the_report_csv_has_a_row_per_student_with_the_failed_checks(report):
+    with (report / "report.csv").open() as file:
+        rows = {row["student"]: row for row in csv.DictReader(file)}
+    assert set(rows) == {"solved", "mistaken", "dying", "garbage", "empty"}
+    assert rows["solved"]["total"] == "10.0" and rows["solved"]["failed checks"] == ""
+    assert rows["mistaken"]["test_total_cost"] == "0.0" and "swapped_weights" in rows["mistaken"]["failed checks"]
+    assert rows["empty"]["status"] == "failed" and NOTEBOOK in rows["empty"]["failed checks"]
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason="needs Debian's chromium (.ci/run installs it)")
+def test_the_report_page_shows_the_class_in_a_real_browser(report):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        page = browser.new_page()
+        page.goto((report / "report.html").as_uri())
+        assert "2 graded, 3 could not be graded" in page.inner_text("#summary")
+        histogram = page.locator("img[alt='histogram of scores']")
+        assert histogram.evaluate("image => image.complete && image.naturalWidth > 0")
+        rates = page.locator("#pass-rates tr").all_inner_texts()
+        assert any("total_cost" in row and "50%" in row for row in rates), rates
+        assert "alpha weights the content cost" in page.inner_text("#mistakes")
+        looks = page.inner_text("#needs-a-look")
+        assert all(student in looks for student in ("dying", "garbage", "empty")), looks
+        page.screenshot(path=str(report / "report.png"), full_page=True)
+        browser.close()
+
+
+def test_feedback_shows_verdicts_and_hints_but_not_the_hidden_tests(course, report):
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force"],
+                            cwd=course, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = next((course / "feedback" / "mistaken" / ASSIGNMENT).glob("*.html")).read_text()
+    assert "alpha weights the content cost" in page  # the failed check's hint
+    assert "nst_checks.report" not in page and "HIDDEN TESTS" not in page

@@ -1,0 +1,171 @@
+"""The class at a glance: ``python -m nst_grader.report`` (``make report``).
+
+Reads the gradebook, the graded notebooks and ``grading_log.csv``, and writes
+``reports/report.html`` (one self-contained page: a histogram of the scores, the pass rate of each
+exercise, the most common mistakes, and the submissions that need a human look) and
+``reports/report.csv`` (a row per student: total, each exercise's score, and the hint of each
+failed check).
+
+A mistake is named by the hint its graded cell gave (``nst_checks.HINTS``); a submission needs a
+look when it could not be graded (``grading_log.csv``), when a graded cell stopped (a timeout, a
+crash, a sandbox limit) or reported no result.
+"""
+
+import argparse
+import base64
+import collections
+import csv
+import html
+import io
+import os
+import sys
+from pathlib import Path
+
+import nst_checks
+from nst_grader.grade import ASSIGNMENT, LOG, NOTEBOOK
+
+# Graded cells' messages that mean the cell itself went wrong, not the student's function.
+NEEDS_A_LOOK = ("stopped before it reported", "reported no result", "results are malformed", "sets of results")
+
+
+def _failed_checks(course, student):
+    """{grade_id: message} of the graded cells that failed, from the graded notebook."""
+    import nbformat
+
+    path = Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    if not path.is_file():
+        return {}
+    failed = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        errors = [output.get("evalue", "") for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+        if grade_id.startswith("test_") and errors:
+            failed[grade_id] = errors[0]
+    return failed
+
+
+def hint_of(message):
+    """The HINTS key named in a graded cell's message, or None."""
+    return next((key for key, text in nst_checks.HINTS.items() if text in message), None)
+
+
+def collect(course, db_url):
+    """Per student: total, per-exercise scores, failed checks with their hint; and the failures."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    students = {}
+    with Gradebook(db_url) as gradebook:
+        try:
+            submissions = gradebook.assignment_submissions(ASSIGNMENT)
+        except MissingEntry:
+            submissions = []
+        for submission in submissions:
+            [notebook] = submission.notebooks
+            students[submission.student.id] = {
+                "total": submission.score, "max": submission.max_score,
+                "scores": {grade.name: (grade.score, grade.max_score) for grade in notebook.grades},
+                "failed": _failed_checks(course, submission.student.id)}
+    failures = {}
+    log = Path(course) / LOG
+    if log.exists():
+        with log.open() as file:
+            for row in csv.DictReader(file):
+                if row["status"] == "failed":
+                    failures[row["student"]] = row["reason"]
+                else:
+                    failures.pop(row["student"], None)
+    return students, {student: reason for student, reason in failures.items() if student not in students}
+
+
+def _histogram_png(totals, maximum):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3))
+    axes.hist(totals, bins=[x - 0.5 for x in range(int(maximum) + 2)], color="#4c72b0", edgecolor="white")
+    axes.set_xlabel("score")
+    axes.set_ylabel("students")
+    axes.set_xticks(range(int(maximum) + 1))
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def summarise(students, failures):
+    """The figures the page shows: pass rates, common mistakes, submissions that need a look."""
+    grade_ids = sorted({grade_id for student in students.values() for grade_id in student["scores"]})
+    pass_rate = {grade_id: sum(student["scores"][grade_id][0] == student["scores"][grade_id][1]
+                               for student in students.values()) / len(students)
+                 for grade_id in grade_ids} if students else {}
+    mistakes = collections.Counter((grade_id, hint_of(message) or "other")
+                                   for student in students.values() for grade_id, message in student["failed"].items())
+    look = dict(failures)
+    for name, student in sorted(students.items()):
+        for grade_id, message in student["failed"].items():
+            if any(phrase in message for phrase in NEEDS_A_LOOK):
+                look[name] = f"{grade_id}: {message}"
+    return pass_rate, mistakes.most_common(10), look
+
+
+def write_report(course, db_url, out):
+    students, failures = collect(course, db_url)
+    pass_rate, mistakes, look = summarise(students, failures)
+    out.mkdir(parents=True, exist_ok=True)
+    grade_ids = sorted(pass_rate)
+    with (out / "report.csv.part").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student", "status", "total", *grade_ids, "failed checks"])
+        for name, student in sorted(students.items()):
+            writer.writerow([name, "graded", student["total"], *(student["scores"][g][0] for g in grade_ids),
+                             "; ".join(f"{g}: {hint_of(m) or m}" for g, m in sorted(student["failed"].items()))])
+        for name, reason in sorted(failures.items()):
+            writer.writerow([name, "failed", "", *([""] * len(grade_ids)), reason])
+    totals = [student["total"] for student in students.values()]
+    maximum = max((student["max"] for student in students.values()), default=10)
+    escape = html.escape
+    rows = "".join(f"<tr><td>{escape(g.removeprefix('test_'))}</td><td>{rate:.0%}</td></tr>"
+                   for g, rate in pass_rate.items())
+    common = "".join(f"<tr><td>{count}</td><td>{escape(g.removeprefix('test_'))}</td>"
+                     f"<td>{escape(nst_checks.HINTS.get(hint, 'another mistake'))}</td></tr>"
+                     for (g, hint), count in mistakes)
+    looks = "".join(f"<tr><td>{escape(name)}</td><td>{escape(reason)}</td></tr>" for name, reason in sorted(look.items()))
+    mean = sum(totals) / len(totals) if totals else 0
+    histogram = (f'<img alt="histogram of scores" src="data:image/png;base64,{_histogram_png(totals, maximum)}">'
+                 if totals else "<p>No graded submission yet.</p>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Grades: {ASSIGNMENT}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><body>
+<h1>Grades: {ASSIGNMENT}</h1>
+<p id="summary">{len(students)} graded, {len(failures)} could not be graded; mean score {mean:.1f} / {maximum:g}.</p>
+<h2>Scores</h2>{histogram}
+<h2>Pass rate per exercise</h2><table id="pass-rates"><tr><th>exercise</th><th>full marks</th></tr>{rows}</table>
+<h2>Most common mistakes</h2><table id="mistakes"><tr><th>students</th><th>exercise</th><th>hint</th></tr>{common}</table>
+<h2>Needs a human look</h2><table id="needs-a-look"><tr><th>student</th><th>why</th></tr>{looks}</table>
+</body></html>
+"""
+    (out / "report.html.part").write_text(page)
+    os.replace(out / "report.csv.part", out / "report.csv")
+    os.replace(out / "report.html.part", out / "report.html")
+    return out / "report.html"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--course", type=Path, default=Path.cwd())
+    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the report (default: COURSE/reports)")
+    args = parser.parse_args(argv)
+    course = args.course.resolve()
+    page = write_report(course, args.db or f"sqlite:///{course / 'gradebook.db'}", args.out or course / "reports")
+    print(f"report: {page} and {page.with_suffix('.csv')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
