@@ -250,7 +250,7 @@ def _run(exercise, function, arrays, targets, in_graph):
         if kind == "none":
             return {"kind": kind}
         if kind not in ("tensor", "numpy", "number"):
-            return {"kind": kind, "error": f"it returned a {kind}"}
+            return {"kind": kind, "error": f"TypeError: it returned a {kind}, not a tensor"}
         shape, value, _ = summarise(result)
         run = {"kind": kind, "shape": shape, "value": value, "gradient": None}
         if gradients is not None and any(gradient is not None for gradient in gradients):

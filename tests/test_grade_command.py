@@ -91,6 +91,19 @@ def test_a_rerun_grades_only_what_is_missing_and_force_regrades(course):
     assert scores(course, ["solved"])["solved"][1] == 10
 
 
+def test_an_existing_dask_cluster_grades_the_same(course, tmp_path):
+    """--scheduler sends the tasks to a cluster started elsewhere (here: a LocalCluster of this
+    process); a separate gradebook starts empty, so everything is graded again."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        database = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+        printed = grade(course, "--scheduler", cluster.scheduler_address, "--db", database)
+    assert "5 to grade" in printed and "graded 2, failed 3" in printed
+    students = ["solved", "mistaken"]
+    assert scores(course, students, database) == scores(course, students)
+
+
 @pytest.fixture(scope="module")
 def report(course):
     """``make report``'s command on the graded course (after the SQLite runs above)."""
