@@ -37,7 +37,7 @@ def _sigmoid(x):
 
 
 # ------------------------------------------------------------------------------------------------
-# The functions one exercise builds on: (value, derivative) pairs, true and stand-in
+# The functions the exercises build on, true and stand-in
 
 def unroll(a):
     """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W), one channel per row."""
@@ -64,16 +64,17 @@ def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
     else:
         A_S, A_G = unroll(a_S), unroll(a_G)
     difference = gram(A_S, stand_in_gram) - gram(A_G, stand_in_gram)
-    constants = {None: 4 * n_C**2 * positions**2, "no_transpose": 4 * n_C**2 * positions**2,
-                 "no_normalisation": 1, "factor_4": n_C**2 * positions**2, "no_square": None,
-                 "normalisation_power": 4 * n_C * positions, "normalisation_power_c": 4 * n_C**2 * positions}
-    if mistake == "no_square":
-        return np.sum(difference) / (4 * n_C**2 * positions**2), None
-    value = np.sum(difference**2) / constants[mistake]
+    normalisation = 4 * n_C**2 * positions**2
+    squared = np.sum(difference**2)
+    forms = {None: squared / normalisation, "no_transpose": squared / normalisation,
+             "no_normalisation": squared, "factor_4": squared / (n_C**2 * positions**2),
+             "no_square": np.sum(difference) / normalisation,
+             "normalisation_power": squared / (4 * n_C * positions),
+             "normalisation_power_c": squared / (4 * n_C**2 * positions)}
     if mistake:
-        return value, None
-    gradient_A = -2 / constants[None] * _gram_gradient(A_G, difference, stand_in_gram)
-    return value, gradient_A.T.reshape(a_G.shape)
+        return forms[mistake], None
+    gradient_A = -2 / normalisation * _gram_gradient(A_G, difference, stand_in_gram)
+    return forms[None], gradient_A.T.reshape(a_G.shape)
 
 
 def stand_in_layer_style_cost(a_S, a_G):
