@@ -22,10 +22,10 @@ import csv
 import os
 import re
 import shutil
-import warnings
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 ASSIGNMENT = "art_generation"
@@ -50,12 +50,18 @@ def _api(course, root, db_url):
     return NbGraderAPI(config=_config(course, root, db_url))
 
 
+def _generate_assignment(course, root, db_url):
+    """``nbgrader generate_assignment`` into ``db_url`` (its release goes to ``root``, not the course)."""
+    Path(root).mkdir(exist_ok=True)
+    result = _api(course, root, db_url).generate_assignment(ASSIGNMENT, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"could not add the assignment to {db_url}:\n{result.get('error') or result.get('log', '')}")
+
+
 def make_template(course, folder):
     """A gradebook that holds the assignment and nothing else (the workers copy it)."""
     template = Path(folder) / "template.db"
-    result = _api(course, folder, f"sqlite:///{template}").generate_assignment(ASSIGNMENT, force=True)
-    if not result["success"]:
-        raise RuntimeError(f"nbgrader generate_assignment failed:\n{result.get('error') or result.get('log', '')}")
+    _generate_assignment(course, Path(folder) / "template", f"sqlite:///{template}")
     return template
 
 
@@ -70,11 +76,7 @@ def ensure_assignment(course, db_url, folder):
             return
         except MissingEntry:
             pass
-    root = Path(folder) / "main"
-    root.mkdir()
-    result = _api(course, root, db_url).generate_assignment(ASSIGNMENT, force=True)
-    if not result["success"]:
-        raise RuntimeError(f"could not add the assignment to {db_url}:\n{result.get('error') or result.get('log', '')}")
+    _generate_assignment(course, Path(folder) / "main", db_url)
 
 
 def _reason(result):

@@ -96,16 +96,27 @@ def solution_body(source):
     return regions[0]
 
 
+def without_markers(source):
+    return "\n".join(line for line in source.split("\n")
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
 def fill_solutions(release, source, grade_ids=None):
     """A copy of ``release`` with the stubs of ``grade_ids`` (default: all) replaced by the source
     notebook's solution lines, as a student would type them."""
     release = copy_notebook(release)
-    for cell in release.cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if nbgrader_meta(cell).get("solution") and (grade_ids is None or grade_id in grade_ids):
-            body = solution_body(cell_by_grade_id(source, grade_id).source)
-            cell.source, count = STUB.subn(lambda _: body, cell.source)
+    solutions = [cell for cell in release.cells if nbgrader_meta(cell).get("solution")]
+    assert solutions and sorted(nbgrader_meta(cell)["grade_id"] for cell in solutions) == sorted(
+        nbgrader_meta(cell)["grade_id"] for cell in source.cells if nbgrader_meta(cell).get("solution"))
+    for cell in solutions:
+        grade_id = nbgrader_meta(cell)["grade_id"]
+        if grade_ids is None or grade_id in grade_ids:
+            solved = cell_by_grade_id(source, grade_id).source
+            body = solution_body(solved)
+            cell.source, count = STUB.subn(lambda _, body=body: body, cell.source)
             assert count == 1, f"{grade_id}: no single nbgrader stub in\n{cell.source}"
+            # What the student typed is exactly the source cell without its markers.
+            assert cell.source == without_markers(solved), grade_id
     return release
 
 

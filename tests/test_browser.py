@@ -31,6 +31,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
+from course import fill_solutions, nbgrader_meta
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "art_generation"
 SOURCE_NOTEBOOK = ROOT / "notebooks" / ASSIGNMENT / "Art_Generation_with_Neural_Style_Transfer.ipynb"
@@ -49,8 +51,6 @@ SERVER_START_S = 90  # JupyterLab answering
 NOTEBOOK_OPEN_S = 90  # the notebook shown and its kernel idle
 RUN_ALL_S = 240  # Run All Cells finished (5 to 10 s here)
 
-STUB = re.compile(r"(?m)^[ \t]*# YOUR CODE HERE\n[ \t]*raise NotImplementedError\(\)$")
-SOLUTION = re.compile(r"(?ms)^[ \t]*### BEGIN SOLUTION[ \t]*\n(.*?)\n[ \t]*### END SOLUTION[ \t]*$")
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
                                 reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium; "
@@ -59,39 +59,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 
 # ------------------------------------------------------------------------------------------------
 # The notebook a student would have: the release, exercises done, the run shrunk
-
-
-def nbgrader_meta(cell):
-    return cell.metadata.get("nbgrader", {})
-
-
-def solution_cells(notebook):
-    return {nbgrader_meta(cell)["grade_id"]: cell for cell in notebook.cells if nbgrader_meta(cell).get("solution")}
-
-
-def solution_lines(source):
-    """The lines between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (markers removed)."""
-    regions = SOLUTION.findall(source)
-    assert len(regions) == 1, source
-    return regions[0]
-
-
-def without_markers(source):
-    return "\n".join(line for line in source.split("\n")
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-
-
-def fill_solutions(release, source):
-    """Replace each stub of the release notebook with the source notebook's solution code."""
-    released, solved = solution_cells(release), solution_cells(source)
-    assert released and sorted(released) == sorted(solved)
-    for grade_id, cell in released.items():
-        body = solution_lines(solved[grade_id].source)
-        filled, count = STUB.subn(lambda _: body, cell.source)
-        assert count == 1, f"{grade_id}: no single nbgrader stub in\n{cell.source}"
-        # What the student typed is exactly the source cell without its markers.
-        assert filled == without_markers(solved[grade_id].source), grade_id
-        cell.source = filled
 
 
 def shrink(notebook):
@@ -150,7 +117,7 @@ def student_dir(tmp_path_factory):
     work = tmp / "lab" / ASSIGNMENT
     shutil.copytree(course / "release" / ASSIGNMENT, work)
     release = nbformat.read(work / NOTEBOOK, as_version=4)
-    fill_solutions(release, nbformat.read(SOURCE_NOTEBOOK, as_version=4))
+    release = fill_solutions(release, nbformat.read(SOURCE_NOTEBOOK, as_version=4))
     shrink(release)
     nbformat.validate(release)
     nbformat.write(release, work / NOTEBOOK)
