@@ -9,10 +9,7 @@ BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model
 """
 
 import dataclasses
-import functools
 import os
-import platform
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,11 +17,11 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from vgg_weights import NORMALISED_FILENAME, VGG19_LAYERS, WeightsError, atomic_path
+from atomic_files import atomic_path
+from vgg_weights import NETWORKS, NORMALISED_FILENAME, VGG19_LAYERS, WeightsError
 
-__all__ = ["CONFIG", "Config", "ImageError", "WeightsError", "VGG19_LAYERS", "load_vgg_model",
-           "read_vgg19", "build_vgg_model", "native_bfloat16", "resolve_precision", "load_image",
-           "generate_noise_image", "check_writable", "save_image"]
+__all__ = ["CONFIG", "Config", "ImageError", "WeightsError", "VGG19_LAYERS", "VGG19Weights", "load_vgg_model",
+           "read_vgg19", "build_vgg_model", "load_image", "generate_noise_image", "image_suffix", "save_image"]
 
 
 def _default_weights_path():
@@ -66,12 +63,15 @@ class VGG19Weights:
 
     ``kernels`` maps conv layer name to ``(kernel, bias)``: kernel of shape (3, 3, in, out) in
     TensorFlow's (height, width, in, out) order, bias of shape (out,), both float32.
-    ``mean_rgb`` (3,) is subtracted from ``255 * image`` before conv1_1.
+    ``mean_rgb`` (3,) is subtracted from ``255 * image`` before conv1_1. ``description``: the file's
+    own words about itself (free text). ``network``: which network the file holds, one of
+    ``vgg_weights.NETWORKS`` (see ``read_vgg19``).
     """
 
     kernels: dict
     mean_rgb: np.ndarray
     description: str
+    network: str
 
 
 def _field(struct, name, where):
@@ -87,7 +87,13 @@ def _text(value):
 
 def read_vgg19(path=None):
     """Read a MatConvNet VGG-19 ``.mat`` file (either generation of the official files, or the
-    ``vgg19-normalised.mat`` made by ``vgg_weights.py``) and check its architecture."""
+    ``vgg19-normalised.mat`` made by ``vgg_weights.py``) and check its architecture.
+
+    The network the file holds is what its ``meta.network`` records (``vgg_weights.write_matconvnet``
+    writes it). A file that records none is taken for the original ImageNet VGG-19 (``"imagenet"``):
+    the official files record none, and the normalised network reaches this layout only through
+    ``vgg_weights.py``, which records it.
+    """
     from scipy.io import loadmat
 
     path = Path(path if path is not None else CONFIG.weights_path)
@@ -147,53 +153,31 @@ def read_vgg19(path=None):
         raise WeightsError(f"{path}: averageImage of shape {average.shape} is not an RGB image")
     mean_rgb = average.reshape(-1, 3).mean(axis=0).astype(np.float32)
 
-    description = path.name
-    if "meta" in mat and "description" in (mat["meta"].dtype.names or ()):
-        description = _text(_field(mat["meta"], "description", "meta"))
-    return VGG19Weights(kernels, mean_rgb, description)
+    meta = mat.get("meta")
+    meta_fields = () if meta is None else meta.dtype.names or ()
+    description = _text(_field(meta, "description", "meta")) if "description" in meta_fields else path.name
+    network = _text(_field(meta, "network", "meta")) if "network" in meta_fields else "imagenet"
+    if network not in NETWORKS:
+        raise WeightsError(f"{path} records the network {network!r}, which is none of {', '.join(NETWORKS)}")
+    return VGG19Weights(kernels, mean_rgb, description, network)
 
 
-@functools.cache  # the hardware does not change while the process runs
-def native_bfloat16():
-    """True on an x86 CPU with bfloat16 instructions (AVX512_BF16 or AMX-BF16) and no GPU visible
-    to TensorFlow: there the bfloat16 network was measured to run in 0.55-0.6x the float32 time
-    (``make bench``). Elsewhere (GPUs, other CPUs) ``"auto"`` keeps float32: not measured here."""
-    if tf.config.list_physical_devices("GPU") or platform.machine() not in ("x86_64", "AMD64"):
-        return False
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux
-        return False
-    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags")
-             for flag in line.split(":", 1)[1].split()}
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def resolve_precision(precision):
-    """``"float32"`` or ``"bfloat16"`` as given; ``"auto"``: bfloat16 where ``native_bfloat16()``."""
-    if precision == "auto":
-        return "bfloat16" if native_bfloat16() else "float32"
-    return precision
-
-
-def build_vgg_model(weights, layers=None, precision="float32"):
+def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     """Keras model mapping images (batch, height, width, 3), RGB in [0, 1], to a dict
     ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``
     (default: all of conv1_1 ... pool5). Pooling is average pooling (as Gatys et al. advise), and
     the network stops at the deepest requested layer.
 
-    ``precision="bfloat16"`` computes the network in bfloat16 (weights stay float32); the
-    activations it returns are float32 either way. ``"auto"`` picks one (``resolve_precision``).
+    ``dtype_policy`` is the Keras dtype policy of every layer: ``"float32"``, or for instance
+    ``"mixed_bfloat16"``, which computes in bfloat16 with float32 weights (the engine's choice on
+    CPUs with bfloat16 instructions). The activations returned are float32 under any policy.
     """
     all_names = [name for name, _, _ in VGG19_LAYERS]
     layers = list(all_names if layers is None else layers)
     unknown = [name for name in layers if name not in all_names]
     if unknown:
         raise ValueError(f"unknown VGG-19 layer(s) {unknown}; choose from {all_names}")
-    policies = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
-    if precision not in (*policies, "auto"):
-        raise ValueError(f"unknown precision {precision!r}; choose from {[*policies, 'auto']}")
-    policy = policies[resolve_precision(precision)]
+    policy = tf.keras.mixed_precision.Policy(dtype_policy)
     deepest = max(all_names.index(name) for name in layers)
 
     image = tf.keras.Input(shape=(None, None, 3), name="image")
@@ -202,7 +186,7 @@ def build_vgg_model(weights, layers=None, precision="float32"):
     for name, kind, _ in VGG19_LAYERS[:deepest + 1]:
         if kind == "conv":
             kernel, bias = weights.kernels[name]
-            # Initialise straight from the file (2-3x faster than random init + set_weights).
+            # Initialised straight from the file's arrays: no random weights drawn only to be replaced.
             x = tf.keras.layers.Conv2D(
                 kernel.shape[-1], 3, padding="same", name=name, dtype=policy,
                 kernel_initializer=lambda shape, dtype=None, value=kernel: tf.constant(value, dtype),
@@ -213,7 +197,7 @@ def build_vgg_model(weights, layers=None, precision="float32"):
             x = tf.keras.layers.AveragePooling2D(2, name=name, dtype=policy)(x)
         activations[name] = x
     outputs = {name: activations[name] for name in layers}
-    if policy != "float32":
+    if policy.compute_dtype != "float32":
         outputs = {name: tf.keras.layers.Identity(name=f"{name}_float32", dtype="float32")(tensor)
                    for name, tensor in outputs.items()}
     model = tf.keras.Model(image, outputs, name="vgg19")
@@ -240,7 +224,8 @@ class ImageError(ValueError):
 
 
 MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
-_OUTPUT_FORMATS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+"""The suffixes ``save_image`` writes; the suffix picks the format."""
 
 
 def _open_image(path):
@@ -313,24 +298,14 @@ def generate_noise_image(content, noise_ratio=None, seed=None):
     return noise_ratio * noise + (1.0 - noise_ratio) * content
 
 
-def check_writable(path):
-    """Raise ``ImageError`` unless an image can be saved at ``path`` (suffix, folder, permission)."""
-    path = Path(path)
-    if path.suffix.lower() not in _OUTPUT_FORMATS:
-        raise ImageError(f"cannot save {path}: unknown image suffix {path.suffix!r} "
-                         f"(use one of {', '.join(sorted(_OUTPUT_FORMATS))})")
-    if not path.parent.is_dir():
-        if path.parent.exists():
-            raise ImageError(f"cannot save {path}: {path.parent} is a file, not a folder")
-        raise ImageError(f"cannot save {path}: folder {path.parent} does not exist")
-    try:  # a real probe: os.access says yes to root even where nothing can be created (/proc)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    except OSError as error:
-        raise ImageError(f"cannot save {path}: folder {path.parent} is not writable "
-                         f"({error.strerror})") from None
-    os.close(fd)
-    os.unlink(probe)
-    return path
+def image_suffix(path):
+    """The suffix of ``path`` in lower case (``".png"``): the format ``save_image`` writes there.
+    Raises ``ImageError`` for a suffix that names no format it writes."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageError(f"cannot save {path}: unknown image suffix {Path(path).suffix!r} "
+                         f"(use one of {', '.join(IMAGE_SUFFIXES)})")
+    return suffix
 
 
 def save_image(path, image):
@@ -340,8 +315,8 @@ def save_image(path, image):
     """
     import imageio.v3 as iio
 
-    path = check_writable(path)
-    suffix = path.suffix.lower()
+    path = Path(path)
+    suffix = image_suffix(path)
     pixels = np.asarray(image, np.float32)
     if pixels.ndim == 4 and pixels.shape[0] == 1:
         pixels = pixels[0]

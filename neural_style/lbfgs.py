@@ -15,39 +15,41 @@ One step, from the image x with cost f and gradient g (arrays (1, H, W, 3), floa
 3. A backtracking line search along the projected path clip(x + t d, 0, 1) takes the first t with
    sufficient decrease (Armijo). It starts from t = 1, or less where that would move a pixel by
    more than ``MAX_MOVE``; each further try is at the minimum of a parabola fitted to the last.
-   The first try nearly always passes, so a step costs one evaluation.
+   Once the memory holds a few pairs, the first try nearly always passes, so a step costs one
+   evaluation.
 
-Evaluations to reach the cost of 1000 Adam steps on the bundled images at 200x150 (float32): 356
-with scipy's L-BFGS-B (the engine's before), 340 with this code and neither F nor D, 284 with F
-alone, 197 with F and D, and 182 with F, D and 50 curvature pairs instead of 20 (README, Speed).
-The curvature memory and the running mean are plain arrays, so a checkpoint can hold them and a
-resumed run continues exactly.
+``minimise(image, evaluate, steps, on_step)`` is the protocol every optimiser of the engine has
+(``neural_style.steps``). What F, D and the size of the memory buy is reported in the README
+(Speed). The curvature memory and the running mean are plain arrays, so
+a checkpoint can hold them and a resumed run continues exactly.
 """
 
 import numpy as np
 import scipy.fft
 
-# Curvature pairs (s, y) kept. Evaluations to reach the cost of 1000 Adam steps (200x150): 197 with
-# 20 pairs, 190 with 30, 182 with 50. The price is memory: 50 pairs are 144 MB at 400x300, and they
-# go into every checkpoint.
+# Curvature pairs (s, y) kept. More pairs model the cost's curvature better, so fewer evaluations
+# reach a given cost; the price is memory, 2 * MEMORY images of float32 (144 MB at 400x300), which
+# also go into every checkpoint.
 MEMORY = 50
 GRADIENT_DECAY = 0.9  # of the running mean of squared gradients behind the pixel scale D
 SCALE_POWER = 0.25  # D = v ** -SCALE_POWER (0: no pixel scale)
 SCALE_FLOOR = 1e-3  # v is floored at this share of its mean, so that D stays bounded
 SUFFICIENT_DECREASE = 1e-4  # Armijo constant
 LINE_SEARCH_TRIES = 20  # before giving up on a direction (each try at most halves the step)
-FIRST_MOVE = 0.05  # with no curvature pairs yet, a step moves no pixel by more than this
+# With no curvature pairs yet (the first step, or after the memory was dropped), the direction
+# carries no scale of its own: it is scaled so that the step moves no pixel by more than this.
+FIRST_MOVE = 0.05
 # A line search starts with no pixel moving more than this. Early on, with few and far-apart
-# curvature pairs, L-BFGS proposes steps that move pixels across the whole range: at 512x512 they
-# cost 3 evaluations per step until step 15 without this bound, and 1.06 with it.
+# curvature pairs, L-BFGS proposes steps that move pixels across the whole range; the line search
+# would then backtrack, at one evaluation per try.
 MAX_MOVE = 0.25
 
 
 def smoothing_filter(height, width, decay=0.5, floor=0.02):
     """Frequency response of the low-pass filter F, (height, width // 2 + 1, 1) for an ``rfft2``:
-    (|f| + floor) ** -decay with f in cycles per pixel, scaled to mean 1. Evaluations to reach the
-    cost of 1000 Adam steps at 200x150, with a simpler line search: 281 to 296 for ``decay`` 0.35
-    to 0.75 and ``floor`` 0.005 to 0.02 (a plateau), 409 for ``decay`` 1.0, 340 with no filter."""
+    (|f| + floor) ** -decay with f in cycles per pixel, scaled to mean 1. Broad shapes (low |f|)
+    pass with a larger gain than fine detail, as the costs are much less stiff in them; ``floor``
+    bounds the gain at f = 0."""
     frequency = np.hypot(np.fft.fftfreq(height)[:, None], np.fft.rfftfreq(width)[None, :])
     response = (frequency + floor) ** -decay
     return (response / response.mean()).astype(np.float32)[:, :, None]
@@ -149,7 +151,9 @@ class ProjectedLBFGS:
 
     def minimise(self, image, evaluate, steps, on_step):
         """Up to ``steps`` steps from ``image``, fewer if a stationary point comes first; calls
-        ``on_step(image, cost, extra)`` after each. Returns the last image."""
+        ``on_step(image, cost, extra)`` after each with the new image and what ``evaluate`` returned
+        for it. Returns the last image. ``evaluate(image)`` returns ``(cost, gradient, extra)``; it is
+        called for the start, then at least once per step (once per line-search try)."""
         cost, gradient, _ = evaluate(image)
         for _ in range(steps):
             point = self.step(image, cost, gradient, evaluate)

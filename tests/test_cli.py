@@ -1,22 +1,46 @@
-"""The command line, run for real: ``python -m neural_style ...`` in a subprocess, real weights."""
+"""The command line, run for real with the real weights at tiny sizes: ``python -m neural_style ...``
+in a subprocess (exit statuses and output as a user sees them), and ``neural_style.cli.main`` in this
+process for the options' effects (the same code, without a TensorFlow start-up per run)."""
 
+import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
+
+from helpers import read_rgb
+from neural_style import cli, transfer
+from neural_style.colors import RGB_TO_YIQ
+from nst_utils import generate_noise_image, load_image, read_vgg19
 
 ROOT = Path(__file__).resolve().parent.parent
 SWIRLS = ROOT / "images" / "swirls.jpg"
 MOSAIC = ROOT / "images" / "mosaic.jpg"
+SIZE = (48, 32)
 
 
 def run_cli(*args, timeout=180):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, "-m", "neural_style", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_main(capsys, *args):
+    """``cli.main`` in this process: ``(exit status, stdout, stderr)``, an error message counted as
+    stderr (as Python prints it on exit)."""
+    try:
+        cli.main([str(arg) for arg in args])
+        status, message = 0, ""
+    except SystemExit as exit_info:
+        code = exit_info.code
+        status, message = (code, "") if isinstance(code, int) else (1, f"{code}\n")
+    out, err = capsys.readouterr()
+    return status, out, err + message
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +53,19 @@ def photo(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def vgg_weights():
+    return read_vgg19()
+
+
 def _size_of(path):
     with Image.open(path) as im:
         return im.size
 
+
+# --------------------------------------------------------------------------------------------
+# python -m neural_style, in a subprocess
+# --------------------------------------------------------------------------------------------
 
 def test_tiny_adam_run_writes_output_and_snapshots(tmp_path, photo):
     output = tmp_path / "cat.png"
@@ -40,63 +73,123 @@ def test_tiny_adam_run_writes_output_and_snapshots(tmp_path, photo):
                      "--optimizer", "adam", "--snapshot-every", 1, "--output", output)
     assert result.returncode == 0, result.stderr[-2000:]
     assert _size_of(output) == (48, 32)
-    assert f"saved {output}" in result.stdout
-    assert "2 adam steps" in result.stdout
-    assert "s/step" in result.stdout
+    assert re.search(rf"saved {re.escape(str(output))}  \(2 adam steps in (float32|bfloat16), [0-9.]+ s/step, "
+                     r"final cost [0-9.e+-]+\)", result.stdout), result.stdout
     assert "adam:" in result.stderr  # the progress bar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cat.png", "cat_step0001.png", "cat_step0002.png"]
     for name in ("cat_step0001.png", "cat_step0002.png"):
         assert _size_of(tmp_path / name) == (48, 32)
 
 
-def test_tiny_lbfgs_run_with_two_blended_styles(tmp_path, photo):
+# --------------------------------------------------------------------------------------------
+# What the options do (cli.main in this process; bad values: see test_bad_input)
+# --------------------------------------------------------------------------------------------
+
+def test_tiny_lbfgs_run_with_two_blended_styles(tmp_path, photo, capsys):
     output = tmp_path / "blend.jpg"
-    result = run_cli("--content", photo, "--style", SWIRLS, "--style", MOSAIC, "--style-blend", "0.7,0.3",
-                     "--size", "48x32", "--steps", 2, "--optimizer", "lbfgs", "--snapshot-every", 2,
-                     "--quiet", "--output", output)
-    assert result.returncode == 0, result.stderr[-2000:]
+    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--style", MOSAIC, "--style-blend",
+                                "0.7,0.3", "--size", "48x32", "--steps", 2, "--optimizer", "lbfgs",
+                                "--snapshot-every", 2, "--quiet", "--output", output)
+    assert status == 0, err
     with Image.open(output) as im:
         assert im.format == "JPEG" and im.size == (48, 32)
-    assert f"saved {output}" in result.stdout
-    assert "2 lbfgs steps" in result.stdout
-    assert "s/step" in result.stdout
-    assert "lbfgs:" not in result.stderr  # --quiet: no progress bar
+    assert f"saved {output}  (2 lbfgs steps" in out
+    assert "lbfgs:" not in err  # --quiet: no progress bar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blend.jpg", "blend_step0002.jpg"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--steps", "-1"], "argument --steps: must be a positive whole number, got -1"),
-    (["--size", "0x0"], "argument --size: size must be at least 16x16, got '0x0'"),
-    (["--size", "abc"], "argument --size: size must look like 400x300, got 'abc'"),
-    (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
-    (["--style-blend", "0.7,0.3"], "--style-blend has 2 weights for 1 --style images"),
-], ids=["negative-steps", "zero-size", "malformed-size", "unknown-optimizer", "blend-count"])
-def test_bad_values_exit_2(tmp_path, photo, args, message):
-    result = run_cli("--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 1,
-                     "--output", tmp_path / "out.png", *args)
-    assert result.returncode == 2, (result.stdout, result.stderr[-2000:])
-    assert message in result.stderr
-    assert "usage: python -m neural_style" in result.stderr
-    assert result.stdout == ""
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_missing_content_exits_1(tmp_path):
+def test_missing_content_exits_1(tmp_path, capsys):
     output = tmp_path / "out.png"
-    result = run_cli("--content", tmp_path / "no_such_photo.jpg", "--style", SWIRLS, "--size", "48x32",
-                     "--steps", 1, "--output", output)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert f"error: no such image file: {tmp_path / 'no_such_photo.jpg'}" in result.stderr
-    assert result.stdout == ""
+    status, out, err = run_main(capsys, "--content", tmp_path / "no_such_photo.jpg", "--style", SWIRLS,
+                                "--size", "48x32", "--steps", 1, "--output", output)
+    assert status == 1 and out == ""
+    assert err == f"error: no such image file: {tmp_path / 'no_such_photo.jpg'}\n"
     assert list(tmp_path.iterdir()) == []
 
 
-def test_output_in_missing_folder_fails_before_optimising(tmp_path, photo):
+def test_output_in_missing_folder_fails_before_optimising(tmp_path, photo, capsys):
     output = tmp_path / "missing" / "out.png"
-    result = run_cli("--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 2,
-                     "--snapshot-every", 1, "--output", output)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert f"folder {tmp_path / 'missing'} does not exist" in result.stderr
-    assert "lbfgs:" not in result.stderr  # no progress bar: the optimisation never started
-    assert "s/step" not in result.stdout
+    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 2,
+                                "--snapshot-every", 1, "--output", output)
+    assert status == 1 and out == ""
+    assert f"error: cannot save {output}: folder {tmp_path / 'missing'} does not exist" in err
+    assert "lbfgs:" not in err  # no progress bar: the optimisation never started
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("init", ["content", "noise", "path"])
+def test_init_is_where_the_run_starts(tmp_path, photo, capsys, init):
+    """Adam with a learning rate of 0 never moves, so the output is the start image: the content,
+    noise mixed in at the given ratio and seed, or another image file."""
+    content = load_image(photo, *SIZE)
+    options, expected = {
+        "content": ([], content),
+        "noise": (["--init", "noise", "--noise-ratio", 0.3, "--seed", 3], generate_noise_image(content, 0.3, 3)),
+        "path": (["--init", MOSAIC], load_image(MOSAIC, *SIZE)),
+    }[init]
+    output = tmp_path / "start.png"
+    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 1,
+                                "--optimizer", "adam", "--learning-rate", 0, "--quiet", "--output", output, *options)
+    assert status == 0, err
+    assert np.abs(read_rgb(output) - expected[0]).max() <= 0.5 / 255 + 1e-6
+    if init != "content":
+        assert np.abs(expected - content).mean() > 0.05  # a start that differs from the default
+
+
+def _yiq(image):
+    return np.asarray(image, np.float32) @ RGB_TO_YIQ.T
+
+
+def test_preserve_colors_keeps_the_content_colours_whatever_the_style_brightness(tmp_path, photo, capsys):
+    """``--preserve-colors``: the result has the content's chrominance (I, Q) and a restyled luma. The
+    style's luma is matched to the content's brightness and contrast first, so a dark, flat copy of the
+    style gives the same picture as the style itself."""
+    dark = tmp_path / "dark_swirls.png"
+    Image.fromarray(np.round(255 * (0.05 + 0.25 * load_image(SWIRLS, *SIZE)[0])).astype(np.uint8)).save(dark)
+    content = load_image(photo, *SIZE)[0]
+    results = {}
+    for name, style in (("dark", dark), ("bright", SWIRLS)):
+        output = tmp_path / f"{name}.png"
+        status, out, err = run_main(capsys, "--content", photo, "--style", style, "--size", "48x32", "--steps", 8,
+                                    "--optimizer", "lbfgs", "--preserve-colors", "--quiet", "--output", output)
+        assert status == 0, err
+        results[name] = read_rgb(output)
+        np.testing.assert_allclose(_yiq(results[name])[..., 1:], _yiq(content)[..., 1:], atol=0.01)  # I, Q kept
+        assert np.abs(_yiq(results[name])[..., 0] - _yiq(content)[..., 0]).mean() > 0.02  # luma restyled
+    assert np.abs(results["dark"] - results["bright"]).mean() < 0.01
+
+
+def test_style_layers_option_parses_weights():
+    parse = cli.build_parser().parse_args
+    base = ["--content", "c.jpg", "--style", "s.jpg"]
+    assert parse([*base, "--style-layers", "conv1_1,conv3_1"]).style_layers == (("conv1_1", 0.5), ("conv3_1", 0.5))
+    assert parse([*base, "--style-layers", "conv1_1:0.7,conv3_1:0.3"]).style_layers == (("conv1_1", 0.7),
+                                                                                        ("conv3_1", 0.3))
+
+
+def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
+    """The final cost that the command prints is that of an engine run with the same layers, and far
+    from that of the default layers."""
+    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 3,
+                                "--optimizer", "lbfgs", "--quiet", "--output", tmp_path / "out.png",
+                                "--content-layer", "conv2_2", "--style-layers", "conv1_1:0.7,conv3_1:0.3")
+    assert status == 0, err
+    printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
+    content, style = load_image(photo, *SIZE), load_image(SWIRLS, *SIZE)
+
+    def final_cost(**layers):
+        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=3, **layers)
+        run = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
+        return run.history[-1]["total"]
+
+    assert printed == pytest.approx(final_cost(content_layer="conv2_2",
+                                               style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3))), rel=1e-3)
+    assert abs(final_cost() / printed - 1) > 0.1
+
+
+def test_unknown_layer_is_refused(tmp_path, photo, capsys):
+    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 1,
+                                "--content-layer", "conv9_9", "--output", tmp_path / "out.png")
+    assert status == 1 and out == ""
+    assert err.startswith("error: unknown VGG-19 layer(s) ['conv9_9']; choose from ['conv1_1', ")
     assert list(tmp_path.iterdir()) == []

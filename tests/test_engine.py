@@ -1,5 +1,5 @@
-"""The style-transfer engine: cost functions against numpy, the truncated VGG-19, and end-to-end
-optimisation with the real converted weights at a small size."""
+"""The style-transfer engine: cost functions against numpy, the truncated VGG-19, the defaults each
+network gets, and end-to-end optimisation with the real converted weights at a small size."""
 
 import dataclasses
 from pathlib import Path
@@ -7,11 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.io import loadmat, savemat
 
-import nst_utils
+import vgg_weights as weights_sources
+from matconvnet_fixtures import GENERATIONS, random_vgg_kernels, vgg_layer_names, write_vgg_mat
 from neural_style import transfer
+from neural_style.colors import RGB_TO_YIQ, luminance, match_luminance
 from neural_style.losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
-from nst_utils import VGG19_LAYERS, build_vgg_model, load_image, read_vgg19
+from neural_style.precision import resolve_precision
+from nst_utils import VGG19_LAYERS, WeightsError, build_vgg_model, load_image, read_vgg19
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLE_PATH = ROOT / "images" / "swirls.jpg"
@@ -138,7 +142,7 @@ def test_bfloat16_network_computes_in_bfloat16_and_stays_close(vgg_weights):
     layers = ["conv1_1", "relu3_1", "conv4_2"]
     image = np.random.RandomState(9).uniform(0, 1, (1, 32, 24, 3)).astype(np.float32)
     exact = build_vgg_model(vgg_weights, layers)(image)
-    model = build_vgg_model(vgg_weights, layers, precision="bfloat16")
+    model = build_vgg_model(vgg_weights, layers, dtype_policy="mixed_bfloat16")
     assert model.get_layer("conv4_2").compute_dtype == "bfloat16"
     assert model.get_layer("conv4_2").variable_dtype == "float32"
     fast = model(image)
@@ -161,19 +165,67 @@ def test_auto_precision_follows_the_cpu_flags():
     flags = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
     native = (bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
               and not tf.config.list_physical_devices("GPU"))
-    assert nst_utils.resolve_precision("auto") == ("bfloat16" if native else "float32")
-    assert nst_utils.resolve_precision("float32") == "float32"
-    assert nst_utils.resolve_precision("bfloat16") == "bfloat16"
+    assert resolve_precision("auto") == ("bfloat16" if native else "float32")
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("bfloat16") == "bfloat16"
     with pytest.raises(ValueError, match="unknown precision 'float16'"):
-        build_vgg_model(read_vgg19(), ["conv1_1"], precision="float16")
+        resolve_precision("float16")
 
 
-def test_defaults_for_picks_normalised_settings(vgg_weights):
-    assert "normalised" in vgg_weights.description.lower()
+# --------------------------------------------------------------------------------------------
+# Which network a file holds, and the defaults that follow (tiny MatConvNet files)
+# --------------------------------------------------------------------------------------------
+
+def _write_converted(path, description, network):
+    """A tiny VGG-19 written by ``vgg_weights.write_matconvnet`` (the converter's writer)."""
+    kernels = random_vgg_kernels(seed=11)
+    layers = []
+    for name, kind in vgg_layer_names():
+        layer = {"name": name, "type": kind}
+        if kind == "conv":
+            weights = np.empty((1, 2), dtype=object)
+            weights[0, 0], weights[0, 1] = kernels[name][0], kernels[name][1].reshape(1, -1)
+            layer["weights"] = weights
+        layers.append(layer)
+    weights_sources.write_matconvnet(path, layers, (120.0, 110.0, 100.0), description, network)
+    return path
+
+
+def test_the_converted_weights_hold_the_normalised_network(vgg_weights):
+    assert vgg_weights.network == "normalised"
     assert transfer.defaults_for(vgg_weights) == transfer.DEFAULTS["normalised"]
-    official = nst_utils.VGG19Weights({}, np.zeros(3, np.float32), "imagenet-vgg-verydeep-19")
-    assert transfer.defaults_for(official) == transfer.DEFAULTS["imagenet"]
     assert transfer.DEFAULTS["normalised"] != transfer.DEFAULTS["imagenet"]
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_official_files_hold_the_imagenet_network(tmp_path, generation):
+    fixture = write_vgg_mat(tmp_path / "official.mat", generation=generation)
+    weights = read_vgg19(fixture.path)
+    assert weights.network == "imagenet"
+    assert transfer.defaults_for(weights) == transfer.DEFAULTS["imagenet"]
+
+
+@pytest.mark.parametrize("description, network, expected", [
+    ("weights I converted myself", "normalised", "normalised"),
+    ("VGG-19 normalised, they said", "imagenet", "imagenet"),
+    ("VGG-19 normalised (Gatys et al. 2015)", None, "imagenet"),  # no record: the original network
+], ids=["unrelated-description", "misleading-description", "no-record"])
+def test_defaults_follow_the_recorded_network_not_the_description(tmp_path, description, network, expected):
+    weights = read_vgg19(_write_converted(tmp_path / "vgg.mat", description, network))
+    assert weights.description == description
+    assert weights.network == expected
+    assert transfer.defaults_for(weights) == transfer.DEFAULTS[expected]
+
+
+def test_an_unknown_network_is_refused_by_writer_and_reader(tmp_path):
+    with pytest.raises(ValueError, match="unknown network 'alexnet'"):
+        _write_converted(tmp_path / "vgg.mat", "x", "alexnet")
+    assert list(tmp_path.iterdir()) == []
+    path = _write_converted(tmp_path / "vgg.mat", "x", None)
+    savemat(path, {"layers": loadmat(path)["layers"], "meta": {"normalization": {"averageImage": np.zeros((1, 1, 3))},
+                                                  "network": "alexnet"}})
+    with pytest.raises(WeightsError, match="records the network 'alexnet', which is none of normalised, imagenet"):
+        read_vgg19(path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,14 +287,20 @@ def measure(vgg_weights):
 def lbfgs_run(vgg_weights, content, style):
     settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=40)
     calls = []
-    image, history, engine = transfer.stylize(
-        vgg_weights, content, [style], content, settings=settings, progress=False,
-        callback=lambda step, img, terms: calls.append((step, np.array(img), terms)))
-    return image, history, engine, calls
+    result = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False,
+                              callback=lambda step, img, terms: calls.append((step, np.array(img), terms)))
+    return result, calls
+
+
+@pytest.fixture(scope="module")
+def judge(vgg_weights, content, style):
+    """A separate engine with the default settings in float32, to evaluate results with."""
+    return transfer.StyleTransfer(vgg_weights, content, [style], settings=dataclasses.replace(
+        transfer.defaults_for(vgg_weights), precision="float32"))
 
 
 def test_lbfgs_moves_towards_the_style_and_keeps_the_content(lbfgs_run, content, style, measure):
-    image, history, _, _ = lbfgs_run
+    image = lbfgs_run[0].image
     style_distance, content_distance = measure
     assert image.shape == content.shape and image.dtype == np.float32
     assert image.min() >= 0.0 and image.max() <= 1.0
@@ -250,39 +308,42 @@ def test_lbfgs_moves_towards_the_style_and_keeps_the_content(lbfgs_run, content,
 
     start, end = style_distance(content, style), style_distance(image, style)
     assert end < 0.5 * start, (start, end)
-    # Much closer to the content than the style image is (measured: about 0.27x).
+    # Much closer to the content than the style image is.
     assert content_distance(image, content) < 0.5 * content_distance(style, content)
 
 
-def test_lbfgs_history_decreases(lbfgs_run, vgg_weights, content):
-    image, history, engine, calls = lbfgs_run
-    assert 20 <= len(history) <= 40
+def test_lbfgs_history_decreases(lbfgs_run, judge, content):
+    result, calls = lbfgs_run
+    history = result.history
+    assert 20 <= result.steps == len(history) <= 40
     totals = [entry["total"] for entry in history]
     assert all(set(entry) == {"content", "style", "tv", "total"} for entry in history)
     for entry in history:
         assert entry["total"] == pytest.approx(entry["content"] + entry["style"] + entry["tv"], rel=1e-5)
-    start = float(engine.losses(content)["total"])
+    start = float(judge.losses(content)["total"])
     assert totals[0] < start
     assert totals[-1] < 0.2 * start
     assert all(b <= a * (1 + 1e-6) for a, b in zip(totals, totals[1:]))  # L-BFGS: never worse
     # The callback saw every step, in order, with the history's numbers; the last image is the result.
     assert [step for step, _, _ in calls] == list(range(1, len(history) + 1))
-    assert [terms for _, _, terms in calls] == history
-    np.testing.assert_allclose(calls[-1][1], image, atol=1e-6)
-    assert engine.seconds_per_step > 0
+    assert [terms for _, _, terms in calls] == list(history)
+    np.testing.assert_allclose(calls[-1][1], result.image, atol=1e-6)
+    # One evaluation for the start and at least one per step, counted step by step.
+    assert len(result.step_evaluations) == result.steps
+    assert all(b > a for a, b in zip(result.step_evaluations, result.step_evaluations[1:]))
+    assert result.steps + 1 <= result.evaluations == result.step_evaluations[-1]
 
 
-def test_bfloat16_run_ends_near_the_float32_run(vgg_weights, content, style):
+def test_bfloat16_run_ends_near_the_float32_run(vgg_weights, content, style, judge, lbfgs_run):
     """The same 40 L-BFGS steps in both precisions end at costs (evaluated in float32) within 5%
-    and at similar pictures."""
-    results = {}
-    for precision in ("float32", "bfloat16"):
-        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), steps=40, precision=precision)
-        results[precision], _, engine = transfer.stylize(vgg_weights, content, [style], content,
-                                                         settings=settings, progress=False)
-        assert engine.precision == precision
-    judge = transfer.StyleTransfer(vgg_weights, content, [style], settings=dataclasses.replace(
-        transfer.defaults_for(vgg_weights), precision="float32"))
+    and at similar pictures. (``lbfgs_run`` ran in the precision "auto" chose: only the other runs here.)"""
+    results = {lbfgs_run[0].precision: lbfgs_run[0].image}
+    for precision in {"float32", "bfloat16"} - set(results):
+        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=40,
+                                       precision=precision)
+        run = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
+        assert run.precision == precision
+        results[precision] = run.image
     cost = {precision: float(judge.losses(image)["total"]) for precision, image in results.items()}
     start = float(judge.losses(content)["total"])
     assert cost["float32"] < 0.2 * start
@@ -295,14 +356,17 @@ def test_adam_lowers_the_cost(vgg_weights, photo_path):
     style = load_image(STYLE_PATH, 64, 48)
     settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=15,
                                    precision="float32")  # eager and graph costs agree to 1e-4
-    image, history, engine = transfer.stylize(vgg_weights, content, [style], content,
-                                              settings=settings, progress=False)
-    assert len(history) == 15
+    engine = transfer.StyleTransfer(vgg_weights, content, [style], settings=settings)
+    result = engine.run(content, progress=False)
+    assert result.steps == 15 and result.evaluations == 16  # the start, then one per step
+    assert result.step_evaluations == tuple(range(2, 17))
+    image, history = result.image, result.history
     assert image.min() >= 0.0 and image.max() <= 1.0
     start = float(engine.losses(content)["total"])
     end = float(engine.losses(image)["total"])
-    assert history[0]["total"] == pytest.approx(start, rel=1e-4)  # Adam records the cost before each step
-    assert history[-1]["total"] < history[0]["total"]
+    assert history[-1]["total"] == pytest.approx(end, rel=1e-4)  # the history holds each step's image's cost
+    assert history[0]["total"] < start
+    assert all(b < a for a, b in zip([start, *[h["total"] for h in history]], [h["total"] for h in history]))
     assert end < 0.95 * start, (start, end)
 
 
@@ -310,13 +374,62 @@ def test_preserve_colors_keeps_chrominance(vgg_weights, photo_path):
     content = load_image(photo_path, 64, 48)
     style = load_image(STYLE_PATH, 64, 48)
     settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=10)
-    image, history, _ = transfer.stylize(vgg_weights, content, [style], content, settings=settings,
-                                         preserve_colors=True, progress=False)
+    image = transfer.stylize(vgg_weights, content, [style], content, settings=settings,
+                             preserve_colors=True, progress=False).image
     assert image.shape == content.shape and image.min() >= 0.0 and image.max() <= 1.0
-    yiq = transfer._RGB_TO_YIQ
-    result, original = image[0] @ yiq.T, content[0] @ yiq.T
+    result, original = image[0] @ RGB_TO_YIQ.T, content[0] @ RGB_TO_YIQ.T
     np.testing.assert_allclose(result[..., 1:], original[..., 1:], atol=2e-3)  # I and Q kept
     assert np.abs(result[..., 0] - original[..., 0]).mean() > 0.01  # luminance restyled
+
+
+def test_match_luminance_takes_the_content_brightness_and_contrast():
+    """The style's luma, shifted and scaled: the content's mean and spread, the style's pattern (a
+    dark, flat style and a bright, contrasted one of the same pattern match to the same image)."""
+    rng = np.random.RandomState(10)
+    content = rng.uniform(0.2, 0.9, (1, 12, 16, 3)).astype(np.float32)
+    pattern = rng.uniform(0, 1, (1, 10, 14, 3)).astype(np.float32)
+    dark, bright = 0.05 + 0.2 * pattern, 0.1 + 0.8 * pattern
+    matched = match_luminance(dark, content)
+    y_content = luminance(content)
+    assert matched.shape == dark.shape
+    assert matched.mean() == pytest.approx(y_content.mean(), abs=1e-4)
+    assert matched.std() == pytest.approx(y_content.std(), rel=1e-3)
+    assert np.corrcoef(matched[0, ..., 0].ravel(), luminance(pattern)[0, ..., 0].ravel())[0, 1] > 0.999
+    np.testing.assert_allclose(match_luminance(bright, content), matched, atol=1e-5)
+    assert (matched[..., 0] == matched[..., 1]).all() and (matched[..., 1] == matched[..., 2]).all()
+
+
+def test_custom_content_and_style_layers_shape_the_costs(vgg_weights):
+    """Content at conv2_2, style at conv1_1 (0.7) and conv3_1 (0.3): the engine's network ends at
+    conv3_1 and its cost terms equal numpy references on those layers with those weights."""
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), content_layer="conv2_2",
+                                   style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3)), content_weight=2.0,
+                                   style_weight=3.0, precision="float32")
+    rng = np.random.RandomState(12)
+    content, style, image = (rng.uniform(0, 1, (1, 20, 28, 3)).astype(np.float32) for _ in range(3))
+    engine = transfer.StyleTransfer(vgg_weights, content, [style], settings=settings)
+    names = {layer.name for layer in engine.model.layers}
+    assert {"conv2_2", "conv3_1"} <= names and "conv3_2" not in names  # stops at the deepest layer used
+    assert set(engine.model(image)) == {"conv2_2", "conv1_1", "conv3_1"}
+
+    reference = build_vgg_model(vgg_weights, ["conv1_1", "conv2_2", "conv3_1"])
+    ours, of_content, of_style = (
+        {name: np.asarray(value, np.float64) for name, value in reference(x).items()} for x in (image, content, style))
+
+    def gram(features):
+        flat = features.reshape(-1, features.shape[-1])
+        return flat.T @ flat
+
+    def layer_cost(name):
+        _, n_h, n_w, n_c = ours[name].shape
+        return np.sum((gram(of_style[name]) - gram(ours[name])) ** 2) / (4 * n_c**2 * (n_h * n_w) ** 2)
+
+    n_content = ours["conv2_2"].size
+    expected_content = 2.0 * np.sum((of_content["conv2_2"] - ours["conv2_2"]) ** 2) / (4 * n_content)
+    expected_style = 3.0 * (0.7 * layer_cost("conv1_1") + 0.3 * layer_cost("conv3_1"))
+    terms = engine.losses(image)
+    assert float(terms["content"]) == pytest.approx(expected_content, rel=1e-4)
+    assert float(terms["style"]) == pytest.approx(expected_style, rel=1e-4)
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
 """The projected, preconditioned L-BFGS on box-constrained quadratics whose answers are known,
-what each part of its preconditioner buys, then its memory round trip. (Style-transfer runs with
-it are in test_engine and test_resume.)"""
+what each part of its preconditioner buys, the bounds on its moves, then its memory: dropped when
+it points uphill, and its round trip. (Style-transfer runs with it are in test_engine and
+test_resume.)"""
 
 import numpy as np
 import pytest
 
-from neural_style.lbfgs import ProjectedLBFGS, smoothing_filter
+from neural_style.lbfgs import FIRST_MOVE, MAX_MOVE, ProjectedLBFGS, smoothing_filter
 
 SHAPE = (1, 12, 16, 3)
 
@@ -65,11 +66,11 @@ def test_smoothing_pays_on_a_stiff_problem():
     target = np.random.RandomState(2).uniform(0.2, 0.8, SHAPE) + np.linspace(-0.5, 0.5, SHAPE[2])[None, None, :, None]
     evaluate = _smooth_fit(target, 100.0)
     start = np.full(SHAPE, 0.5, np.float32)
-    _, reference, _ = _minimise(evaluate, start, 2000)
+    _, reference, _ = _minimise(evaluate, start, 300)  # at the minimum to float precision
     best = reference[-1]
 
     def steps_to_converge(optimizer):
-        _, costs, _ = _minimise(evaluate, start, 2000, optimizer)
+        _, costs, _ = _minimise(evaluate, start, 300, optimizer)
         return next(i for i, c in enumerate(costs) if c - best <= 1e-4 * (costs[0] - best))
 
     plain = ProjectedLBFGS(SHAPE)
@@ -80,7 +81,7 @@ def test_smoothing_pays_on_a_stiff_problem():
 def test_pixel_scale_pays_on_a_badly_scaled_problem():
     """Steps to cut the cost a million-fold on a fit whose stiffness varies smoothly over three
     decades across the image (like a style cost: stiff at edges, soft in flat areas), with the
-    pixel scale D and without it (66 and 94 steps when written)."""
+    pixel scale D and without it."""
     rows, columns = np.mgrid[:SHAPE[1], :SHAPE[2]]
     stiffness = 10.0 ** (1.5 + 1.5 * np.sin(rows / 2.0) * np.cos(columns / 3.0))[None, :, :, None] * np.ones(SHAPE)
     target = np.random.RandomState(5).uniform(0.2, 0.8, SHAPE)
@@ -92,7 +93,7 @@ def test_pixel_scale_pays_on_a_badly_scaled_problem():
     start = np.full(SHAPE, 0.5, np.float32)
 
     def steps_to_converge(optimizer):
-        _, costs, _ = _minimise(evaluate, start, 2000, optimizer)
+        _, costs, _ = _minimise(evaluate, start, 300, optimizer)
         return next(i for i, c in enumerate(costs) if c <= 1e-6 * costs[0])
 
     assert steps_to_converge(ProjectedLBFGS(SHAPE)) < 0.8 * steps_to_converge(ProjectedLBFGS(SHAPE, scale_power=0))
@@ -108,6 +109,64 @@ def test_stationary_point_stops_without_a_step():
 
     assert ProjectedLBFGS(SHAPE).step(target, *evaluate(target)[:2], evaluate) is None
     assert len(evaluations) == 1  # only the caller's
+
+
+def _recording(evaluate, tries):
+    """``evaluate`` that also appends each point it is asked about to ``tries``."""
+
+    def recorded(x):
+        tries.append(x)
+        return evaluate(x)
+
+    return recorded
+
+
+def test_first_step_moves_first_move_and_later_tries_start_within_max_move():
+    """The minimum lies about 0.8 from the start in every pixel. The first step, with no curvature
+    pair to scale it, moves the farthest pixel exactly ``FIRST_MOVE``. The second step's quasi-Newton
+    direction reaches for the minimum, still 0.7 away, but its first try moves no pixel more than
+    ``MAX_MOVE``: exactly that far."""
+    rng = np.random.RandomState(6)
+    start = rng.uniform(0.1, 0.15, SHAPE).astype(np.float32)
+    target = rng.uniform(0.9, 0.95, SHAPE)
+    tries = []
+    evaluate = _recording(_smooth_fit(target, 0.0), tries)
+    optimizer = ProjectedLBFGS(SHAPE)
+    cost, gradient, _ = evaluate(start)
+
+    tries.clear()
+    image, cost, gradient, _ = optimizer.step(start, cost, gradient, evaluate)
+    assert np.abs(tries[0] - start).max() == pytest.approx(FIRST_MOVE, rel=1e-4)
+    np.testing.assert_array_equal(image, tries[-1])
+
+    tries.clear()
+    following, _, _, _ = optimizer.step(image, cost, gradient, evaluate)
+    assert np.abs(target - image).min() > 2 * MAX_MOVE
+    assert np.abs(tries[0] - image).max() == pytest.approx(MAX_MOVE, rel=1e-4)
+    assert np.abs(following - image).max() <= MAX_MOVE * (1 + 1e-4)
+
+
+def test_a_memory_that_points_uphill_is_dropped():
+    """A memory whose direction goes uphill (here one pair of negative curvature, as a memory left
+    from another cost could hold) is dropped: the step starts afresh from the smoothed gradient,
+    moving at most ``FIRST_MOVE``, lowers the cost, and afterwards the memory holds only its own pair."""
+    target = np.random.RandomState(7).uniform(0, 1, SHAPE)
+    tries = []
+    evaluate = _recording(_smooth_fit(target, 5.0), tries)
+    image = np.full(SHAPE, 0.5, np.float32)
+    cost, gradient, _ = evaluate(image)
+    downhill = -0.01 * gradient
+    stale = [downhill[None], -downhill[None], np.zeros((0, *SHAPE), np.float32)]
+    optimizer = ProjectedLBFGS(SHAPE, stale)
+    assert np.vdot(gradient, optimizer.direction(gradient, np.ones(SHAPE, bool))) > 0  # uphill
+
+    tries.clear()
+    new_image, new_cost, _, _ = optimizer.step(image, cost, gradient, evaluate)
+    assert new_cost < cost
+    assert np.abs(tries[0] - image).max() == pytest.approx(FIRST_MOVE, rel=1e-4)
+    steps, changes, _ = optimizer.state()
+    assert steps.shape == (1, *SHAPE)
+    np.testing.assert_allclose(steps[0], new_image - image, atol=1e-7)
 
 
 def test_memory_round_trip_retraces_the_run():

@@ -1,0 +1,42 @@
+"""The precision the engine's network computes in: float32, or bfloat16 where the CPU has it natively.
+
+In bfloat16 the network's convolutions, the bulk of every step, move and multiply half the bits;
+the costs and the image stay float32 (``nst_utils.build_vgg_model`` returns float32 activations).
+The student notebook always runs in float32.
+"""
+
+import functools
+import platform
+from pathlib import Path
+
+import tensorflow as tf
+
+PRECISIONS = ("auto", "float32", "bfloat16")
+DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+"""The Keras dtype policy for each precision (``mixed_bfloat16`` keeps the weights in float32)."""
+
+
+@functools.cache  # the hardware does not change while the process runs
+def native_bfloat16():
+    """True on an x86 CPU with bfloat16 instructions (AVX512_BF16 or AMX-BF16) and no GPU visible to
+    TensorFlow. Only there is bfloat16 known to pay (``make bench`` measures it): CPUs without these
+    instructions emulate bfloat16 and run it slower than float32, and no GPU has been measured."""
+    if tf.config.list_physical_devices("GPU") or platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux
+        return False
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags")
+             for flag in line.split(":", 1)[1].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(precision):
+    """``"float32"`` or ``"bfloat16"`` as given; ``"auto"``: bfloat16 where ``native_bfloat16()``,
+    else float32. Raises ``ValueError`` for anything else."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {list(PRECISIONS)}")
+    if precision == "auto":
+        return "bfloat16" if native_bfloat16() else "float32"
+    return precision
