@@ -1,5 +1,31 @@
-"""Shared pytest setup: keep TensorFlow quiet. The project is installed (editable) in .venv."""
+"""Shared pytest setup: TensorFlow kept quiet, and the fixtures several test files use. The project is
+installed (editable) in .venv; the helpers they build on are in ``helpers.py`` and ``course.py``."""
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
+import pytest
+
+from course import make_course
+from helpers import LoopbackServer
+
+# Before any test module imports TensorFlow (nothing imported above does).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def loopback_server(tmp_path, monkeypatch):
+    """A ``helpers.LoopbackServer`` serving the folder ``tmp_path / "served"`` (empty at first: put the
+    files in). No proxy is used for it, in this process or in the processes it starts."""
+    for key in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(key, "127.0.0.1,localhost")
+    served = tmp_path / "served"
+    served.mkdir()
+    with LoopbackServer(served) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory):
+    """A course whose assignment the real ``nbgrader generate_assignment`` has released, made once
+    per run and shared: copy what you change (``released_course / "release" / ASSIGNMENT``)."""
+    return make_course(tmp_path_factory.mktemp("released") / "course")

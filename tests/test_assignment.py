@@ -1,8 +1,8 @@
 """The nbgrader assignment: the source notebook's layout, the release, and a real run of the notebook.
 
-The release is made by the real ``nbgrader generate_assignment`` in a temporary course (see
-``course.py``); the notebook really executes in a Jupyter kernel of this virtual environment.
-Autograding is tested in ``test_grading.py``.
+The release is made by the real ``nbgrader generate_assignment`` in a temporary course (the
+``released_course`` fixture); the notebook really executes in a Jupyter kernel of this virtual
+environment. Autograding is tested in ``test_grading.py``.
 """
 
 import re
@@ -17,7 +17,8 @@ from PIL import Image
 
 import nst_checks
 from course import (ASSIGNMENT, NOTEBOOK, ROOT, SOURCE_DIR, SOURCE_NOTEBOOK, cell_by_grade_id, error_text,
-                    make_course, nbgrader_meta, read_notebook)
+                    nbgrader_meta, read_notebook)
+from helpers import shrink_run
 from nst_grader.scoring import reported_call
 
 WEIGHTS = ROOT / "pretrained-model" / "vgg19-normalised.mat"
@@ -37,19 +38,27 @@ def test_source_notebook_grading_layout():
     assert sum(POINTS.values()) == TOTAL_POINTS
 
 
+def _assert_cleared(notebook, name):
+    """Every code cell of ``notebook`` has no outputs and no execution count; else the first that has is named."""
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, (
+                f"{name}: cell {index} (from 0) has outputs or an execution count (clear all outputs):\n"
+                f"{cell.source[:200]}")
+
+
+def test_committed_source_notebook_has_no_outputs():
+    """The source notebook (read with nbformat) is committed with its outputs cleared."""
+    _assert_cleared(SOURCE, SOURCE_NOTEBOOK.relative_to(ROOT))
+
+
 # ------------------------------------------------------------------------------------------------
 # Release
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A course directory with the released assignment (``nbgrader generate_assignment``)."""
-    return make_course(tmp_path_factory.mktemp("course") / "course")
-
-
-@pytest.fixture(scope="module")
-def release_dir(course):
-    return course / "release" / ASSIGNMENT
+def release_dir(released_course):
+    return released_course / "release" / ASSIGNMENT
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +70,7 @@ def test_release_contains_exactly_the_student_files(release_dir):
     files = {path.relative_to(release_dir).as_posix() for path in release_dir.rglob("*") if path.is_file()}
     images = {f"images/{path.name}" for path in (SOURCE_DIR / "images").iterdir()}
     assert "images/CREDITS.md" in images and any(name.endswith(".jpg") for name in images)
-    assert files == {NOTEBOOK, "nst_utils.py", "vgg_weights.py", "nst_checks.py", *images}
+    assert files == {NOTEBOOK, "nst_utils.py", "vgg_weights.py", "atomic_files.py", "nst_checks.py", *images}
     for name in ("neural_style", "nst_grader", "tests", "pretrained-model", "outputs"):
         assert not (release_dir / name).exists(), name
     for path in release_dir.rglob("*"):
@@ -104,9 +113,7 @@ def test_release_exercise_cells_are_stubs(release_notebook):
 
 
 def test_release_notebook_has_no_outputs(release_notebook):
-    for cell in release_notebook.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+    _assert_cleared(release_notebook, f"release/{ASSIGNMENT}/{NOTEBOOK}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -126,16 +133,9 @@ def test_source_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     monkeypatch.delenv("MPLBACKEND", raising=False)  # inline figures
 
     notebook = read_notebook(workdir / NOTEBOOK)
-    parameters = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
-    assert len(parameters) == 1
-    source, replaced = re.subn(r"(?m)^NUM_STEPS = .*$", "NUM_STEPS = 3", parameters[0].source)
-    source, replaced_too = re.subn(r"(?m)^SNAPSHOT_EVERY = .*$", "SNAPSHOT_EVERY = 1", source)
-    assert replaced == replaced_too == 1, parameters[0].source
-    parameters[0].source = source
+    shrink_run(notebook)  # 3 steps at 64 x 48
     [explore] = [cell for cell in notebook.cells if cell.source.startswith("EXPLORE = False")]
     explore.source = "EXPLORE = True\nEXPLORE_SIZE = (32, 32)\nEXPLORE_STEPS = 1"  # every exploration, briefly
-    imports = notebook.cells.index(cell_by_grade_id(notebook, "imports"))
-    notebook.cells.insert(imports + 1, new_code_cell("CONFIG.image_width, CONFIG.image_height = 64, 48"))
     notebook.cells.append(new_code_cell("import sys\nprint(sys.prefix)"))
 
     # kernel_name python3: the kernelspec in this venv's share/jupyter, whose argv "python"

@@ -2,20 +2,17 @@
 
 Outside Colab the cell must do nothing. In Colab it downloads the course files and prepares the
 VGG-19 weights; here Colab is simulated by a stand-in ``google.colab`` package (the only thing
-faked) and the course files are served over real HTTP from a local ``http.server`` holding a copy
-of the assignment's release files. The cell's own source runs unchanged except for COURSE_URL,
+faked) and the course files are served over real HTTP by ``helpers.LoopbackServer``, which holds a
+copy of the assignment's release files. The cell's own source runs unchanged except for COURSE_URL,
 which points at the local server.
 """
 
 import ast
-import functools
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import nbformat
@@ -24,7 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE_DIR = ROOT / "notebooks" / "art_generation"
 SOURCE_NOTEBOOK = SOURCE_DIR / "Art_Generation_with_Neural_Style_Transfer.ipynb"
-RELEASE_FILES = ("nst_utils.py", "vgg_weights.py", "nst_checks.py", "images")
+RELEASE_FILES = ("nst_utils.py", "vgg_weights.py", "atomic_files.py", "nst_checks.py", "images")
 WEIGHTS = Path("pretrained-model") / "vgg19-normalised.mat"
 TIMEOUT_S = 120
 
@@ -61,13 +58,11 @@ def _with_course_url(url):
 
 
 def _env(pythonpath=None):
-    """This environment without PYTHONPATH (or with exactly ``pythonpath``); local HTTP unproxied."""
+    """This environment without PYTHONPATH (or with exactly ``pythonpath``)."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
-    for key in ("NO_PROXY", "no_proxy"):
-        env[key] = ",".join(filter(None, [env.get(key, ""), "127.0.0.1", "localhost"]))
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return env
 
@@ -96,57 +91,18 @@ def fake_colab(tmp_path):
     return fake
 
 
-class CourseServer:
-    """The release files, copied (symlinks resolved) and served over HTTP on 127.0.0.1."""
-
-    def __init__(self, root):
-        self.root = root
-        self.requests = []  # request paths, in order
-        lock = threading.Lock()
-        requests = self.requests
-
-        class Handler(SimpleHTTPRequestHandler):
-            def do_GET(self):
-                with lock:
-                    requests.append(self.path)
-                super().do_GET()
-
-            def do_HEAD(self):
-                with lock:
-                    requests.append(self.path)
-                super().do_HEAD()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
-def course_server(tmp_path):
-    served = tmp_path / "served"
-    served.mkdir()
+def course_server(loopback_server):
+    """The release files, copied (symlinks resolved) and served over HTTP on 127.0.0.1."""
     for name in RELEASE_FILES:
         source = SOURCE_DIR / name
         if source.is_dir():
-            shutil.copytree(source, served / name)  # symlinks=False: copies what the links point to
+            shutil.copytree(source, loopback_server.root / name)  # symlinks=False: copies what the links point to
         else:
-            shutil.copyfile(source, served / name)  # follows the symlink
-    missing = [name for name in COURSE_FILES if not (served / name).is_file()]
+            shutil.copyfile(source, loopback_server.root / name)  # follows the symlink
+    missing = [name for name in COURSE_FILES if not (loopback_server.root / name).is_file()]
     assert not missing, f"COURSE_FILES not among the release files: {missing}"
-    with CourseServer(served) as server:
-        yield server
+    return loopback_server
 
 
 def test_setup_cell_does_nothing_outside_colab(tmp_path):
@@ -166,7 +122,7 @@ def test_setup_cell_does_nothing_outside_colab(tmp_path):
 def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_path, fake_colab, course_server):
     content = tmp_path / "content"
     content.mkdir()
-    source = _with_course_url(course_server.url)
+    source = _with_course_url(course_server.url + "/")
 
     result = _run_python(source, cwd=content, pythonpath=fake_colab)
 
@@ -174,7 +130,7 @@ def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_pat
     for name in COURSE_FILES:
         downloaded = content / name
         assert downloaded.is_file(), f"{name} was not downloaded\n{_output(result)}"
-        assert downloaded.read_bytes() == (course_server.root / name).read_bytes(), f"{name} differs from the served file"
+        assert downloaded.read_bytes() == (course_server.root / name).read_bytes(), f"{name} is not the served file"
     assert sorted(course_server.requests) == sorted("/" + name for name in COURSE_FILES)
     assert _leftovers(content) == []
     assert (content / WEIGHTS).is_file(), _output(result)
@@ -212,23 +168,31 @@ def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_pat
     assert after == before, "the second run changed the files"
 
 
-def test_setup_cell_in_colab_fails_on_missing_course_file(tmp_path, fake_colab, course_server):
-    absent = "nst_checks.py"
-    assert absent in COURSE_FILES
-    (course_server.root / absent).unlink()  # the real server now answers 404 for it
+@pytest.mark.parametrize("failure, message", [
+    ("missing", "HTTP Error 404"),  # the server answers 404
+    ("cut-short", "retrieval incomplete"),  # half the file arrives, then the connection closes
+])
+def test_setup_cell_in_colab_stops_at_a_failed_download(tmp_path, fake_colab, course_server, failure, message):
+    failing = "nst_checks.py"
+    assert failing in COURSE_FILES
+    if failure == "missing":
+        (course_server.root / failing).unlink()
+    else:
+        course_server.cut_short.add(f"/{failing}")
     content = tmp_path / "content"
     content.mkdir()
 
-    result = _run_python(_with_course_url(course_server.url), cwd=content, pythonpath=fake_colab)
+    result = _run_python(_with_course_url(course_server.url + "/"), cwd=content, pythonpath=fake_colab)
 
     assert result.returncode != 0, _output(result)
-    assert "HTTP Error 404" in result.stderr, _output(result)
-    assert f"/{absent}" in course_server.requests
-    assert not (content / absent).exists()
+    assert f"could not download {course_server.url}/{failing}: " in result.stderr, _output(result)
+    assert message in result.stderr, _output(result)
+    assert f"/{failing}" in course_server.requests
+    assert not (content / failing).exists()
     assert _leftovers(content) == []
     assert not (content / "pretrained-model").exists(), "the weights step ran after a failed download"
-    # Files listed before the missing one arrived whole; nothing after it was attempted.
-    position = COURSE_FILES.index(absent)
+    # Files listed before the failing one arrived whole; nothing after it was attempted.
+    position = COURSE_FILES.index(failing)
     for name in COURSE_FILES[:position]:
         assert (content / name).read_bytes() == (course_server.root / name).read_bytes()
     for name in COURSE_FILES[position + 1:]:
