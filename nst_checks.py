@@ -25,9 +25,13 @@ Inputs are built with numpy's ``RandomState``, so they are the same on every mac
 import numpy as np
 
 # exercise -> the function students write
-FUNCTIONS = {"content_cost": "compute_content_cost", "gram_matrix": "gram_matrix",
-             "layer_style_cost": "compute_layer_style_cost", "style_cost": "compute_style_cost",
-             "total_cost": "total_cost"}
+FUNCTIONS = {
+    "content_cost": "compute_content_cost",
+    "gram_matrix": "gram_matrix",
+    "layer_style_cost": "compute_layer_style_cost",
+    "style_cost": "compute_style_cost",
+    "total_cost": "total_cost",
+}
 # exercise -> (the function a stand-in replaces while the exercise is checked)
 STAND_IN_FOR = {"layer_style_cost": "gram_matrix", "style_cost": "compute_layer_style_cost"}
 # The order in which the network returns its layers (the activation dicts follow it).
@@ -40,39 +44,35 @@ HINTS = {
     "no_return": "it returned None: did you forget `return`?",
     "not_scalar": "the cost must be a single number (a scalar tensor)",
     "outer_gram": "the result has shape (n_H*n_W, n_H*n_W): the product is taken the wrong way round",
-    "elementwise": "the result has the shape of A: the Gram matrix needs a matrix product, "
-                   "not an element-wise one",
+    "elementwise": "the result has the shape of A: the Gram matrix needs a matrix product, not an element-wise one",
     "numpy_value": "your function returns a numpy value (or a Python number), so TensorFlow cannot "
-                   "differentiate it: compute it with TensorFlow operations",
+    "differentiate it: compute it with TensorFlow operations",
     "no_gradient": "TensorFlow cannot differentiate the result: part of the computation leaves "
-                   "TensorFlow (numpy, .numpy(), float() or tf.constant of a computed value)",
+    "TensorFlow (numpy, .numpy(), float() or tf.constant of a computed value)",
     "wrong_gradient": "the value is right but its gradient is not: is part of the computation "
-                      "hidden from the gradient (tf.stop_gradient, a tf.constant)?",
+    "hidden from the gradient (tf.stop_gradient, a tf.constant)?",
     "graph": "it fails inside tf.function, where the generation loop runs it: use TensorFlow "
-             "operations and the static shape (a_G.shape), not .numpy() or numpy functions",
+    "operations and the static shape (a_G.shape), not .numpy() or numpy functions",
     "graph_differs": "it gives another result inside tf.function than outside it",
     "factor_4": "it is off by exactly a factor of 4: check the 4 in the normalisation constant "
-                "(tf.reduce_mean already divides by the number of entries)",
+    "(tf.reduce_mean already divides by the number of entries)",
     "factor_2": "it is off by exactly a factor of 2: check the constant in the normalisation",
     "no_normalisation": "it is missing the normalisation constant altogether",
-    "normalisation_power": "check the powers in the normalisation constant: both n_C and "
-                           "n_H × n_W are squared",
+    "normalisation_power": "check the powers in the normalisation constant: both n_C and n_H × n_W are squared",
     "no_square": "the differences must be squared before they are summed",
     "abs": "the differences must be squared, not taken in absolute value",
-    "norm_not_squared": "tf.norm is the square root of the sum of squares: the cost needs the "
-                        "sum of squares itself",
+    "norm_not_squared": "tf.norm is the square root of the sum of squares: the cost needs the sum of squares itself",
     "no_transpose": "it looks like the activations were reshaped straight to (n_C, n_H*n_W); "
-                    "a reshape alone does not keep each channel in its own row",
+    "a reshape alone does not keep each channel in its own row",
     "gram_normalised": "the Gram matrix is the plain product of A with its transpose, with no "
-                       "division (the style cost normalises later)",
+    "division (the style cost normalises later)",
     "coefficients": "each layer's cost must be multiplied by that layer's coefficient",
     "last_layer": "the result matches the last layer's cost only: add up the costs of all layers",
     "first_layer": "the result matches the first layer's cost only: is `return` inside the loop?",
-    "divided_by_coefficients": "do not divide by the sum of the coefficients: the cost is the "
-                               "weighted sum itself",
+    "divided_by_coefficients": "do not divide by the sum of the coefficients: the cost is the weighted sum itself",
     "mean_of_layers": "add the weighted layer costs up; do not average them",
     "pair_by_order": "pair the activations by layer name (style_activations[layer_name]), not by "
-                     "the order of the dicts: they hold other layers too, in the network's order",
+    "the order of the dicts: they hold other layers too, in the network's order",
     "global_layers": "use the style_layers argument, not the global STYLE_LAYERS",
     "swapped_weights": "alpha weights the content cost and beta the style cost",
     "fixed_weights": "use the alpha and beta arguments, not fixed numbers",
@@ -125,8 +125,9 @@ def describe(exercise, case):
     if exercise == "gram_matrix":
         return f"A of shape {tuple(spec)}"
     if exercise == "style_cost":
-        used = ", ".join(f"{name} {tuple(shape)} × {coefficient}" for name, shape, coefficient in spec
-                         if coefficient is not None)
+        used = ", ".join(
+            f"{name} {tuple(shape)} × {coefficient}" for name, shape, coefficient in spec if coefficient is not None
+        )
         extra = [name for name, _, coefficient in spec if coefficient is None]
         return f"style_layers {used}" + (f", and dicts that also hold {', '.join(extra)}" if extra else "")
     J_content, J_style = make_inputs(exercise, case)[0][:2]
@@ -163,12 +164,14 @@ def close(value, expected_value, scale):
 def stand_in_gram_matrix(A):
     """(n_C, n_C) from A (n_C, n_H*n_W): sigmoid(A) A^T, a stand-in for the Gram matrix."""
     import tensorflow as tf
+
     return tf.matmul(tf.sigmoid(A), A, transpose_b=True)
 
 
 def stand_in_layer_style_cost(a_S, a_G):
     """A scalar from two activations: mean(sigmoid(a_S) sigmoid(a_G)), a stand-in."""
     import tensorflow as tf
+
     return tf.reduce_mean(tf.sigmoid(a_S) * tf.sigmoid(a_G))
 
 
@@ -188,6 +191,7 @@ def _error(error):
 
 def _kind(result):
     import tensorflow as tf
+
     if result is None:
         return "none"
     if tf.is_tensor(result) or isinstance(result, tf.Variable):
@@ -218,8 +222,9 @@ def _run(exercise, function, arrays, targets, in_graph):
 
     tensor_args = [to_tensor(value) for value in arrays]
     size = None if exercise != "gram_matrix" else arrays[0].shape[0] ** 2
-    weighting = None if size is None else tf.constant(fingerprint_weights(size).reshape((-1, arrays[0].shape[0])),
-                                                      tf.float32)
+    weighting = (
+        None if size is None else tf.constant(fingerprint_weights(size).reshape((-1, arrays[0].shape[0])), tf.float32)
+    )
 
     def evaluate(*args):
         sources = _flat_targets(args, targets)
@@ -249,8 +254,10 @@ def _run(exercise, function, arrays, targets, in_graph):
         run = {"kind": kind, "shape": shape, "value": value, "gradient": None}
         if gradients is not None and any(gradient is not None for gradient in gradients):
             # A layer the cost does not use has no gradient: zeros.
-            flat = [np.zeros(np.size(source)) if gradient is None else np.ravel(np.asarray(gradient, np.float64))
-                    for gradient, source in zip(gradients, _flat_targets(arrays, targets))]
+            flat = [
+                np.zeros(np.size(source)) if gradient is None else np.ravel(np.asarray(gradient, np.float64))
+                for gradient, source in zip(gradients, _flat_targets(arrays, targets))
+            ]
             run["gradient"] = summarise(np.concatenate(flat))[1]
         return run
     except Exception as error:  # the student's function may raise anything; it is reported
@@ -274,8 +281,10 @@ def measure(exercise, function, case, namespace=None):
     if replaced:
         namespace[replaced] = STAND_INS[replaced]
     try:
-        return {"eager": _run(exercise, function, arrays, targets, in_graph=False),
-                "graph": _run(exercise, function, arrays, targets, in_graph=True)}
+        return {
+            "eager": _run(exercise, function, arrays, targets, in_graph=False),
+            "graph": _run(exercise, function, arrays, targets, in_graph=True),
+        }
     finally:
         if replaced:
             if saved is missing:
@@ -290,8 +299,11 @@ def measure(exercise, function, case, namespace=None):
 
 def _matching(run, expected, key):
     """The expected variants whose ``key`` (value or gradient) matches ``run``'s."""
-    return [variant for variant in expected
-            if run.get(key) is not None and close(run[key], variant[key], variant[key + "_scale"])]
+    return [
+        variant
+        for variant in expected
+        if run.get(key) is not None and close(run[key], variant[key], variant[key + "_scale"])
+    ]
 
 
 def judge(exercise, case, measured, expectation, show_expected=False):
@@ -315,9 +327,14 @@ def judge(exercise, case, measured, expectation, show_expected=False):
     expected_shape = variants[0]["shape"]
     if eager.get("shape") != expected_shape:
         n_c = expected_shape[0] if expected_shape else None
-        hint = HINTS["not_scalar"] if not expected_shape else {
-            (case[1][1], case[1][1]): HINTS["outer_gram"], tuple(case[1]): HINTS["elementwise"],
-        }.get(tuple(eager.get("shape", [])), f"the Gram matrix of A has shape ({n_c}, {n_c})")
+        hint = (
+            HINTS["not_scalar"]
+            if not expected_shape
+            else {
+                (case[1][1], case[1][1]): HINTS["outer_gram"],
+                tuple(case[1]): HINTS["elementwise"],
+            }.get(tuple(eager.get("shape", [])), f"the Gram matrix of A has shape ({n_c}, {n_c})")
+        )
         return f"{where}: the result has shape {tuple(eager.get('shape', []))}; {hint}."
     what = "fingerprint of the matrix" if expected_shape else "cost"
     matches = _matching(eager, variants, "value")
@@ -325,8 +342,10 @@ def judge(exercise, case, measured, expectation, show_expected=False):
         got = f"got {eager['value']:.6g}"
         if show_expected:
             got += " instead of " + " or ".join(f"{variant['value']:.6g}" for variant in variants)
-        hint = next((HINTS[name] for name, value, scale in expectation["mistakes"]
-                     if close(eager["value"], value, scale)), "it differs from the expected value")
+        hint = next(
+            (HINTS[name] for name, value, scale in expectation["mistakes"] if close(eager["value"], value, scale)),
+            "it differs from the expected value",
+        )
         return f"{where}: the {what} is wrong ({got}); {hint}."
     if eager["kind"] != "tensor":
         return f"{where}: the {what} is right, but {HINTS['numpy_value']}."
@@ -336,8 +355,11 @@ def judge(exercise, case, measured, expectation, show_expected=False):
         return f"{where}: {HINTS['wrong_gradient']}."
     if "error" in graph:
         return f"{where}: {HINTS['graph']} ({graph['error']})."
-    if (graph.get("shape") != expected_shape or not _matching(graph, matches, "value")
-            or not _matching(graph, matches, "gradient")):
+    if (
+        graph.get("shape") != expected_shape
+        or not _matching(graph, matches, "value")
+        or not _matching(graph, matches, "gradient")
+    ):
         return f"{where}: {HINTS['graph_differs']}."
     return None
 
@@ -355,13 +377,14 @@ def check(exercise, function):
     case = tuple(expectation["case"])
     stand_in = STAND_IN_FOR.get(exercise)
     if stand_in:
-        print(f"(Checked with a stand-in in place of your {stand_in}, so that this exercise is "
-              f"checked on its own.)")
+        print(f"(Checked with a stand-in in place of your {stand_in}, so that this exercise is checked on its own.)")
     message = judge(exercise, case, measure(exercise, function, case), expectation, show_expected=True)
     if message:
         raise AssertionError(message)
-    print(f"{FUNCTIONS[exercise]} on {describe(exercise, case)}: the result, its gradient and "
-          f"the result inside tf.function are right.")
+    print(
+        f"{FUNCTIONS[exercise]} on {describe(exercise, case)}: the result, its gradient and "
+        f"the result inside tf.function are right."
+    )
 
 
 def report(exercise, function, cases):
@@ -370,13 +393,18 @@ def report(exercise, function, cases):
     from IPython.display import display
 
     measured = [measure(exercise, function, tuple(case)) for case in cases]
-    display({RESULTS_MIME: {"exercise": exercise, "results": measured},
-             "text/plain": f"{FUNCTIONS[exercise]}: results on {len(cases)} hidden inputs recorded "
-                           f"for the autograder."}, raw=True)
+    display(
+        {
+            RESULTS_MIME: {"exercise": exercise, "results": measured},
+            "text/plain": f"{FUNCTIONS[exercise]}: results on {len(cases)} hidden inputs recorded for the autograder.",
+        },
+        raw=True,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # The expected results of the checks, written by `python -m nst_grader.expected` (do not edit).
+# fmt: off
 # BEGIN EXPECTED
 EXPECTED = {
     'content_cost': {
@@ -459,3 +487,4 @@ EXPECTED = {
     },
 }
 # END EXPECTED
+# fmt: on

@@ -20,8 +20,21 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from atomic_files import atomic_path
 from vgg_weights import NETWORKS, NORMALISED_FILENAME, VGG19_LAYERS, WeightsError
 
-__all__ = ["CONFIG", "Config", "ImageError", "WeightsError", "VGG19_LAYERS", "VGG19Weights", "load_vgg_model",
-           "read_vgg19", "build_vgg_model", "load_image", "generate_noise_image", "image_suffix", "save_image"]
+__all__ = [
+    "CONFIG",
+    "Config",
+    "ImageError",
+    "WeightsError",
+    "VGG19_LAYERS",
+    "VGG19Weights",
+    "load_vgg_model",
+    "read_vgg19",
+    "build_vgg_model",
+    "load_image",
+    "generate_noise_image",
+    "image_suffix",
+    "save_image",
+]
 
 
 def _default_weights_path():
@@ -46,8 +59,13 @@ class Config:
     noise_ratio: float = 0.6  # share of noise in the initial generated image
     weights_path: Path = dataclasses.field(default_factory=_default_weights_path)
     content_layer: str = "conv4_2"
-    style_layers: tuple = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2),
-                           ("conv4_1", 0.2), ("conv5_1", 0.2))  # (layer name, weight)
+    style_layers: tuple = (
+        ("conv1_1", 0.2),
+        ("conv2_1", 0.2),
+        ("conv3_1", 0.2),
+        ("conv4_1", 0.2),
+        ("conv5_1", 0.2),
+    )  # (layer name, weight)
 
 
 CONFIG = Config()
@@ -56,6 +74,7 @@ CONFIG = Config()
 # --------------------------------------------------------------------------------------------
 # VGG-19
 # --------------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class VGG19Weights:
@@ -101,12 +120,14 @@ def read_vgg19(path=None):
         raise WeightsError(
             f"no VGG-19 weights at {path}. Create them offline with `make weights` (or "
             "`python vgg_weights.py normalised`), or download the official file with "
-            "`make weights-official`.")
+            "`make weights-official`."
+        )
     try:
         mat = loadmat(path, variable_names=["layers", "meta", "normalization"])
     except Exception as error:  # scipy raises many kinds for a damaged or foreign file
-        raise WeightsError(f"{path} is not a readable MatConvNet .mat file "
-                           f"(truncated, or another format?): {error}") from error
+        raise WeightsError(
+            f"{path} is not a readable MatConvNet .mat file (truncated, or another format?): {error}"
+        ) from error
     if "layers" not in mat:
         raise WeightsError(f"{path} has no 'layers' variable: not a MatConvNet network")
 
@@ -120,12 +141,16 @@ def read_vgg19(path=None):
     conv_names = [name for name, kind, _ in VGG19_LAYERS if kind == "conv"]
     file_convs = [name for name in layers if name.startswith("conv")]
     if file_convs and file_convs[-1] == "conv5_3" and len(file_convs) == 13:
-        raise WeightsError(f"{path} is VGG-16 (13 convolutions); neural style transfer here needs "
-                           "VGG-19 (16 convolutions, conv1_1 ... conv5_4)")
+        raise WeightsError(
+            f"{path} is VGG-16 (13 convolutions); neural style transfer here needs "
+            "VGG-19 (16 convolutions, conv1_1 ... conv5_4)"
+        )
     missing = [name for name in conv_names if name not in layers]
     if missing:
-        raise WeightsError(f"{path} is not a complete VGG-19: missing {', '.join(missing)} "
-                           f"({len(conv_names) - len(missing)} of {len(conv_names)} convolutions found)")
+        raise WeightsError(
+            f"{path} is not a complete VGG-19: missing {', '.join(missing)} "
+            f"({len(conv_names) - len(missing)} of {len(conv_names)} convolutions found)"
+        )
 
     kernels = {}
     in_channels = 3
@@ -136,8 +161,10 @@ def read_vgg19(path=None):
         kernel = np.asarray(weights[0], np.float32)
         bias = np.asarray(weights[1], np.float32).reshape(-1)
         if kernel.ndim != 4 or kernel.shape[:3] != (3, 3, in_channels) or bias.shape != kernel.shape[3:]:
-            raise WeightsError(f"{path}: {name} has kernel {kernel.shape} and bias {bias.shape}; "
-                               f"expected (3, 3, {in_channels}, n) and (n,)")
+            raise WeightsError(
+                f"{path}: {name} has kernel {kernel.shape} and bias {bias.shape}; "
+                f"expected (3, 3, {in_channels}, n) and (n,)"
+            )
         # MatConvNet stores kernels as (width, height, in, out); TensorFlow wants (height, width, ...).
         kernels[name] = (np.ascontiguousarray(kernel.transpose(1, 0, 2, 3)), bias)
         in_channels = kernel.shape[3]
@@ -183,14 +210,19 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     image = tf.keras.Input(shape=(None, None, 3), name="image")
     x = tf.keras.layers.Rescaling(255.0, offset=-weights.mean_rgb, name="preprocess", dtype=policy)(image)
     activations = {}
-    for name, kind, _ in VGG19_LAYERS[:deepest + 1]:
+    for name, kind, _ in VGG19_LAYERS[: deepest + 1]:
         if kind == "conv":
             kernel, bias = weights.kernels[name]
             # Initialised straight from the file's arrays: no random weights drawn only to be replaced.
             x = tf.keras.layers.Conv2D(
-                kernel.shape[-1], 3, padding="same", name=name, dtype=policy,
+                kernel.shape[-1],
+                3,
+                padding="same",
+                name=name,
+                dtype=policy,
                 kernel_initializer=lambda shape, dtype=None, value=kernel: tf.constant(value, dtype),
-                bias_initializer=lambda shape, dtype=None, value=bias: tf.constant(value, dtype))(x)
+                bias_initializer=lambda shape, dtype=None, value=bias: tf.constant(value, dtype),
+            )(x)
         elif kind == "relu":
             x = tf.keras.layers.ReLU(name=name, dtype=policy)(x)
         else:
@@ -198,8 +230,10 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
         activations[name] = x
     outputs = {name: activations[name] for name in layers}
     if policy.compute_dtype != "float32":
-        outputs = {name: tf.keras.layers.Identity(name=f"{name}_float32", dtype="float32")(tensor)
-                   for name, tensor in outputs.items()}
+        outputs = {
+            name: tf.keras.layers.Identity(name=f"{name}_float32", dtype="float32")(tensor)
+            for name, tensor in outputs.items()
+        }
     model = tf.keras.Model(image, outputs, name="vgg19")
     model.trainable = False
     return model
@@ -218,6 +252,7 @@ def load_vgg_model(path=None, layers=None):
 # --------------------------------------------------------------------------------------------
 # Images
 # --------------------------------------------------------------------------------------------
+
 
 class ImageError(ValueError):
     """An image file cannot be read or written."""
@@ -241,8 +276,10 @@ def _read_rgb(path):
     try:
         with _open_image(path) as im:
             if im.width * im.height > MAX_IMAGE_PIXELS:
-                raise ImageError(f"{path} is {im.width}x{im.height} pixels, more than the "
-                                 f"{MAX_IMAGE_PIXELS:,} allowed; shrink it first")
+                raise ImageError(
+                    f"{path} is {im.width}x{im.height} pixels, more than the "
+                    f"{MAX_IMAGE_PIXELS:,} allowed; shrink it first"
+                )
             im.seek(0)  # first frame of an animation
             im = ImageOps.exif_transpose(im)
             if im.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit grayscale
@@ -281,7 +318,7 @@ def load_image(path, width=None, height=None):
     scaled = (max(height, round(image.shape[0] * scale)), max(width, round(image.shape[1] * scale)))
     resized = tf.image.resize(image, scaled, method="bicubic", antialias=True).numpy()
     top, left = (scaled[0] - height) // 2, (scaled[1] - width) // 2
-    cropped = resized[top:top + height, left:left + width]
+    cropped = resized[top : top + height, left : left + width]
     return np.clip(cropped, 0.0, 1.0)[None].astype(np.float32)
 
 
@@ -303,8 +340,9 @@ def image_suffix(path):
     Raises ``ImageError`` for a suffix that names no format it writes."""
     suffix = Path(path).suffix.lower()
     if suffix not in IMAGE_SUFFIXES:
-        raise ImageError(f"cannot save {path}: unknown image suffix {Path(path).suffix!r} "
-                         f"(use one of {', '.join(IMAGE_SUFFIXES)})")
+        raise ImageError(
+            f"cannot save {path}: unknown image suffix {Path(path).suffix!r} (use one of {', '.join(IMAGE_SUFFIXES)})"
+        )
     return suffix
 
 

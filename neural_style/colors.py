@@ -9,9 +9,7 @@ float32 arrays (1, height, width, 3), RGB in [0, 1].
 
 import numpy as np
 
-RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114],
-                       [0.596, -0.274, -0.322],
-                       [0.211, -0.523, 0.312]], np.float32)
+RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]], np.float32)
 """Rows: Y (luma), I and Q (chrominance) as weights of R, G and B."""
 
 

@@ -68,11 +68,16 @@ class ProjectedLBFGS:
         self.s, self.y, self.squared_gradient = [], [], None
         if state:
             if len(state) != 3:
-                raise ValueError(f"L-BFGS state of {len(state)} arrays: it was saved by an older "
-                                 "version; delete the checkpoint to start afresh")
+                raise ValueError(
+                    f"L-BFGS state of {len(state)} arrays: it was saved by an older "
+                    "version; delete the checkpoint to start afresh"
+                )
             steps, gradient_changes, squared_gradient = state
-            if (steps.shape[1:] != self.shape or gradient_changes.shape != steps.shape
-                    or squared_gradient.shape[1:] != self.shape):
+            if (
+                steps.shape[1:] != self.shape
+                or gradient_changes.shape != steps.shape
+                or squared_gradient.shape[1:] != self.shape
+            ):
                 raise ValueError(f"L-BFGS memory of shape {steps.shape[1:]} does not fit images of shape {self.shape}")
             self.s, self.y = list(np.float32(steps)), list(np.float32(gradient_changes))
             self.squared_gradient = np.float32(squared_gradient[0]) if len(squared_gradient) else None
@@ -81,8 +86,11 @@ class ProjectedLBFGS:
         """Three float32 arrays: the steps s and gradient changes y (k, 1, H, W, 3), and the running
         mean of squared gradients (1, 1, H, W, 3), or (0, 1, H, W, 3) before the first step."""
         empty = np.zeros((0, *self.shape), np.float32)
-        return [np.stack(self.s) if self.s else empty, np.stack(self.y) if self.y else empty,
-                empty if self.squared_gradient is None else self.squared_gradient[None]]
+        return [
+            np.stack(self.s) if self.s else empty,
+            np.stack(self.y) if self.y else empty,
+            empty if self.squared_gradient is None else self.squared_gradient[None],
+        ]
 
     def smooth(self, image):
         """``image`` (1, H, W, 3) through the low-pass filter F (one float32 FFT each way)."""
@@ -166,11 +174,14 @@ class ProjectedLBFGS:
     def _observe(self, gradient):
         """Update the running mean of low-passed squared gradients (behind ``pixel_scale``)."""
         squared = np.maximum(self.smooth(np.square(gradient)), 0)
-        self.squared_gradient = squared if self.squared_gradient is None else (
-            GRADIENT_DECAY * self.squared_gradient + (1 - GRADIENT_DECAY) * squared)
+        self.squared_gradient = (
+            squared
+            if self.squared_gradient is None
+            else (GRADIENT_DECAY * self.squared_gradient + (1 - GRADIENT_DECAY) * squared)
+        )
 
     def _remember(self, s, y):
         if np.vdot(s, y) > 1e-10 * np.linalg.norm(s) * np.linalg.norm(y):  # curvature condition
             self.s.append(s)
             self.y.append(y)
-            del self.s[:-self.memory], self.y[:-self.memory]
+            del self.s[: -self.memory], self.y[: -self.memory]

@@ -27,5 +27,6 @@ def style_layer_loss(style_gram, generated_features):
 
 def total_variation_loss(image):
     """Mean squared difference between neighbouring pixels of an image (1, height, width, 3)."""
-    return (tf.reduce_mean(tf.square(image[:, 1:, :, :] - image[:, :-1, :, :]))
-            + tf.reduce_mean(tf.square(image[:, :, 1:, :] - image[:, :, :-1, :])))
+    return tf.reduce_mean(tf.square(image[:, 1:, :, :] - image[:, :-1, :, :])) + tf.reduce_mean(
+        tf.square(image[:, :, 1:, :] - image[:, :, :-1, :])
+    )

@@ -27,8 +27,9 @@ def native_bfloat16():
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:  # not Linux
         return False
-    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags")
-             for flag in line.split(":", 1)[1].split()}
+    flags = {
+        flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()
+    }
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 

@@ -75,8 +75,9 @@ class StepRecorder:
     A second Ctrl-C raises ``KeyboardInterrupt`` at once.
     """
 
-    def __init__(self, start, steps, optimizer_state, first_step=0, checkpoint=None, callback=None,
-                 progress=True, label=None):
+    def __init__(
+        self, start, steps, optimizer_state, first_step=0, checkpoint=None, callback=None, progress=True, label=None
+    ):
         self.image = np.asarray(start, np.float32)
         self.steps, self.first_step, self.optimizer_state = steps, first_step, optimizer_state
         self.checkpoint, self.callback, self.progress, self.label = checkpoint, callback, progress, label
@@ -88,8 +89,9 @@ class StepRecorder:
         return self.first_step + len(self.history)
 
     def __enter__(self):
-        self.bar = tqdm(total=self.steps, initial=self.first_step, desc=self.label, disable=not self.progress,
-                        unit="step")
+        self.bar = tqdm(
+            total=self.steps, initial=self.first_step, desc=self.label, disable=not self.progress, unit="step"
+        )
         self.ctrl_c = _FinishStepOnCtrlC().__enter__()
         self.started = time.perf_counter()
         return self
@@ -108,8 +110,9 @@ class StepRecorder:
             self.evaluations += 1
             cost, gradient, terms = evaluate(image)
             if not np.isfinite(cost):
-                raise FloatingPointError(f"the cost became {cost} at step {self.step + 1}; "
-                                         "try a smaller learning rate or style weight")
+                raise FloatingPointError(
+                    f"the cost became {cost} at step {self.step + 1}; try a smaller learning rate or style weight"
+                )
             return cost, gradient, terms
 
         return counted
@@ -133,8 +136,9 @@ class StepRecorder:
 
     def result(self, precision):
         """The ``RunResult`` of the run, once the ``with`` block has ended."""
-        return RunResult(self.image, tuple(self.history), self.evaluations, tuple(self.step_evaluations),
-                         self.seconds, precision)
+        return RunResult(
+            self.image, tuple(self.history), self.evaluations, tuple(self.step_evaluations), self.seconds, precision
+        )
 
 
 class _FinishStepOnCtrlC:
@@ -150,8 +154,10 @@ class _FinishStepOnCtrlC:
 
     def __enter__(self):
         self.pressed = False
-        self.installed = (threading.current_thread() is threading.main_thread()
-                          and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        self.installed = (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        )
         if self.installed:
             signal.signal(signal.SIGINT, self._press)
         return self

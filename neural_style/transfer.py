@@ -88,18 +88,22 @@ class Checkpoint:
         try:
             with np.load(self.path) as saved:
                 key = str(saved["key"])
-                slots = sorted((k for k in saved.files if k.startswith("optimizer_")),
-                               key=lambda k: int(k.split("_")[1]))
+                slots = sorted(
+                    (k for k in saved.files if k.startswith("optimizer_")), key=lambda k: int(k.split("_")[1])
+                )
                 resume = Resume(int(saved["step"]), saved["image"], [saved[k] for k in slots])
         except FileNotFoundError:
-            raise ValueError(f"nothing to resume: {self.path} does not exist "
-                             "(a run saves it when given --snapshot-every)") from None
+            raise ValueError(
+                f"nothing to resume: {self.path} does not exist (a run saves it when given --snapshot-every)"
+            ) from None
         # np.load: EOFError for an empty file, ValueError for one that is not a .npz at all.
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"cannot resume from {self.path}: the file is damaged ({error})") from None
         if key != self.key:
-            raise ValueError(f"{self.path} was saved by a run with other images or settings; "
-                             "resume with the same options, or delete it to start afresh")
+            raise ValueError(
+                f"{self.path} was saved by a run with other images or settings; "
+                "resume with the same options, or delete it to start afresh"
+            )
         return resume
 
 
@@ -114,31 +118,40 @@ class StyleTransfer:
             raise ValueError("at least one style image is needed")
         blend = np.ones(len(styles)) if style_blend is None else np.asarray(style_blend, np.float64)
         if blend.shape != (len(styles),) or (blend < 0).any() or blend.sum() <= 0:
-            raise ValueError(f"style blend {list(blend)} must hold {len(styles)} non-negative "
-                             "weights, one per style image, not all zero")
+            raise ValueError(
+                f"style blend {list(blend)} must hold {len(styles)} non-negative "
+                "weights, one per style image, not all zero"
+            )
         blend = blend / blend.sum()
 
         self.style_layers = [name for name, _ in self.settings.style_layers]
         self.style_layer_weights = [float(weight) for _, weight in self.settings.style_layers]
         self.precision = resolve_precision(self.settings.precision)  # "float32" or "bfloat16"
-        self.model = build_vgg_model(vgg_weights, [self.settings.content_layer, *self.style_layers],
-                                     dtype_policy=DTYPE_POLICIES[self.precision])
+        self.model = build_vgg_model(
+            vgg_weights, [self.settings.content_layer, *self.style_layers], dtype_policy=DTYPE_POLICIES[self.precision]
+        )
         self.content_target = self.model(content)[self.settings.content_layer]
-        self.style_grams = [sum(float(w) * gram_matrix(self.model(style)[name])
-                                for w, style in zip(blend, styles))
-                            for name in self.style_layers]
+        self.style_grams = [
+            sum(float(w) * gram_matrix(self.model(style)[name]) for w, style in zip(blend, styles))
+            for name in self.style_layers
+        ]
 
     def losses(self, image):
         """Weighted cost terms for ``image`` (1, H, W, 3): dict of scalar tensors, with ``total``."""
         settings = self.settings
         activations = self.model(image)
         content = content_loss(self.content_target, activations[settings.content_layer])
-        style = tf.add_n([weight * style_layer_loss(gram, activations[name])
-                          for name, weight, gram in zip(self.style_layers, self.style_layer_weights,
-                                                        self.style_grams)])
-        terms = {"content": settings.content_weight * content,
-                 "style": settings.style_weight * style,
-                 "tv": settings.tv_weight * total_variation_loss(image)}
+        style = tf.add_n(
+            [
+                weight * style_layer_loss(gram, activations[name])
+                for name, weight, gram in zip(self.style_layers, self.style_layer_weights, self.style_grams)
+            ]
+        )
+        terms = {
+            "content": settings.content_weight * content,
+            "style": settings.style_weight * style,
+            "tv": settings.tv_weight * total_variation_loss(image),
+        }
         terms["total"] = tf.add_n(list(terms.values()))
         return terms
 
@@ -175,10 +188,10 @@ class StyleTransfer:
             raise ValueError(f"the checkpoint is at step {first_step}: nothing left of {settings.steps} steps")
         start = np.asarray(resume.image if resume else init_image, np.float32)
         optimizer = make_optimizer(settings, start.shape, resume.optimizer_state if resume else None)
-        with StepRecorder(start, settings.steps, optimizer.state, first_step, checkpoint, callback, progress,
-                          settings.optimizer) as recorder:
-            optimizer.minimise(start, recorder.evaluating(self.evaluate), settings.steps - first_step,
-                               recorder.record)
+        with StepRecorder(
+            start, settings.steps, optimizer.state, first_step, checkpoint, callback, progress, settings.optimizer
+        ) as recorder:
+            optimizer.minimise(start, recorder.evaluating(self.evaluate), settings.steps - first_step, recorder.record)
         return recorder.result(self.precision)
 
 
@@ -192,8 +205,19 @@ def make_optimizer(settings, shape, state=None):
     raise ValueError(f"unknown optimizer {settings.optimizer!r}; choose from {OPTIMIZERS}")
 
 
-def stylize(vgg_weights, content, styles, init_image, style_blend=None, settings=None,
-            preserve_colors=False, callback=None, progress=True, checkpoint=None, resume=None):
+def stylize(
+    vgg_weights,
+    content,
+    styles,
+    init_image,
+    style_blend=None,
+    settings=None,
+    preserve_colors=False,
+    callback=None,
+    progress=True,
+    checkpoint=None,
+    resume=None,
+):
     """Run style transfer; return its ``RunResult`` (see ``StyleTransfer.run``).
 
     With ``preserve_colors`` the transfer runs on luminance only (``neural_style.colors``) and the
@@ -209,7 +233,6 @@ def stylize(vgg_weights, content, styles, init_image, style_blend=None, settings
     else:
         recolor = lambda image: np.asarray(image, np.float32)  # noqa: E731
     transfer = StyleTransfer(vgg_weights, content, styles, style_blend, settings)
-    on_step = None if callback is None else (
-        lambda step, image, terms: callback(step, recolor(image), terms))
+    on_step = None if callback is None else (lambda step, image, terms: callback(step, recolor(image), terms))
     result = transfer.run(init_image, on_step, progress, checkpoint, resume)
     return dataclasses.replace(result, image=recolor(result.image))

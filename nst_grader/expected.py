@@ -15,9 +15,13 @@ import numpy as np
 import nst_checks
 from nst_grader import reference
 
-REFERENCES = {"content_cost": reference.content_cost, "gram_matrix": reference.gram_matrix,
-              "layer_style_cost": reference.layer_style_cost, "style_cost": reference.style_cost,
-              "total_cost": reference.total_cost}
+REFERENCES = {
+    "content_cost": reference.content_cost,
+    "gram_matrix": reference.gram_matrix,
+    "layer_style_cost": reference.layer_style_cost,
+    "style_cost": reference.style_cost,
+    "total_cost": reference.total_cost,
+}
 # The stand-in world first (what a student who calls the function sees), then the true one.
 WORLDS = {"layer_style_cost": ({"stand_in_gram": True}, {}), "style_cost": ({"stand_in_layer": True}, {})}
 
@@ -26,9 +30,17 @@ VISIBLE_CASES = {
     "content_cost": (1, (1, 4, 3, 5)),
     "gram_matrix": (2, (3, 5)),
     "layer_style_cost": (3, (1, 4, 3, 5)),
-    "style_cost": (4, (("conv3_1", (1, 2, 3, 4), 0.5), ("conv1_1", (1, 4, 3, 2), 0.3),
-                       ("conv2_1", (1, 3, 2, 4), None), ("conv4_1", (1, 2, 4, 3), None),
-                       ("conv4_2", (1, 2, 4, 3), None), ("conv5_1", (1, 1, 2, 3), None))),
+    "style_cost": (
+        4,
+        (
+            ("conv3_1", (1, 2, 3, 4), 0.5),
+            ("conv1_1", (1, 4, 3, 2), 0.3),
+            ("conv2_1", (1, 3, 2, 4), None),
+            ("conv4_1", (1, 2, 4, 3), None),
+            ("conv4_2", (1, 2, 4, 3), None),
+            ("conv5_1", (1, 1, 2, 3), None),
+        ),
+    ),
     "total_cost": (5, (3.0, 0.5)),
 }
 
@@ -50,8 +62,15 @@ def expectation(exercise, case):
         shape, value, value_scale = nst_checks.summarise(value)
         flat = np.concatenate([np.ravel(gradient) for gradient in gradients])
         _, gradient, gradient_scale = nst_checks.summarise(flat)
-        variants.append({"shape": shape, "value": value, "value_scale": value_scale,
-                         "gradient": gradient, "gradient_scale": gradient_scale})
+        variants.append(
+            {
+                "shape": shape,
+                "value": value,
+                "value_scale": value_scale,
+                "gradient": gradient,
+                "gradient_scale": gradient_scale,
+            }
+        )
         for form in reference.MISTAKE_FORMS[exercise]:
             _, mistaken, scale = nst_checks.summarise(function(*args, **world, mistake=form)[0])
             mistakes.append([reference.HINT_OF_FORM.get(form, form), mistaken, scale])

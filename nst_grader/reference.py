@@ -24,10 +24,23 @@ HINT_OF_FORM = {"gram_normalised_c": "gram_normalised", "normalisation_power_c":
 MISTAKE_FORMS = {
     "content_cost": ("factor_4", "factor_2", "no_normalisation", "no_square", "abs", "norm_not_squared"),
     "gram_matrix": ("gram_normalised", "gram_normalised_c"),
-    "layer_style_cost": ("no_transpose", "no_normalisation", "factor_4", "no_square", "normalisation_power",
-                         "normalisation_power_c"),
-    "style_cost": ("coefficients", "last_layer", "first_layer", "divided_by_coefficients", "mean_of_layers",
-                   "pair_by_order", "global_layers"),
+    "layer_style_cost": (
+        "no_transpose",
+        "no_normalisation",
+        "factor_4",
+        "no_square",
+        "normalisation_power",
+        "normalisation_power_c",
+    ),
+    "style_cost": (
+        "coefficients",
+        "last_layer",
+        "first_layer",
+        "divided_by_coefficients",
+        "mean_of_layers",
+        "pair_by_order",
+        "global_layers",
+    ),
     "total_cost": ("swapped_weights", "fixed_weights"),
 }
 
@@ -38,6 +51,7 @@ def _sigmoid(x):
 
 # ------------------------------------------------------------------------------------------------
 # The functions the exercises build on, true and stand-in
+
 
 def unroll(a):
     """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W), one channel per row."""
@@ -66,11 +80,15 @@ def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
     difference = gram(A_S, stand_in_gram) - gram(A_G, stand_in_gram)
     normalisation = 4 * n_C**2 * positions**2
     squared = np.sum(difference**2)
-    forms = {None: squared / normalisation, "no_transpose": squared / normalisation,
-             "no_normalisation": squared, "factor_4": squared / (n_C**2 * positions**2),
-             "no_square": np.sum(difference) / normalisation,
-             "normalisation_power": squared / (4 * n_C * positions),
-             "normalisation_power_c": squared / (4 * n_C**2 * positions)}
+    forms = {
+        None: squared / normalisation,
+        "no_transpose": squared / normalisation,
+        "no_normalisation": squared,
+        "factor_4": squared / (n_C**2 * positions**2),
+        "no_square": np.sum(difference) / normalisation,
+        "normalisation_power": squared / (4 * n_C * positions),
+        "normalisation_power_c": squared / (4 * n_C**2 * positions),
+    }
     if mistake:
         return forms[mistake], None
     gradient_A = -2 / normalisation * _gram_gradient(A_G, difference, stand_in_gram)
@@ -86,22 +104,24 @@ def stand_in_layer_style_cost(a_S, a_G):
 # ------------------------------------------------------------------------------------------------
 # The five exercises: (value, gradients) on float64 copies of the inputs
 
+
 def content_cost(a_C, a_G, mistake=None):
     _, n_H, n_W, n_C = a_G.shape
     difference = a_C - a_G
-    forms = {None: np.sum(difference**2) / (4 * n_H * n_W * n_C),
-             "factor_4": np.mean(difference**2),
-             "factor_2": np.sum(difference**2) / (2 * n_H * n_W * n_C),
-             "no_normalisation": np.sum(difference**2),
-             "no_square": np.sum(difference) / (4 * n_H * n_W * n_C),
-             "abs": np.sum(np.abs(difference)) / (4 * n_H * n_W * n_C),
-             "norm_not_squared": np.sqrt(np.sum(difference**2)) / (4 * n_H * n_W * n_C)}
+    forms = {
+        None: np.sum(difference**2) / (4 * n_H * n_W * n_C),
+        "factor_4": np.mean(difference**2),
+        "factor_2": np.sum(difference**2) / (2 * n_H * n_W * n_C),
+        "no_normalisation": np.sum(difference**2),
+        "no_square": np.sum(difference) / (4 * n_H * n_W * n_C),
+        "abs": np.sum(np.abs(difference)) / (4 * n_H * n_W * n_C),
+        "norm_not_squared": np.sqrt(np.sum(difference**2)) / (4 * n_H * n_W * n_C),
+    }
     return forms[mistake], (None if mistake else [-2 * difference / (4 * n_H * n_W * n_C)])
 
 
 def gram_matrix(A, mistake=None):
-    forms = {None: gram(A), "gram_normalised": gram(A) / A.shape[1],
-             "gram_normalised_c": gram(A) / A.size}
+    forms = {None: gram(A), "gram_normalised": gram(A) / A.shape[1], "gram_normalised_c": gram(A) / A.size}
     # The gradient checked is that of the fingerprint sum(G * W).
     W = nst_checks.fingerprint_weights(A.shape[0] ** 2).reshape(A.shape[0], A.shape[0])
     return forms[mistake], (None if mistake else [(W + W.T) @ A])
@@ -109,26 +129,31 @@ def gram_matrix(A, mistake=None):
 
 def style_cost(style, generated, style_layers, stand_in_layer=False, mistake=None):
     """Weighted sum of layer costs; the gradient is wrt every generated activation, dict order."""
+
     def layer(a_S, a_G):
         if stand_in_layer:
             return stand_in_layer_style_cost(a_S, a_G)
         return layer_style_cost(a_S, a_G)
 
     if mistake == "pair_by_order":
-        pairs = [(coefficient, a_S, a_G) for (_, coefficient), a_S, a_G
-                 in zip(style_layers, style.values(), generated.values())]
+        pairs = [
+            (coefficient, a_S, a_G)
+            for (_, coefficient), a_S, a_G in zip(style_layers, style.values(), generated.values())
+        ]
         return sum(c * layer(a_S, a_G)[0] for c, a_S, a_G in pairs), None
     if mistake == "global_layers":
         return sum(c * layer(style[name], generated[name])[0] for name, c in DEFAULT_STYLE_LAYERS), None
     costs = [(coefficient, *layer(style[name], generated[name])) for name, coefficient in style_layers]
     weighted = sum(coefficient * value for coefficient, value, _ in costs)
     coefficients = [coefficient for coefficient, _, _ in costs]
-    forms = {None: weighted,
-             "coefficients": sum(value for _, value, _ in costs),
-             "last_layer": coefficients[-1] * costs[-1][1],
-             "first_layer": coefficients[0] * costs[0][1],
-             "divided_by_coefficients": weighted / sum(coefficients),
-             "mean_of_layers": weighted / len(costs)}
+    forms = {
+        None: weighted,
+        "coefficients": sum(value for _, value, _ in costs),
+        "last_layer": coefficients[-1] * costs[-1][1],
+        "first_layer": coefficients[0] * costs[0][1],
+        "divided_by_coefficients": weighted / sum(coefficients),
+        "mean_of_layers": weighted / len(costs),
+    }
     if mistake:
         return forms[mistake], None
     gradients = {name: np.zeros_like(a_G) for name, a_G in generated.items()}
@@ -138,7 +163,9 @@ def style_cost(style, generated, style_layers, stand_in_layer=False, mistake=Non
 
 
 def total_cost(J_content, J_style, alpha=DEFAULT_ALPHA, beta=DEFAULT_BETA, mistake=None):
-    forms = {None: alpha * J_content + beta * J_style,
-             "swapped_weights": alpha * J_style + beta * J_content,
-             "fixed_weights": DEFAULT_ALPHA * J_content + DEFAULT_BETA * J_style}
+    forms = {
+        None: alpha * J_content + beta * J_style,
+        "swapped_weights": alpha * J_style + beta * J_content,
+        "fixed_weights": DEFAULT_ALPHA * J_content + DEFAULT_BETA * J_style,
+    }
     return forms[mistake], (None if mistake else [np.float64(alpha), np.float64(beta)])

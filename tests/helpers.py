@@ -46,8 +46,10 @@ def malicious_pth(path, marker, via="os.system", where="state dict", protocol=2)
     writes it). ``where``: the record that holds the call, ``"state dict"`` (as a tensor) or
     ``"sys info"`` (read before any tensor). Returns ``path``.
     """
-    call = {"os.system": _Call(os.system, f"touch {shlex.quote(str(marker))}"),
-            "eval": _Call(eval, f"open({str(marker)!r}, 'w').close()")}[via]
+    call = {
+        "os.system": _Call(os.system, f"touch {shlex.quote(str(marker))}"),
+        "eval": _Call(eval, f"open({str(marker)!r}, 'w').close()"),
+    }[via]
     sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
     state = {"0.weight": call} if where == "state dict" else {}
     if where == "sys info":
@@ -69,6 +71,7 @@ def unpickle_freely(path):
 # --------------------------------------------------------------------------------------------
 # A real HTTP server on the loopback interface
 # --------------------------------------------------------------------------------------------
+
 
 class LoopbackServer:
     """``http.server`` on 127.0.0.1 (a free port) serving the files under ``root``, while in a ``with``.
@@ -96,7 +99,7 @@ class LoopbackServer:
                 if self.path not in server.cut_short:
                     return super().copyfile(source, destination)
                 body = source.read()
-                destination.write(body[:len(body) // 2])
+                destination.write(body[: len(body) // 2])
                 self.close_connection = True
 
             def log_message(self, *args):
@@ -104,8 +107,7 @@ class LoopbackServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
         self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self):
         self._thread.start()
@@ -120,6 +122,7 @@ class LoopbackServer:
 # --------------------------------------------------------------------------------------------
 # Images and notebooks
 # --------------------------------------------------------------------------------------------
+
 
 def read_rgb(path):
     """The image file at ``path`` as a float32 array (height, width, 3), RGB in [0, 1], read with PIL

@@ -84,8 +84,14 @@ def vgg_layer_names(n_convs_per_block=VGG19_CONVS, with_fc=False):
             layers += [(f"conv{block}_{i}", "conv"), (f"relu{block}_{i}", "relu")]
         layers.append((f"pool{block}", "pool"))
     if with_fc:
-        layers += [("fc6", "conv"), ("relu6", "relu"), ("fc7", "conv"), ("relu7", "relu"),
-                   ("fc8", "conv"), ("prob", "softmax")]
+        layers += [
+            ("fc6", "conv"),
+            ("relu6", "relu"),
+            ("fc7", "conv"),
+            ("relu7", "relu"),
+            ("fc8", "conv"),
+            ("prob", "softmax"),
+        ]
     return layers
 
 
@@ -133,17 +139,23 @@ def _cell(items):
 
 
 def _layer_struct(generation, name, kind, kernels):
-    values = {"name": name, "type": kind, "precious": np.array([[0]], np.uint8),
-              "leak": np.array([[0.0]])}
+    values = {"name": name, "type": kind, "precious": np.array([[0]], np.uint8), "leak": np.array([[0.0]])}
     if kind == "conv":
         kernel, bias = kernels[name]
-        values.update(weights=_cell([kernel.astype(np.float32), bias.reshape(1, -1).astype(np.float32)]),
-                      size=np.array([kernel.shape], np.float64),
-                      pad=np.array([[0.0, 0.0, 0.0, 0.0]] if name.startswith("fc") else [[1.0, 1.0, 1.0, 1.0]]),
-                      stride=np.array([[1.0, 1.0]]), dilate=np.array([[1.0, 1.0]]))
+        values.update(
+            weights=_cell([kernel.astype(np.float32), bias.reshape(1, -1).astype(np.float32)]),
+            size=np.array([kernel.shape], np.float64),
+            pad=np.array([[0.0, 0.0, 0.0, 0.0]] if name.startswith("fc") else [[1.0, 1.0, 1.0, 1.0]]),
+            stride=np.array([[1.0, 1.0]]),
+            dilate=np.array([[1.0, 1.0]]),
+        )
     elif kind == "pool":
-        values.update(method="max", pool=np.array([[2.0, 2.0]]), stride=np.array([[2.0, 2.0]]),
-                      pad=np.array([[0.0, 0.0, 0.0, 0.0]]))
+        values.update(
+            method="max",
+            pool=np.array([[2.0, 2.0]]),
+            stride=np.array([[2.0, 2.0]]),
+            pad=np.array([[0.0, 0.0, 0.0, 0.0]]),
+        )
     return _struct(_FIELDS[generation][kind], values)
 
 
@@ -157,8 +169,17 @@ def _average_image(generation, mean_rgb, rng):
     return (mean_rgb + texture).astype(np.float32)
 
 
-def write_vgg_mat(path, generation="current", channels=TINY_CHANNELS, n_convs_per_block=VGG19_CONVS,
-                  seed=0, with_fc=True, mean_rgb=CAFFE_MEAN_RGB, kernels=None, omit=()):
+def write_vgg_mat(
+    path,
+    generation="current",
+    channels=TINY_CHANNELS,
+    n_convs_per_block=VGG19_CONVS,
+    seed=0,
+    with_fc=True,
+    mean_rgb=CAFFE_MEAN_RGB,
+    kernels=None,
+    omit=(),
+):
     """Write a tiny VGG in MatConvNet layout to ``path``; return a ``MatConvNetFixture``.
 
     ``generation``: ``"beta16"`` or ``"current"`` (see the module docstring).
@@ -182,35 +203,58 @@ def write_vgg_mat(path, generation="current", channels=TINY_CHANNELS, n_convs_pe
     class_names = _cell(["n01440764", "n01443537"])
     class_descriptions = _cell(["tench, Tinca tinca", "goldfish, Carassius auratus"])
     if generation == "beta16":
-        normalization = _struct(("imageSize", "averageImage", "keepAspect", "border", "interpolation"),
-                                {"imageSize": np.array([[224.0, 224.0, 3.0]]),
-                                 "averageImage": average_image, "keepAspect": np.array([[1]], np.uint8),
-                                 "border": np.array([[32.0, 32.0]]), "interpolation": "bilinear"})
+        normalization = _struct(
+            ("imageSize", "averageImage", "keepAspect", "border", "interpolation"),
+            {
+                "imageSize": np.array([[224.0, 224.0, 3.0]]),
+                "averageImage": average_image,
+                "keepAspect": np.array([[1]], np.uint8),
+                "border": np.array([[32.0, 32.0]]),
+                "interpolation": "bilinear",
+            },
+        )
         classes = _struct(("name", "description"), {"name": class_names, "description": class_descriptions})
         variables = {"layers": cell, "classes": classes, "normalization": normalization}
     else:
-        normalization = _struct(("averageImage", "keepAspect", "border", "imageSize", "interpolation", "cropSize"),
-                                {"averageImage": average_image, "keepAspect": np.array([[1]], np.uint8),
-                                 "border": np.array([[32.0, 32.0]]), "imageSize": np.array([[224.0, 224.0, 3.0]]),
-                                 "interpolation": "bilinear", "cropSize": np.array([[0.875]])})
-        meta = _struct(("inputs", "classes", "normalization"),
-                       {"inputs": _struct(("name", "size"), {"name": "input",
-                                                            "size": np.array([[224.0, 224.0, 3.0, 10.0]])}),
-                        "classes": _struct(("name", "description"),
-                                           {"name": class_names, "description": class_descriptions}),
-                        "normalization": normalization})
+        normalization = _struct(
+            ("averageImage", "keepAspect", "border", "imageSize", "interpolation", "cropSize"),
+            {
+                "averageImage": average_image,
+                "keepAspect": np.array([[1]], np.uint8),
+                "border": np.array([[32.0, 32.0]]),
+                "imageSize": np.array([[224.0, 224.0, 3.0]]),
+                "interpolation": "bilinear",
+                "cropSize": np.array([[0.875]]),
+            },
+        )
+        meta = _struct(
+            ("inputs", "classes", "normalization"),
+            {
+                "inputs": _struct(("name", "size"), {"name": "input", "size": np.array([[224.0, 224.0, 3.0, 10.0]])}),
+                "classes": _struct(("name", "description"), {"name": class_names, "description": class_descriptions}),
+                "normalization": normalization,
+            },
+        )
         variables = {"layers": cell, "meta": meta}
     savemat(path, variables, do_compression=False, oned_as="row")
 
     mean = np.asarray(average_image, np.float64).reshape(-1, 3).mean(axis=0)
     stored = {name: (kernel, np.asarray(bias, np.float32).reshape(-1)) for name, (kernel, bias) in kernels.items()}
-    return MatConvNetFixture(path=path, generation=generation, kernels=stored, mean_rgb=mean, layers=layers,
-                             n_convs_per_block=n_convs_per_block, channels=channels)
+    return MatConvNetFixture(
+        path=path,
+        generation=generation,
+        kernels=stored,
+        mean_rgb=mean,
+        layers=layers,
+        n_convs_per_block=n_convs_per_block,
+        channels=channels,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # numpy references (float64)
 # --------------------------------------------------------------------------------------------
+
 
 def numpy_conv_matconvnet(image, kernel_whio, bias):
     """3x3 convolution as MatConvNet applies its kernels: zero padding 1, stride 1, no flip.
@@ -228,7 +272,7 @@ def numpy_conv_matconvnet(image, kernel_whio, bias):
     out = np.zeros((height, width, kernel.shape[3]))
     for ky in range(3):
         for kx in range(3):
-            out += padded[ky:ky + height, kx:kx + width, :] @ kernel[kx, ky]
+            out += padded[ky : ky + height, kx : kx + width, :] @ kernel[kx, ky]
     return out + np.asarray(bias, np.float64).reshape(-1)
 
 

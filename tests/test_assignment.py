@@ -16,8 +16,17 @@ from nbformat.v4 import new_code_cell
 from PIL import Image
 
 import nst_checks
-from course import (ASSIGNMENT, NOTEBOOK, ROOT, SOURCE_DIR, SOURCE_NOTEBOOK, cell_by_grade_id, error_text,
-                    nbgrader_meta, read_notebook)
+from course import (
+    ASSIGNMENT,
+    NOTEBOOK,
+    ROOT,
+    SOURCE_DIR,
+    SOURCE_NOTEBOOK,
+    cell_by_grade_id,
+    error_text,
+    nbgrader_meta,
+    read_notebook,
+)
 from helpers import shrink_run
 from nst_grader.scoring import reported_call
 
@@ -26,8 +35,9 @@ WEIGHTS = ROOT / "pretrained-model" / "vgg19-normalised.mat"
 
 SOURCE = read_notebook(SOURCE_NOTEBOOK)
 SOLUTION_IDS = [nbgrader_meta(c)["grade_id"] for c in SOURCE.cells if nbgrader_meta(c).get("solution")]
-POINTS = {nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"]
-          for c in SOURCE.cells if nbgrader_meta(c).get("grade")}
+POINTS = {
+    nbgrader_meta(c)["grade_id"]: nbgrader_meta(c)["points"] for c in SOURCE.cells if nbgrader_meta(c).get("grade")
+}
 TOTAL_POINTS = 10
 
 
@@ -44,7 +54,8 @@ def _assert_cleared(notebook, name):
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, (
                 f"{name}: cell {index} (from 0) has outputs or an execution count (clear all outputs):\n"
-                f"{cell.source[:200]}")
+                f"{cell.source[:200]}"
+            )
 
 
 def test_committed_source_notebook_has_no_outputs():
@@ -82,8 +93,9 @@ def test_release_notebook_has_no_solutions_or_hidden_tests(release_dir, release_
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
         assert marker not in text, marker
 
-    released_lines = {line.strip() for cell in release_notebook.cells if cell.cell_type == "code"
-                      for line in cell.source.splitlines()}
+    released_lines = {
+        line.strip() for cell in release_notebook.cells if cell.cell_type == "code" for line in cell.source.splitlines()
+    }
     solution_lines = []
     for grade_id in SOLUTION_IDS:
         source = cell_by_grade_id(SOURCE, grade_id).source
@@ -97,8 +109,9 @@ def test_release_notebook_has_no_solutions_or_hidden_tests(release_dir, release_
 def test_release_has_each_check_and_graded_cells_without_their_inputs(release_notebook):
     """Each exercise keeps its visible check; its graded cell keeps only its comment."""
     checks = [cell.source for cell in release_notebook.cells if "nst_checks.check(" in cell.source]
-    assert sorted(re.search(r"nst_checks\.check\('(\w+)'", source).group(1) for source in checks) == \
-        sorted(nst_checks.FUNCTIONS)
+    assert sorted(re.search(r"nst_checks\.check\('(\w+)'", source).group(1) for source in checks) == sorted(
+        nst_checks.FUNCTIONS
+    )
     for function in nst_checks.FUNCTIONS.values():
         graded = cell_by_grade_id(release_notebook, f"test_{function}").source
         assert "nst_checks.report" not in graded and graded.startswith("# Graded"), graded
@@ -123,8 +136,9 @@ def test_release_notebook_has_no_outputs(release_notebook):
 @pytest.mark.skipif(not WEIGHTS.exists(), reason=f"needs {WEIGHTS.relative_to(ROOT)} (make weights)")
 def test_source_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     workdir = tmp_path / ASSIGNMENT
-    shutil.copytree(SOURCE_DIR, workdir, symlinks=False,
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copytree(
+        SOURCE_DIR, workdir, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    )
     # The copied nst_utils.py looks for pretrained-model/ above the temporary directory: point it
     # at the real weights. The kernel inherits this process's environment.
     monkeypatch.setenv("NST_WEIGHTS", str(WEIGHTS))
@@ -140,8 +154,9 @@ def test_source_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
 
     # kernel_name python3: the kernelspec in this venv's share/jupyter, whose argv "python"
     # jupyter_client replaces with sys.executable, checked by the last cell.
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()
 
     for cell in notebook.cells:
@@ -159,11 +174,16 @@ def test_source_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
     [generate_cell] = [cell for cell in notebook.cells if 'save_image("outputs/generated.png"' in cell.source]
     printed = "".join(output.get("text", "") for output in generate_cell.outputs)
     assert "saved outputs/generated.png" in printed
-    progress = [output for output in generate_cell.outputs  # tqdm.auto: a widget, or text without one
-                if "application/vnd.jupyter.widget-view+json" in output.get("data", {})
-                or "3/3" in output.get("text", "")]
+    progress = [
+        output
+        for output in generate_cell.outputs  # tqdm.auto: a widget, or text without one
+        if "application/vnd.jupyter.widget-view+json" in output.get("data", {}) or "3/3" in output.get("text", "")
+    ]
     assert progress, generate_cell.outputs
-    figures = [cell for cell in notebook.cells if cell.cell_type == "code" and any(
-        "image/png" in output.get("data", {}) for output in cell.outputs)]
+    figures = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code" and any("image/png" in output.get("data", {}) for output in cell.outputs)
+    ]
     # images, result, loss curve + snapshots (one cell), and the five explorations
     assert len(figures) >= 8, [cell.source[:40] for cell in figures]

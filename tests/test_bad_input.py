@@ -27,8 +27,8 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -49,18 +49,21 @@ PREVIOUS = "previous result"  # what the existing output file holds before each 
 
 # TensorFlow's start-up lines, written before its logging is configured (TF_CPP_MIN_LOG_LEVEL
 # cannot silence them); everything else on stderr is the program's own.
-_TF_LOG_LINE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\).*"
-                          r"|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] .*)$")
+_TF_LOG_LINE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\).*"
+    r"|[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] .*)$"
+)
 
 
 # --------------------------------------------------------------------------------------------
 # Test images (written with PIL) and helpers
 # --------------------------------------------------------------------------------------------
 
+
 def _two_tone(a=A, b=B, size=40, channels=3, dtype=np.uint8):
     """size x size array: left half ``a``, right half ``b``."""
     image = np.empty((size, size, channels) if channels > 1 else (size, size), dtype)
-    image[:, :size // 2], image[:, size // 2:] = a, b
+    image[:, : size // 2], image[:, size // 2 :] = a, b
     return image
 
 
@@ -125,6 +128,7 @@ class Ctx:
 # The corpus
 # --------------------------------------------------------------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class Kind:
     """One kind of bad input.
@@ -147,9 +151,17 @@ class Kind:
 
 
 def _base_options(ctx):
-    return {"--content": ctx.content, "--style": ctx.style, "--size": f"{SIZE[0]}x{SIZE[1]}", "--steps": 1,
-            "--optimizer": "adam", "--learning-rate": 0.005, "--weights": ctx.weights,
-            "--output": ctx.output, "--quiet": True}
+    return {
+        "--content": ctx.content,
+        "--style": ctx.style,
+        "--size": f"{SIZE[0]}x{SIZE[1]}",
+        "--steps": 1,
+        "--optimizer": "adam",
+        "--learning-rate": 0.005,
+        "--weights": ctx.weights,
+        "--output": ctx.output,
+        "--quiet": True,
+    }
 
 
 def _argv(options):
@@ -167,9 +179,10 @@ def _argv(options):
 
 # ---- weights ----
 
+
 def _truncated_mat(ctx):
     whole = write_vgg_mat(ctx.inputs / "whole.mat", seed=5).path.read_bytes()
-    return {"--weights": ctx.file("truncated.mat", whole[:len(whole) // 2])}
+    return {"--weights": ctx.file("truncated.mat", whole[: len(whole) // 2])}
 
 
 def _vgg16(ctx):
@@ -184,8 +197,9 @@ def _no_layers_mat(ctx):
 def _pth_through_prepare_normalised(ctx):
     """The converter given a hostile .pth (with its own sha, so the checksum passes)."""
     source = malicious_pth(ctx.inputs / "vgg_normalised.pth", ctx.tmp / "pwned")
-    return lambda: vgg_weights.prepare_normalised(ctx.out, source=source,
-                                                  expected_sha256=vgg_weights.file_sha256(source))
+    return lambda: vgg_weights.prepare_normalised(
+        ctx.out, source=source, expected_sha256=vgg_weights.file_sha256(source)
+    )
 
 
 def _pth_as_weights(ctx):
@@ -218,6 +232,7 @@ def _missing_default_weights(ctx):
 
 # ---- images that must work ----
 
+
 def _image_kind(name, save, expected, tolerance=0.03):
     """``save(path)`` writes an odd image whose display is ``expected`` (two tones A | B, or one
     colour); it is used as content and style, and the result must look like it."""
@@ -232,13 +247,16 @@ def _image_kind(name, save, expected, tolerance=0.03):
         assert result_image.shape == (SIZE[1], SIZE[0], 3)
         expected_image = np.asarray(expected, np.float32) / 255.0
         if expected_image.ndim == 1:  # one colour
-            np.testing.assert_allclose(result_image, np.broadcast_to(expected_image, result_image.shape),
-                                       atol=tolerance)
+            np.testing.assert_allclose(
+                result_image, np.broadcast_to(expected_image, result_image.shape), atol=tolerance
+            )
         else:  # left and right halves, away from the edge between them
-            np.testing.assert_allclose(result_image[:, 1:13], np.broadcast_to(expected_image[0], (32, 12, 3)),
-                                       atol=tolerance)
-            np.testing.assert_allclose(result_image[:, 20:31], np.broadcast_to(expected_image[1], (32, 11, 3)),
-                                       atol=tolerance)
+            np.testing.assert_allclose(
+                result_image[:, 1:13], np.broadcast_to(expected_image[0], (32, 12, 3)), atol=tolerance
+            )
+            np.testing.assert_allclose(
+                result_image[:, 20:31], np.broadcast_to(expected_image[1], (32, 11, 3)), atol=tolerance
+            )
 
     return make, check
 
@@ -289,9 +307,11 @@ def _save_one_pixel(path):
 
 # ---- images that must be refused ----
 
+
 def _huge(side):
     def make(ctx):
         return {"--content": _png_with_header_size(ctx.inputs / "huge.png", side, side)}
+
     return make
 
 
@@ -313,6 +333,7 @@ def _path_through_a_file(ctx):
 
 # ---- output paths ----
 
+
 def _output_parent_is_a_file(ctx):
     return {"--output": ctx.file("notes.txt", "notes") / "out.png"}
 
@@ -330,10 +351,12 @@ def _output_read_only_folder(ctx):
 def _no_new_files_in(folder):
     def check(ctx, result):
         assert not folder(ctx).exists() or os.listdir(folder(ctx)) == []
+
     return check
 
 
 # ---- optimisation ----
+
 
 class _Poisoned(transfer.StyleTransfer):
     """A StyleTransfer whose cost is multiplied by ``factor`` (a variable, read inside the graph)."""
@@ -370,8 +393,15 @@ def _nan_at_step_3(optimizer):
         assert resume.step == 2 and np.isfinite(resume.image).all()
         assert all(np.isfinite(slot).all() for slot in resume.optimizer_state)
 
-    return Kind(f"nan-mid-run-{optimizer}", "api", make, FloatingPointError, ("the cost became nan at step 3",),
-                check, ("out.checkpoint.npz",))
+    return Kind(
+        f"nan-mid-run-{optimizer}",
+        "api",
+        make,
+        FloatingPointError,
+        ("the cost became nan at step 3",),
+        check,
+        ("out.checkpoint.npz",),
+    )
 
 
 def _two_styles(ctx, blend):
@@ -385,100 +415,232 @@ def _keeps_the_content(ctx, result):
     np.testing.assert_allclose(read_rgb(ctx.output), expected, atol=0.5 / 255 + 1e-6)
 
 
-_IMAGES = {name: _image_kind(file, save, expected, tolerance) for name, file, save, expected, tolerance in [
-    ("grayscale", "gray.png", _save_grayscale, ((60,) * 3, (190,) * 3), 0.03),
-    ("rgba", "rgba.png", _save_rgba, (A, B), 0.03),
-    ("palette", "palette.png", _save_palette, (A, B), 0.03),
-    ("16-bit", "gray16.png", _save_16bit, ((64,) * 3, (191,) * 3), 0.03),
-    ("cmyk-jpeg", "cmyk.jpg", _save_cmyk_jpeg, ((255, 0, 0), (0, 255, 0)), 0.07),
-    ("exif-rotated", "rotated.jpg", _save_exif_rotated, (A, B), 0.07),
-    ("animated-gif", "anim.gif", _save_animated_gif, (A, B), 0.03),
-    ("one-pixel", "dot.png", _save_one_pixel, A, 0.03),
-]}
+_IMAGES = {
+    name: _image_kind(file, save, expected, tolerance)
+    for name, file, save, expected, tolerance in [
+        ("grayscale", "gray.png", _save_grayscale, ((60,) * 3, (190,) * 3), 0.03),
+        ("rgba", "rgba.png", _save_rgba, (A, B), 0.03),
+        ("palette", "palette.png", _save_palette, (A, B), 0.03),
+        ("16-bit", "gray16.png", _save_16bit, ((64,) * 3, (191,) * 3), 0.03),
+        ("cmyk-jpeg", "cmyk.jpg", _save_cmyk_jpeg, ((255, 0, 0), (0, 255, 0)), 0.07),
+        ("exif-rotated", "rotated.jpg", _save_exif_rotated, (A, B), 0.07),
+        ("animated-gif", "anim.gif", _save_animated_gif, (A, B), 0.03),
+        ("one-pixel", "dot.png", _save_one_pixel, A, 0.03),
+    ]
+}
 
 KINDS = [
     # -- weights --
     Kind("weights-truncated-mat", "main", _truncated_mat, 1, ("not a readable MatConvNet .mat file", "truncated")),
-    Kind("weights-empty-file", "main", lambda ctx: {"--weights": ctx.file("empty.mat")}, 1,
-         ("empty.mat", "not a readable MatConvNet .mat file")),
+    Kind(
+        "weights-empty-file",
+        "main",
+        lambda ctx: {"--weights": ctx.file("empty.mat")},
+        1,
+        ("empty.mat", "not a readable MatConvNet .mat file"),
+    ),
     Kind("weights-vgg16", "main", _vgg16, 1, ("is VGG-16", "needs VGG-19")),
     Kind("weights-not-matconvnet", "main", _no_layers_mat, 1, ("has no 'layers' variable", "not a MatConvNet network")),
     Kind("weights-folder", "main", lambda ctx: {"--weights": ctx.inputs}, 1, ("no VGG-19 weights at", "make weights")),
-    Kind("weights-pth-forbidden-global", "api", _pth_through_prepare_normalised, vgg_weights.WeightsError,
-         ("refusing to load 'posix.system'", "would run code"), _nothing_ran),
-    Kind("weights-pth-given-as-mat", "cli", _pth_as_weights, 1, ("weights.pth", "not a readable MatConvNet"),
-         _nothing_ran),
-    Kind("weights-checksum-mismatch", "api", _tampered_download, SystemExit,
-         ("error: checksum mismatch", "vgg_normalised.pth"), lambda ctx, message: _names_both_checksums(ctx, message)),
-    Kind("weights-missing", "cli", _missing_default_weights, 1,
-         ("no VGG-19 weights at", "vgg19-normalised.mat", "`make weights`")),
+    Kind(
+        "weights-pth-forbidden-global",
+        "api",
+        _pth_through_prepare_normalised,
+        vgg_weights.WeightsError,
+        ("refusing to load 'posix.system'", "would run code"),
+        _nothing_ran,
+    ),
+    Kind(
+        "weights-pth-given-as-mat",
+        "cli",
+        _pth_as_weights,
+        1,
+        ("weights.pth", "not a readable MatConvNet"),
+        _nothing_ran,
+    ),
+    Kind(
+        "weights-checksum-mismatch",
+        "api",
+        _tampered_download,
+        SystemExit,
+        ("error: checksum mismatch", "vgg_normalised.pth"),
+        lambda ctx, message: _names_both_checksums(ctx, message),
+    ),
+    Kind(
+        "weights-missing",
+        "cli",
+        _missing_default_weights,
+        1,
+        ("no VGG-19 weights at", "vgg19-normalised.mat", "`make weights`"),
+    ),
     # -- images that must give a correct result --
-    *[Kind(f"image-{name}", "cli" if name == "cmyk-jpeg" else "main", make, 0, ("saved",), check)
-      for name, (make, check) in _IMAGES.items()],
+    *[
+        Kind(f"image-{name}", "cli" if name == "cmyk-jpeg" else "main", make, 0, ("saved",), check)
+        for name, (make, check) in _IMAGES.items()
+    ],
     # -- images that must be refused --
     Kind("image-huge-10000x10000", "cli", _huge(10_000), 1, ("10000x10000 pixels", "more than the 50,000,000 allowed")),
     Kind("image-huge-20000x20000", "main", _huge(20_000), 1, ("huge.png", "too large to open safely")),
-    Kind("image-not-an-image", "cli", lambda ctx: {"--content": ctx.file("photo.jpg", "my holiday notes\n")}, 1,
-         ("photo.jpg", "not an image format")),
-    Kind("image-truncated-jpeg", "main",
-         lambda ctx: {"--style": ctx.file("cut.jpg", (ROOT / "images" / "swirls.jpg").read_bytes()[:5000])}, 1,
-         ("cut.jpg", "damaged or truncated")),
+    Kind(
+        "image-not-an-image",
+        "cli",
+        lambda ctx: {"--content": ctx.file("photo.jpg", "my holiday notes\n")},
+        1,
+        ("photo.jpg", "not an image format"),
+    ),
+    Kind(
+        "image-truncated-jpeg",
+        "main",
+        lambda ctx: {"--style": ctx.file("cut.jpg", (ROOT / "images" / "swirls.jpg").read_bytes()[:5000])},
+        1,
+        ("cut.jpg", "damaged or truncated"),
+    ),
     Kind("image-unreadable-chmod-000", "main", _unreadable, 1, ("photo.png", "permission denied")),
-    Kind("image-path-through-a-file", "main", _path_through_a_file, 1,
-         ("notes.txt/photo.png", "part of the path is a file, not a folder")),
+    Kind(
+        "image-path-through-a-file",
+        "main",
+        _path_through_a_file,
+        1,
+        ("notes.txt/photo.png", "part of the path is a file, not a folder"),
+    ),
     Kind("image-folder", "main", lambda ctx: {"--style": ctx.inputs}, 1, ("is a folder, not an image",)),
-    Kind("image-missing-style", "main", lambda ctx: {"--style": ctx.inputs / "absent.jpg"}, 1,
-         ("no such image file", "absent.jpg")),
-    Kind("image-init-not-an-image", "main", lambda ctx: {"--init": ctx.file("init.png", "not a picture")}, 1,
-         ("init.png", "not an image format")),
+    Kind(
+        "image-missing-style",
+        "main",
+        lambda ctx: {"--style": ctx.inputs / "absent.jpg"},
+        1,
+        ("no such image file", "absent.jpg"),
+    ),
+    Kind(
+        "image-init-not-an-image",
+        "main",
+        lambda ctx: {"--init": ctx.file("init.png", "not a picture")},
+        1,
+        ("init.png", "not an image format"),
+    ),
     # -- output paths (all checked before optimising) --
-    Kind("output-missing-folder", "main", lambda ctx: {"--output": ctx.tmp / "missing" / "deeper" / "out.png"}, 1,
-         ("folder", "missing/deeper", "does not exist"), _no_new_files_in(lambda ctx: ctx.tmp / "missing")),
+    Kind(
+        "output-missing-folder",
+        "main",
+        lambda ctx: {"--output": ctx.tmp / "missing" / "deeper" / "out.png"},
+        1,
+        ("folder", "missing/deeper", "does not exist"),
+        _no_new_files_in(lambda ctx: ctx.tmp / "missing"),
+    ),
     Kind("output-parent-is-a-file", "main", _output_parent_is_a_file, 1, ("notes.txt is a file, not a folder",)),
     Kind("output-read-only-folder", "main", _output_read_only_folder, 1, ("read-only", "is not writable")),
     # /proc refuses new files to everyone, root included (os.access says yes to root there).
-    Kind("output-in-proc", "cli", lambda ctx: {"--output": "/proc/nst-out.png"}, 1,
-         ("cannot save /proc/nst-out.png", "/proc is not writable")),
-    Kind("output-unknown-suffix", "main", lambda ctx: {"--output": ctx.out / "out.xyz"}, 1,
-         ("unknown image suffix '.xyz'", ".png")),
+    Kind(
+        "output-in-proc",
+        "cli",
+        lambda ctx: {"--output": "/proc/nst-out.png"},
+        1,
+        ("cannot save /proc/nst-out.png", "/proc is not writable"),
+    ),
+    Kind(
+        "output-unknown-suffix",
+        "main",
+        lambda ctx: {"--output": ctx.out / "out.xyz"},
+        1,
+        ("unknown image suffix '.xyz'", ".png"),
+    ),
     Kind("output-no-suffix", "main", lambda ctx: {"--output": ctx.out / "out"}, 1, ("unknown image suffix ''",)),
     # -- the optimisation --
     # 1e38 fits float32; style weight x style cost overflows to inf in the first evaluation.
-    Kind("nan-huge-style-weight-cli", "cli",
-         lambda ctx: {"--optimizer": "lbfgs", "--style-weight": "1e38", "--snapshot-every": 1}, 1,
-         ("the cost became inf at step 1", "smaller")),
+    Kind(
+        "nan-huge-style-weight-cli",
+        "cli",
+        lambda ctx: {"--optimizer": "lbfgs", "--style-weight": "1e38", "--snapshot-every": 1},
+        1,
+        ("the cost became inf at step 1", "smaller"),
+    ),
     _nan_at_step_3("adam"),
     _nan_at_step_3("lbfgs"),
-    Kind("all-cost-weights-zero", "main",
-         lambda ctx: {"--optimizer": "lbfgs", "--content-weight": 0, "--style-weight": 0, "--tv-weight": 0}, 0,
-         ("saved",), _keeps_the_content),
+    Kind(
+        "all-cost-weights-zero",
+        "main",
+        lambda ctx: {"--optimizer": "lbfgs", "--content-weight": 0, "--style-weight": 0, "--tv-weight": 0},
+        0,
+        ("saved",),
+        _keeps_the_content,
+    ),
     # -- command-line values --
     Kind("cli-negative-steps", "main", lambda ctx: {"--steps": -3}, 2, ("--steps: must be a positive whole number",)),
     Kind("cli-zero-steps", "main", lambda ctx: {"--steps": 0}, 2, ("--steps: must be a positive whole number, got 0",)),
     Kind("cli-zero-size", "main", lambda ctx: {"--size": "0x0"}, 2, ("--size: size must be at least 16x16",)),
     Kind("cli-malformed-size", "main", lambda ctx: {"--size": "32by32"}, 2, ("size must look like 400x300",)),
     Kind("cli-unknown-optimizer", "main", lambda ctx: {"--optimizer": "sgd"}, 2, ("invalid choice: 'sgd'",)),
-    Kind("cli-blend-count-mismatch", "main", lambda ctx: {"--style-blend": "0.5,0.5"}, 2,
-         ("--style-blend has 2 weights for 1 --style images",)),
-    Kind("cli-negative-blend-weight", "main", lambda ctx: _two_styles(ctx, "1,-1"), 2,
-         ("--style-blend", "must be a number from 0 to 3.4e38, got -1")),
+    Kind(
+        "cli-blend-count-mismatch",
+        "main",
+        lambda ctx: {"--style-blend": "0.5,0.5"},
+        2,
+        ("--style-blend has 2 weights for 1 --style images",),
+    ),
+    Kind(
+        "cli-negative-blend-weight",
+        "main",
+        lambda ctx: _two_styles(ctx, "1,-1"),
+        2,
+        ("--style-blend", "must be a number from 0 to 3.4e38, got -1"),
+    ),
     Kind("cli-all-zero-blend", "main", lambda ctx: _two_styles(ctx, "0,0"), 1, ("style blend", "not all zero")),
-    Kind("cli-negative-style-weight", "main", lambda ctx: {"--style-weight": "-5"}, 2,
-         ("--style-weight: must be a number from 0 to 3.4e38, got -5",)),
-    Kind("cli-infinite-content-weight", "main", lambda ctx: {"--content-weight": "inf"}, 2,
-         ("--content-weight: must be a number from 0 to 3.4e38, got inf",)),
-    Kind("cli-noise-ratio-above-1", "main", lambda ctx: {"--init": "noise", "--noise-ratio": 1.5}, 2,
-         ("--noise-ratio must be in [0, 1], got 1.5",)),
-    Kind("cli-noise-ratio-nan", "main", lambda ctx: {"--init": "noise", "--noise-ratio": "nan"}, 2,
-         ("--noise-ratio must be in [0, 1], got nan",)),
-    Kind("cli-zero-snapshot-every", "main", lambda ctx: {"--snapshot-every": 0}, 2,
-         ("--snapshot-every: must be a positive whole number",)),
-    Kind("cli-malformed-style-layers", "main", lambda ctx: {"--style-layers": "conv1_1:heavy"}, 2,
-         ("expected layer[:weight]",)),
-    Kind("cli-unknown-content-layer", "main", lambda ctx: {"--content-layer": "conv9_9"}, 1,
-         ("unknown VGG-19 layer", "conv9_9")),
-    Kind("cli-resume-without-checkpoint", "cli", lambda ctx: {"--resume": True}, 1,
-         ("nothing to resume", "out.checkpoint.npz", "--snapshot-every")),
+    Kind(
+        "cli-negative-style-weight",
+        "main",
+        lambda ctx: {"--style-weight": "-5"},
+        2,
+        ("--style-weight: must be a number from 0 to 3.4e38, got -5",),
+    ),
+    Kind(
+        "cli-infinite-content-weight",
+        "main",
+        lambda ctx: {"--content-weight": "inf"},
+        2,
+        ("--content-weight: must be a number from 0 to 3.4e38, got inf",),
+    ),
+    Kind(
+        "cli-noise-ratio-above-1",
+        "main",
+        lambda ctx: {"--init": "noise", "--noise-ratio": 1.5},
+        2,
+        ("--noise-ratio must be in [0, 1], got 1.5",),
+    ),
+    Kind(
+        "cli-noise-ratio-nan",
+        "main",
+        lambda ctx: {"--init": "noise", "--noise-ratio": "nan"},
+        2,
+        ("--noise-ratio must be in [0, 1], got nan",),
+    ),
+    Kind(
+        "cli-zero-snapshot-every",
+        "main",
+        lambda ctx: {"--snapshot-every": 0},
+        2,
+        ("--snapshot-every: must be a positive whole number",),
+    ),
+    Kind(
+        "cli-malformed-style-layers",
+        "main",
+        lambda ctx: {"--style-layers": "conv1_1:heavy"},
+        2,
+        ("expected layer[:weight]",),
+    ),
+    Kind(
+        "cli-unknown-content-layer",
+        "main",
+        lambda ctx: {"--content-layer": "conv9_9"},
+        1,
+        ("unknown VGG-19 layer", "conv9_9"),
+    ),
+    Kind(
+        "cli-resume-without-checkpoint",
+        "cli",
+        lambda ctx: {"--resume": True},
+        1,
+        ("nothing to resume", "out.checkpoint.npz", "--snapshot-every"),
+    ),
 ]
 
 
@@ -486,9 +648,16 @@ KINDS = [
 # Running a case
 # --------------------------------------------------------------------------------------------
 
+
 def _run_subprocess(argv, env):
-    result = subprocess.run([sys.executable, "-m", "neural_style", *argv], cwd=ROOT, capture_output=True, text=True,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env), timeout=180)
+    result = subprocess.run(
+        [sys.executable, "-m", "neural_style", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **env),
+        timeout=180,
+    )
     stderr = "\n".join(line for line in result.stderr.splitlines() if not _TF_LOG_LINE.match(line))
     assert "Traceback" not in stderr, stderr
     return result.returncode, result.stdout, stderr
@@ -509,8 +678,9 @@ def _run_main(argv, capsys):
 
 @pytest.mark.parametrize("kind", KINDS, ids=[kind.name for kind in KINDS])
 def test_bad_input(kind, assets, tmp_path, capsys, monkeypatch, request):
-    ctx = Ctx(tmp=tmp_path, inputs=tmp_path / "inputs", out=tmp_path / "out", monkeypatch=monkeypatch,
-              finalizers=[], **assets)
+    ctx = Ctx(
+        tmp=tmp_path, inputs=tmp_path / "inputs", out=tmp_path / "out", monkeypatch=monkeypatch, finalizers=[], **assets
+    )
     ctx.inputs.mkdir()
     ctx.out.mkdir()
     ctx.output.write_text(PREVIOUS)
@@ -530,7 +700,7 @@ def test_bad_input(kind, assets, tmp_path, capsys, monkeypatch, request):
         env = prepared.pop("env", {})
         options.update(prepared)
         argv = _argv(options)
-        status, out, err = (_run_subprocess(argv, env) if kind.route == "cli" else _run_main(argv, capsys))
+        status, out, err = _run_subprocess(argv, env) if kind.route == "cli" else _run_main(argv, capsys)
         assert status == kind.expect, (status, out, err)
         if status == 0:
             for word in kind.words:
@@ -558,10 +728,14 @@ def test_bad_input(kind, assets, tmp_path, capsys, monkeypatch, request):
     assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]
 
 
-@pytest.mark.parametrize("side, words", [
-    (10_000, "10000x10000 pixels, more than the 50,000,000 allowed"),  # the project's own limit
-    (20_000, "too large to open safely"),  # beyond PIL's decompression-bomb limit
-], ids=["project-limit", "pil-limit"])
+@pytest.mark.parametrize(
+    "side, words",
+    [
+        (10_000, "10000x10000 pixels, more than the 50,000,000 allowed"),  # the project's own limit
+        (20_000, "too large to open safely"),  # beyond PIL's decompression-bomb limit
+    ],
+    ids=["project-limit", "pil-limit"],
+)
 def test_huge_image_is_refused_before_decoding(tmp_path, monkeypatch, side, words):
     """The size check reads only the header: no pixel of the huge image is decoded. A spy on PIL's
     decoding (``ImageFile.load``, which every decode goes through) records the files it is called

@@ -15,8 +15,9 @@ def vgg_weights():
 
 def test_step_flops_counts_convolutions_gradient_and_grams(vgg_weights):
     # conv1_1 (3 -> 64) and conv1_2 (64 -> 64) on 10x8 pixels; one Gram matrix at conv1_1.
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), content_layer="conv1_2",
-                                   style_layers=(("conv1_1", 1.0),))
+    settings = dataclasses.replace(
+        transfer.defaults_for(vgg_weights), content_layer="conv1_2", style_layers=(("conv1_1", 1.0),)
+    )
     pixels = 10 * 8
     convolutions = 2 * pixels * 9 * 3 * 64 + 2 * pixels * 9 * 64 * 64
     gram = 2 * pixels * 64 * 64
@@ -29,11 +30,21 @@ def test_step_flops_counts_convolutions_gradient_and_grams(vgg_weights):
 def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
     """Every engine measurement of ``make bench``, at a tiny size and with the fewest runs, then the
     table."""
-    results, images = bench.measure_engine(vgg_weights, CONFIG.weights_path, step_sizes=((32, 24),),
-                                           quality_size=(32, 24), quality_steps=3, compare_size=(32, 24),
-                                           adam_steps=15, runs=1, load_runs=1, matmul_size=64)
+    results, images = bench.measure_engine(
+        vgg_weights,
+        CONFIG.weights_path,
+        step_sizes=((32, 24),),
+        quality_size=(32, 24),
+        quality_steps=3,
+        compare_size=(32, 24),
+        adam_steps=15,
+        runs=1,
+        load_runs=1,
+        matmul_size=64,
+    )
     assert [(s["size"], s["optimizer"], s["precision"]) for s in results["steps"]] == [
-        ("32x24", optimizer, precision) for optimizer in ("adam", "lbfgs") for precision in ("float32", "bfloat16")]
+        ("32x24", optimizer, precision) for optimizer in ("adam", "lbfgs") for precision in ("float32", "bfloat16")
+    ]
     for step in results["steps"]:  # evaluations per steady step, counted over 5 steps
         if step["optimizer"] == "adam":
             assert step["evaluations_per_step"] == 1.0, step
@@ -43,8 +54,10 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
     assert comparison["lbfgs_steps"] is not None, comparison
     assert comparison["lbfgs_steps"] < 15  # the cost of 15 Adam steps, in fewer L-BFGS steps
     assert comparison["lbfgs_evaluations"] >= comparison["lbfgs_steps"] + 1  # the start's, then one or more each
-    assert {precision: image.shape for precision, image in images.items()} == {"float32": (1, 24, 32, 3),
-                                                                               "bfloat16": (1, 24, 32, 3)}
+    assert {precision: image.shape for precision, image in images.items()} == {
+        "float32": (1, 24, 32, 3),
+        "bfloat16": (1, 24, 32, 3),
+    }
     assert results["bf16_quality"]["steps"] == 3
     load = results["weights_load"]
     assert load["peak_rss_mb"] - load["rss_before_mb"] > 40  # the file's 80 MB of kernels were read
@@ -55,19 +68,41 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
 
 
 def test_markdown_computes_the_ratios():
-    steps = [{"size": "48x36", "optimizer": optimizer, "precision": precision,
-              "seconds_per_step": seconds, "gflop_per_step": 1.0, "gflops": 1 / seconds,
-              "share_of_fp32_peak": 0.9, "evaluations_per_step": 1.0,
-              "share_of_fp32_peak_per_evaluation": 0.9}
-             for optimizer, precision, seconds in (("adam", "float32", 0.2), ("adam", "bfloat16", 0.1),
-                                                   ("lbfgs", "float32", 0.25), ("lbfgs", "bfloat16", 0.15))]
-    results = {"machine": {"cpus": 2, "platform": "test", "tensorflow": "2", "gpu": [],
-                           "default_precision": "float32"},
-               "matmul_peak_gflops": 100.0, "targets": bench.TARGETS, "steps": steps,
-               "bf16_quality": {"steps": 5, "relative_change": 0.013},
-               "lbfgs_vs_adam": {"size": "48x36", "adam_steps": 40, "adam_seconds": 8.0, "lbfgs_steps": 9,
-                                 "lbfgs_seconds": 1.5, "lbfgs_evaluations": 11},
-               "weights_load": {"seconds": 0.3, "rss_before_mb": 500.0, "peak_rss_mb": 650.0}}
+    steps = [
+        {
+            "size": "48x36",
+            "optimizer": optimizer,
+            "precision": precision,
+            "seconds_per_step": seconds,
+            "gflop_per_step": 1.0,
+            "gflops": 1 / seconds,
+            "share_of_fp32_peak": 0.9,
+            "evaluations_per_step": 1.0,
+            "share_of_fp32_peak_per_evaluation": 0.9,
+        }
+        for optimizer, precision, seconds in (
+            ("adam", "float32", 0.2),
+            ("adam", "bfloat16", 0.1),
+            ("lbfgs", "float32", 0.25),
+            ("lbfgs", "bfloat16", 0.15),
+        )
+    ]
+    results = {
+        "machine": {"cpus": 2, "platform": "test", "tensorflow": "2", "gpu": [], "default_precision": "float32"},
+        "matmul_peak_gflops": 100.0,
+        "targets": bench.TARGETS,
+        "steps": steps,
+        "bf16_quality": {"steps": 5, "relative_change": 0.013},
+        "lbfgs_vs_adam": {
+            "size": "48x36",
+            "adam_steps": 40,
+            "adam_seconds": 8.0,
+            "lbfgs_steps": 9,
+            "lbfgs_seconds": 1.5,
+            "lbfgs_evaluations": 11,
+        },
+        "weights_load": {"seconds": 0.3, "rss_before_mb": 500.0, "peak_rss_mb": 650.0},
+    }
     table = bench.markdown(results)
     assert "adam 48x36 0.50, lbfgs 48x36 0.60" in table  # bf16 / fp32 step ratios
     assert "| 90% or more | ≥ 80% |" in table

@@ -29,7 +29,7 @@ def graded_cases():
     """exercise -> the cases of its graded cell in the source notebook."""
     notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
     calls = [reported_call(cell.source) for cell in notebook.cells if cell.cell_type == "code"]
-    return {exercise: cases for exercise, cases in filter(None, calls)}
+    return dict(filter(None, calls))
 
 
 GRADED = graded_cases()
@@ -37,25 +37,41 @@ GRADED = graded_cases()
 # Mistakes whose hints no submission of the corpus earns; kept here, out of the slow nbgrader runs of
 # the corpus, since only the checks' judgement needs them.
 OTHER_MISTAKES = {
-    "content_stub_left": Variant("content_cost", """
+    "content_stub_left": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     # YOUR CODE HERE
     raise NotImplementedError()
-""", "not_implemented"),
-    "content_per_channel": Variant("content_cost", """
+""",
+        "not_implemented",
+    ),
+    "content_per_channel": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     return tf.reduce_mean(tf.square(a_C - a_G), axis=[0, 1, 2]) / 4
-""", "not_scalar"),
-    "content_half_gradient": Variant("content_cost", """
+""",
+        "not_scalar",
+    ),
+    "content_half_gradient": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     difference = a_C - a_G
     return tf.reduce_mean(tf.stop_gradient(difference) * difference) / 4
-""", "wrong_gradient"),
-    "content_eager_only": Variant("content_cost", """
+""",
+        "wrong_gradient",
+    ),
+    "content_eager_only": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     cost = tf.reduce_mean(tf.square(a_C - a_G)) / 4
     return cost if tf.executing_eagerly() else 2 * cost
-""", "graph_differs"),
+""",
+        "graph_differs",
+    ),
 }
 ALL_MISTAKES = {**MISTAKES, **OTHER_MISTAKES}
 
@@ -66,9 +82,13 @@ def true_layer_style_cost(a_S, a_G):
 
 def namespace():
     """The notebook's globals as far as the exercises use them, with correct functions."""
-    return {"tf": tf, "np": np, "STYLE_LAYERS": [list(layer) for layer in reference.DEFAULT_STYLE_LAYERS],
-            "gram_matrix": lambda A: tf.matmul(A, A, transpose_b=True),
-            "compute_layer_style_cost": true_layer_style_cost}
+    return {
+        "tf": tf,
+        "np": np,
+        "STYLE_LAYERS": [list(layer) for layer in reference.DEFAULT_STYLE_LAYERS],
+        "gram_matrix": lambda A: tf.matmul(A, A, transpose_b=True),
+        "compute_layer_style_cost": true_layer_style_cost,
+    }
 
 
 def student_function(variant):
@@ -129,13 +149,17 @@ def test_numpy_references_match_tensorflow_gradients(exercise):
         variants = expected.expectation(exercise, case)["variants"]
         for run in measured.values():
             assert "error" not in run, run
-            assert any(nst_checks.close(run["value"], variant["value"], variant["value_scale"])
-                       and nst_checks.close(run["gradient"], variant["gradient"], variant["gradient_scale"])
-                       for variant in variants), (case, run, variants)
+            assert any(
+                nst_checks.close(run["value"], variant["value"], variant["value_scale"])
+                and nst_checks.close(run["gradient"], variant["gradient"], variant["gradient_scale"])
+                for variant in variants
+            ), (case, run, variants)
     if exercise in expected.WORLDS:  # with the stand-in in place: the stand-in world must match
         stand_in = nst_checks.STAND_IN_FOR[exercise]
-        calling = {"layer_style_cost": CORRECT["layer_float32_constant"],
-                   "style_cost": CORRECT["style_constant_accumulator"]}[exercise]
+        calling = {
+            "layer_style_cost": CORRECT["layer_float32_constant"],
+            "style_cost": CORRECT["style_constant_accumulator"],
+        }[exercise]
         for case in GRADED[exercise]:
             run = nst_checks.measure(exercise, student_function(calling), case)["eager"]
             world = expected.expectation(exercise, case)["variants"][0]
@@ -176,15 +200,22 @@ def test_graded_messages_never_show_the_expected_value():
     reference_value = expected.expectation("content_cost", case)["variants"][0]["value"]
     message = judged(variant, case)
     assert f"{reference_value:.6g}" not in message
-    shown = nst_checks.judge("content_cost", case, nst_checks.measure("content_cost", student_function(variant), case),
-                             expected.expectation("content_cost", case), show_expected=True)
+    shown = nst_checks.judge(
+        "content_cost",
+        case,
+        nst_checks.measure("content_cost", student_function(variant), case),
+        expected.expectation("content_cost", case),
+        show_expected=True,
+    )
     assert f"{reference_value:.6g}" in shown
 
 
 def test_stand_ins_are_not_the_answers():
     """Borrowing a stand-in earns nothing: it is not the function it stands in for."""
-    borrowed = {"gram_matrix": nst_checks.stand_in_gram_matrix,
-                "layer_style_cost": nst_checks.stand_in_layer_style_cost}
+    borrowed = {
+        "gram_matrix": nst_checks.stand_in_gram_matrix,
+        "layer_style_cost": nst_checks.stand_in_layer_style_cost,
+    }
     for exercise, function in borrowed.items():
         case = GRADED[exercise][0]
         measured = nst_checks.measure(exercise, function, case, namespace={})
@@ -195,6 +226,9 @@ def test_report_shows_only_results():
     """The graded cell's kernel-side code holds no expected value: only the judge does."""
     source = ast.parse(Path(nst_checks.__file__).read_text())
     report = next(node for node in source.body if isinstance(node, ast.FunctionDef) and node.name == "report")
-    called = {node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-              for node in ast.walk(report) if isinstance(node, ast.Call)}
+    called = {
+        node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+        for node in ast.walk(report)
+        if isinstance(node, ast.Call)
+    }
     assert "measure" in called and not called & {"judge", "close", "expectation"}

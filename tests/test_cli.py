@@ -26,8 +26,14 @@ SIZE = (48, 32)
 
 def run_cli(*args, timeout=180):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "neural_style", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "neural_style", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def run_main(capsys, *args):
@@ -67,14 +73,32 @@ def _size_of(path):
 # python -m neural_style, in a subprocess
 # --------------------------------------------------------------------------------------------
 
+
 def test_tiny_adam_run_writes_output_and_snapshots(tmp_path, photo):
     output = tmp_path / "cat.png"
-    result = run_cli("--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 2,
-                     "--optimizer", "adam", "--snapshot-every", 1, "--output", output)
+    result = run_cli(
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        2,
+        "--optimizer",
+        "adam",
+        "--snapshot-every",
+        1,
+        "--output",
+        output,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert _size_of(output) == (48, 32)
-    assert re.search(rf"saved {re.escape(str(output))}  \(2 adam steps in (float32|bfloat16), [0-9.]+ s/step, "
-                     r"final cost [0-9.e+-]+\)", result.stdout), result.stdout
+    assert re.search(
+        rf"saved {re.escape(str(output))}  \(2 adam steps in (float32|bfloat16), [0-9.]+ s/step, "
+        r"final cost [0-9.e+-]+\)",
+        result.stdout,
+    ), result.stdout
     assert "adam:" in result.stderr  # the progress bar
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cat.png", "cat_step0001.png", "cat_step0002.png"]
     for name in ("cat_step0001.png", "cat_step0002.png"):
@@ -85,11 +109,31 @@ def test_tiny_adam_run_writes_output_and_snapshots(tmp_path, photo):
 # What the options do (cli.main in this process; bad values: see test_bad_input)
 # --------------------------------------------------------------------------------------------
 
+
 def test_tiny_lbfgs_run_with_two_blended_styles(tmp_path, photo, capsys):
     output = tmp_path / "blend.jpg"
-    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--style", MOSAIC, "--style-blend",
-                                "0.7,0.3", "--size", "48x32", "--steps", 2, "--optimizer", "lbfgs",
-                                "--snapshot-every", 2, "--quiet", "--output", output)
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--style",
+        MOSAIC,
+        "--style-blend",
+        "0.7,0.3",
+        "--size",
+        "48x32",
+        "--steps",
+        2,
+        "--optimizer",
+        "lbfgs",
+        "--snapshot-every",
+        2,
+        "--quiet",
+        "--output",
+        output,
+    )
     assert status == 0, err
     with Image.open(output) as im:
         assert im.format == "JPEG" and im.size == (48, 32)
@@ -100,8 +144,19 @@ def test_tiny_lbfgs_run_with_two_blended_styles(tmp_path, photo, capsys):
 
 def test_missing_content_exits_1(tmp_path, capsys):
     output = tmp_path / "out.png"
-    status, out, err = run_main(capsys, "--content", tmp_path / "no_such_photo.jpg", "--style", SWIRLS,
-                                "--size", "48x32", "--steps", 1, "--output", output)
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        tmp_path / "no_such_photo.jpg",
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        1,
+        "--output",
+        output,
+    )
     assert status == 1 and out == ""
     assert err == f"error: no such image file: {tmp_path / 'no_such_photo.jpg'}\n"
     assert list(tmp_path.iterdir()) == []
@@ -109,8 +164,21 @@ def test_missing_content_exits_1(tmp_path, capsys):
 
 def test_output_in_missing_folder_fails_before_optimising(tmp_path, photo, capsys):
     output = tmp_path / "missing" / "out.png"
-    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 2,
-                                "--snapshot-every", 1, "--output", output)
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        2,
+        "--snapshot-every",
+        1,
+        "--output",
+        output,
+    )
     assert status == 1 and out == ""
     assert f"error: cannot save {output}: folder {tmp_path / 'missing'} does not exist" in err
     assert "lbfgs:" not in err  # no progress bar: the optimisation never started
@@ -128,8 +196,25 @@ def test_init_is_where_the_run_starts(tmp_path, photo, capsys, init):
         "path": (["--init", MOSAIC], load_image(MOSAIC, *SIZE)),
     }[init]
     output = tmp_path / "start.png"
-    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 1,
-                                "--optimizer", "adam", "--learning-rate", 0, "--quiet", "--output", output, *options)
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        1,
+        "--optimizer",
+        "adam",
+        "--learning-rate",
+        0,
+        "--quiet",
+        "--output",
+        output,
+        *options,
+    )
     assert status == 0, err
     assert np.abs(read_rgb(output) - expected[0]).max() <= 0.5 / 255 + 1e-6
     if init != "content":
@@ -150,8 +235,23 @@ def test_preserve_colors_keeps_the_content_colours_whatever_the_style_brightness
     results = {}
     for name, style in (("dark", dark), ("bright", SWIRLS)):
         output = tmp_path / f"{name}.png"
-        status, out, err = run_main(capsys, "--content", photo, "--style", style, "--size", "48x32", "--steps", 8,
-                                    "--optimizer", "lbfgs", "--preserve-colors", "--quiet", "--output", output)
+        status, out, err = run_main(
+            capsys,
+            "--content",
+            photo,
+            "--style",
+            style,
+            "--size",
+            "48x32",
+            "--steps",
+            8,
+            "--optimizer",
+            "lbfgs",
+            "--preserve-colors",
+            "--quiet",
+            "--output",
+            output,
+        )
         assert status == 0, err
         results[name] = read_rgb(output)
         np.testing.assert_allclose(_yiq(results[name])[..., 1:], _yiq(content)[..., 1:], atol=0.01)  # I, Q kept
@@ -163,16 +263,35 @@ def test_style_layers_option_parses_weights():
     parse = cli.build_parser().parse_args
     base = ["--content", "c.jpg", "--style", "s.jpg"]
     assert parse([*base, "--style-layers", "conv1_1,conv3_1"]).style_layers == (("conv1_1", 0.5), ("conv3_1", 0.5))
-    assert parse([*base, "--style-layers", "conv1_1:0.7,conv3_1:0.3"]).style_layers == (("conv1_1", 0.7),
-                                                                                        ("conv3_1", 0.3))
+    assert parse([*base, "--style-layers", "conv1_1:0.7,conv3_1:0.3"]).style_layers == (
+        ("conv1_1", 0.7),
+        ("conv3_1", 0.3),
+    )
 
 
 def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
     """The final cost that the command prints is that of an engine run with the same layers, and far
     from that of the default layers."""
-    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 3,
-                                "--optimizer", "lbfgs", "--quiet", "--output", tmp_path / "out.png",
-                                "--content-layer", "conv2_2", "--style-layers", "conv1_1:0.7,conv3_1:0.3")
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        3,
+        "--optimizer",
+        "lbfgs",
+        "--quiet",
+        "--output",
+        tmp_path / "out.png",
+        "--content-layer",
+        "conv2_2",
+        "--style-layers",
+        "conv1_1:0.7,conv3_1:0.3",
+    )
     assert status == 0, err
     printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
     content, style = load_image(photo, *SIZE), load_image(SWIRLS, *SIZE)
@@ -182,14 +301,28 @@ def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
         run = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
         return run.history[-1]["total"]
 
-    assert printed == pytest.approx(final_cost(content_layer="conv2_2",
-                                               style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3))), rel=1e-3)
+    assert printed == pytest.approx(
+        final_cost(content_layer="conv2_2", style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3))), rel=1e-3
+    )
     assert abs(final_cost() / printed - 1) > 0.1
 
 
 def test_unknown_layer_is_refused(tmp_path, photo, capsys):
-    status, out, err = run_main(capsys, "--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 1,
-                                "--content-layer", "conv9_9", "--output", tmp_path / "out.png")
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        1,
+        "--content-layer",
+        "conv9_9",
+        "--output",
+        tmp_path / "out.png",
+    )
     assert status == 1 and out == ""
     assert err.startswith("error: unknown VGG-19 layer(s) ['conv9_9']; choose from ['conv1_1', ")
     assert list(tmp_path.iterdir()) == []

@@ -28,8 +28,7 @@ TIMEOUT_S = 120
 
 def _setup_cell_source():
     notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
-    cells = [cell for cell in notebook.cells
-             if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
+    cells = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
     assert len(cells) == 1, f"{len(cells)} cells with grade_id 'setup'"
     assert cells[0].cell_type == "code"
     return cells[0].source
@@ -41,8 +40,12 @@ SETUP_SOURCE = _setup_cell_source()
 def _course_files():
     """COURSE_FILES as the cell defines it (a literal list, read without running the cell)."""
     for node in ast.parse(SETUP_SOURCE).body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "COURSE_FILES"):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "COURSE_FILES"
+        ):
             return ast.literal_eval(node.value)
     raise AssertionError("the setup cell defines no COURSE_FILES")
 
@@ -68,8 +71,9 @@ def _env(pythonpath=None):
 
 
 def _run_python(code, cwd, pythonpath=None):
-    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=_env(pythonpath),
-                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=_env(pythonpath), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
 
 
 def _output(result):
@@ -108,8 +112,9 @@ def course_server(loopback_server):
 def test_setup_cell_does_nothing_outside_colab(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    check = _run_python("import importlib.util, sys; sys.exit(importlib.util.find_spec('google.colab') is not None)",
-                        cwd=home)
+    check = _run_python(
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('google.colab') is not None)", cwd=home
+    )
     assert check.returncode == 0, "google.colab is importable in this environment: the test would be meaningless"
 
     result = _run_python(SETUP_SOURCE, cwd=home)
@@ -153,7 +158,8 @@ def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_pat
         "assert weights.mean_rgb.shape == (3,)\n"
         "assert weights.description == vgg_weights.NORMALISED_DESCRIPTION, weights.description\n"
         "print('loaded')\n",
-        cwd=content)
+        cwd=content,
+    )
     assert load.returncode == 0 and "loaded" in load.stdout, _output(load)
 
     # Running the cell again (Colab "Run all" twice) downloads nothing and keeps everything.
@@ -168,10 +174,13 @@ def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_pat
     assert after == before, "the second run changed the files"
 
 
-@pytest.mark.parametrize("failure, message", [
-    ("missing", "HTTP Error 404"),  # the server answers 404
-    ("cut-short", "retrieval incomplete"),  # half the file arrives, then the connection closes
-])
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        ("missing", "HTTP Error 404"),  # the server answers 404
+        ("cut-short", "retrieval incomplete"),  # half the file arrives, then the connection closes
+    ],
+)
 def test_setup_cell_in_colab_stops_at_a_failed_download(tmp_path, fake_colab, course_server, failure, message):
     failing = "nst_checks.py"
     assert failing in COURSE_FILES
@@ -195,5 +204,5 @@ def test_setup_cell_in_colab_stops_at_a_failed_download(tmp_path, fake_colab, co
     position = COURSE_FILES.index(failing)
     for name in COURSE_FILES[:position]:
         assert (content / name).read_bytes() == (course_server.root / name).read_bytes()
-    for name in COURSE_FILES[position + 1:]:
+    for name in COURSE_FILES[position + 1 :]:
         assert not (content / name).exists()

@@ -68,7 +68,7 @@ def test_gram_matrix(dtype):
 def test_style_layer_loss(dtype):
     style, generated = _random(3, dtype=dtype), _random(4, dtype=dtype)
     style_gram = _gram_reference(style).astype(dtype)
-    expected = np.sum((style_gram - _gram_reference(generated)) ** 2) / (4 * 3 ** 2 * (5 * 7) ** 2)
+    expected = np.sum((style_gram - _gram_reference(generated)) ** 2) / (4 * 3**2 * (5 * 7) ** 2)
     np.testing.assert_allclose(float(style_layer_loss(style_gram, generated)), expected, **_tolerance(dtype))
     assert float(style_layer_loss(_gram_reference(generated).astype(dtype), generated)) == pytest.approx(0, abs=1e-9)
 
@@ -88,6 +88,7 @@ def test_total_variation_loss(dtype):
 # The truncated VGG-19 (real weights)
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def vgg_weights():
     return read_vgg19()
@@ -105,7 +106,7 @@ def test_build_returns_requested_layers_and_is_truncated(vgg_weights):
     assert np.min(outputs["relu2_1"]) >= 0.0
 
     names = [name for name, _, _ in VGG19_LAYERS]
-    allowed = set(names[:names.index("relu2_1") + 1])
+    allowed = set(names[: names.index("relu2_1") + 1])
     vgg_layers = [layer.name for layer in model.layers if layer.name in names]
     assert set(vgg_layers) == allowed  # everything up to relu2_1 ...
     assert "conv2_2" not in [layer.name for layer in model.layers]  # ... and nothing deeper
@@ -120,7 +121,7 @@ def test_conv1_1_matches_numpy_convolution(vgg_weights):
     expected = np.zeros((6, 5, 64))
     for i in range(6):
         for j in range(5):
-            expected[i, j] = np.einsum("hwc,hwco->o", x[i:i + 3, j:j + 3], kernel) + bias
+            expected[i, j] = np.einsum("hwc,hwco->o", x[i : i + 3, j : j + 3], kernel) + bias
     np.testing.assert_allclose(model(image)["conv1_1"][0], expected, rtol=1e-4, atol=1e-2)
 
 
@@ -153,7 +154,7 @@ def test_bfloat16_network_computes_in_bfloat16_and_stays_close(vgg_weights):
 
 
 def test_auto_precision_follows_the_cpu_flags():
-    """"auto" means bfloat16 exactly where the CPU reports bfloat16 instructions (read here from
+    """ "auto" means bfloat16 exactly where the CPU reports bfloat16 instructions (read here from
     lscpu, not /proc/cpuinfo) and no GPU is visible."""
     import shutil
     import subprocess
@@ -163,8 +164,7 @@ def test_auto_precision_follows_the_cpu_flags():
     if shutil.which("lscpu") is None:
         pytest.skip("lscpu is not installed")
     flags = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    native = (bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
-              and not tf.config.list_physical_devices("GPU"))
+    native = bool({"avx512_bf16", "amx_bf16"} & set(flags.split())) and not tf.config.list_physical_devices("GPU")
     assert resolve_precision("auto") == ("bfloat16" if native else "float32")
     assert resolve_precision("float32") == "float32"
     assert resolve_precision("bfloat16") == "bfloat16"
@@ -175,6 +175,7 @@ def test_auto_precision_follows_the_cpu_flags():
 # --------------------------------------------------------------------------------------------
 # Which network a file holds, and the defaults that follow (tiny MatConvNet files)
 # --------------------------------------------------------------------------------------------
+
 
 def _write_converted(path, description, network):
     """A tiny VGG-19 written by ``vgg_weights.write_matconvnet`` (the converter's writer)."""
@@ -205,11 +206,15 @@ def test_official_files_hold_the_imagenet_network(tmp_path, generation):
     assert transfer.defaults_for(weights) == transfer.DEFAULTS["imagenet"]
 
 
-@pytest.mark.parametrize("description, network, expected", [
-    ("weights I converted myself", "normalised", "normalised"),
-    ("VGG-19 normalised, they said", "imagenet", "imagenet"),
-    ("VGG-19 normalised (Gatys et al. 2015)", None, "imagenet"),  # no record: the original network
-], ids=["unrelated-description", "misleading-description", "no-record"])
+@pytest.mark.parametrize(
+    "description, network, expected",
+    [
+        ("weights I converted myself", "normalised", "normalised"),
+        ("VGG-19 normalised, they said", "imagenet", "imagenet"),
+        ("VGG-19 normalised (Gatys et al. 2015)", None, "imagenet"),  # no record: the original network
+    ],
+    ids=["unrelated-description", "misleading-description", "no-record"],
+)
 def test_defaults_follow_the_recorded_network_not_the_description(tmp_path, description, network, expected):
     weights = read_vgg19(_write_converted(tmp_path / "vgg.mat", description, network))
     assert weights.description == description
@@ -222,8 +227,13 @@ def test_an_unknown_network_is_refused_by_writer_and_reader(tmp_path):
         _write_converted(tmp_path / "vgg.mat", "x", "alexnet")
     assert list(tmp_path.iterdir()) == []
     path = _write_converted(tmp_path / "vgg.mat", "x", None)
-    savemat(path, {"layers": loadmat(path)["layers"], "meta": {"normalization": {"averageImage": np.zeros((1, 1, 3))},
-                                                  "network": "alexnet"}})
+    savemat(
+        path,
+        {
+            "layers": loadmat(path)["layers"],
+            "meta": {"normalization": {"averageImage": np.zeros((1, 1, 3))}, "network": "alexnet"},
+        },
+    )
     with pytest.raises(WeightsError, match="records the network 'alexnet', which is none of normalised, imagenet"):
         read_vgg19(path)
 
@@ -231,6 +241,7 @@ def test_an_unknown_network_is_refused_by_writer_and_reader(tmp_path):
 # --------------------------------------------------------------------------------------------
 # End to end (real weights, small images)
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def photo_path(tmp_path_factory):
@@ -274,7 +285,7 @@ def measure(vgg_weights):
         total = 0.0
         for name, weight in settings.style_layers:
             (g, (n_positions, n_c)), (s, _) = ours[name], target[name]
-            total += weight * np.sum((g - s) ** 2) / (4 * n_c ** 2 * n_positions ** 2)
+            total += weight * np.sum((g - s) ** 2) / (4 * n_c**2 * n_positions**2)
         return total
 
     def content_distance(a, b):
@@ -287,16 +298,27 @@ def measure(vgg_weights):
 def lbfgs_run(vgg_weights, content, style):
     settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=40)
     calls = []
-    result = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False,
-                              callback=lambda step, img, terms: calls.append((step, np.array(img), terms)))
+    result = transfer.stylize(
+        vgg_weights,
+        content,
+        [style],
+        content,
+        settings=settings,
+        progress=False,
+        callback=lambda step, img, terms: calls.append((step, np.array(img), terms)),
+    )
     return result, calls
 
 
 @pytest.fixture(scope="module")
 def judge(vgg_weights, content, style):
     """A separate engine with the default settings in float32, to evaluate results with."""
-    return transfer.StyleTransfer(vgg_weights, content, [style], settings=dataclasses.replace(
-        transfer.defaults_for(vgg_weights), precision="float32"))
+    return transfer.StyleTransfer(
+        vgg_weights,
+        content,
+        [style],
+        settings=dataclasses.replace(transfer.defaults_for(vgg_weights), precision="float32"),
+    )
 
 
 def test_lbfgs_moves_towards_the_style_and_keeps_the_content(lbfgs_run, content, style, measure):
@@ -339,8 +361,9 @@ def test_bfloat16_run_ends_near_the_float32_run(vgg_weights, content, style, jud
     and at similar pictures. (``lbfgs_run`` ran in the precision "auto" chose: only the other runs here.)"""
     results = {lbfgs_run[0].precision: lbfgs_run[0].image}
     for precision in {"float32", "bfloat16"} - set(results):
-        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=40,
-                                       precision=precision)
+        settings = dataclasses.replace(
+            transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=40, precision=precision
+        )
         run = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
         assert run.precision == precision
         results[precision] = run.image
@@ -354,8 +377,9 @@ def test_bfloat16_run_ends_near_the_float32_run(vgg_weights, content, style, jud
 def test_adam_lowers_the_cost(vgg_weights, photo_path):
     content = load_image(photo_path, 64, 48)
     style = load_image(STYLE_PATH, 64, 48)
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="adam", steps=15,
-                                   precision="float32")  # eager and graph costs agree to 1e-4
+    settings = dataclasses.replace(
+        transfer.defaults_for(vgg_weights), optimizer="adam", steps=15, precision="float32"
+    )  # eager and graph costs agree to 1e-4
     engine = transfer.StyleTransfer(vgg_weights, content, [style], settings=settings)
     result = engine.run(content, progress=False)
     assert result.steps == 15 and result.evaluations == 16  # the start, then one per step
@@ -374,8 +398,9 @@ def test_preserve_colors_keeps_chrominance(vgg_weights, photo_path):
     content = load_image(photo_path, 64, 48)
     style = load_image(STYLE_PATH, 64, 48)
     settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=10)
-    image = transfer.stylize(vgg_weights, content, [style], content, settings=settings,
-                             preserve_colors=True, progress=False).image
+    image = transfer.stylize(
+        vgg_weights, content, [style], content, settings=settings, preserve_colors=True, progress=False
+    ).image
     assert image.shape == content.shape and image.min() >= 0.0 and image.max() <= 1.0
     result, original = image[0] @ RGB_TO_YIQ.T, content[0] @ RGB_TO_YIQ.T
     np.testing.assert_allclose(result[..., 1:], original[..., 1:], atol=2e-3)  # I and Q kept
@@ -402,9 +427,14 @@ def test_match_luminance_takes_the_content_brightness_and_contrast():
 def test_custom_content_and_style_layers_shape_the_costs(vgg_weights):
     """Content at conv2_2, style at conv1_1 (0.7) and conv3_1 (0.3): the engine's network ends at
     conv3_1 and its cost terms equal numpy references on those layers with those weights."""
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), content_layer="conv2_2",
-                                   style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3)), content_weight=2.0,
-                                   style_weight=3.0, precision="float32")
+    settings = dataclasses.replace(
+        transfer.defaults_for(vgg_weights),
+        content_layer="conv2_2",
+        style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3)),
+        content_weight=2.0,
+        style_weight=3.0,
+        precision="float32",
+    )
     rng = np.random.RandomState(12)
     content, style, image = (rng.uniform(0, 1, (1, 20, 28, 3)).astype(np.float32) for _ in range(3))
     engine = transfer.StyleTransfer(vgg_weights, content, [style], settings=settings)
@@ -414,7 +444,8 @@ def test_custom_content_and_style_layers_shape_the_costs(vgg_weights):
 
     reference = build_vgg_model(vgg_weights, ["conv1_1", "conv2_2", "conv3_1"])
     ours, of_content, of_style = (
-        {name: np.asarray(value, np.float64) for name, value in reference(x).items()} for x in (image, content, style))
+        {name: np.asarray(value, np.float64) for name, value in reference(x).items()} for x in (image, content, style)
+    )
 
     def gram(features):
         flat = features.reshape(-1, features.shape[-1])
@@ -434,14 +465,15 @@ def test_custom_content_and_style_layers_shape_the_costs(vgg_weights):
 
 @pytest.fixture(scope="module")
 def small_settings(vgg_weights):
-    return dataclasses.replace(transfer.defaults_for(vgg_weights), content_layer="conv1_2",
-                               style_layers=(("conv1_1", 0.5), ("conv2_1", 0.5)))
+    return dataclasses.replace(
+        transfer.defaults_for(vgg_weights), content_layer="conv1_2", style_layers=(("conv1_1", 0.5), ("conv2_1", 0.5))
+    )
 
 
 def test_style_blend_weights(vgg_weights, small_settings):
     rng = np.random.RandomState(9)
     content, first, second = (rng.uniform(0, 1, (1, 24, 32, 3)).astype(np.float32) for _ in range(3))
-    second = second ** 3  # Gram statistics unlike the first's
+    second = second**3  # Gram statistics unlike the first's
 
     alone = transfer.StyleTransfer(vgg_weights, content, [first], settings=small_settings)
     first_only = transfer.StyleTransfer(vgg_weights, content, [first, second], [1, 0], small_settings)

@@ -34,6 +34,7 @@ def _check_convention(image, height, width):
 # load_image: formats and modes
 # --------------------------------------------------------------------------------------------
 
+
 def test_grayscale_png_becomes_rgb_with_equal_channels(tmp_path):
     gray = np.tile(np.linspace(0, 255, 30).round().astype(np.uint8), (20, 1))  # horizontal ramp
     Image.fromarray(gray).save(tmp_path / "gray.png")
@@ -137,7 +138,7 @@ def test_aspect_ratio_kept_by_centre_crop(tmp_path):
     # each); a stretch would show all four stripes, 25 px each.
     stripes = np.zeros((100, 200, 3), np.uint8)
     for i, colour in enumerate((RED, GREEN, BLUE, YELLOW)):
-        stripes[:, 50 * i:50 * (i + 1)] = colour
+        stripes[:, 50 * i : 50 * (i + 1)] = colour
     Image.fromarray(stripes).save(tmp_path / "stripes.png")
     image = load_image(tmp_path / "stripes.png", 100, 100)
     _check_convention(image, 100, 100)
@@ -161,6 +162,7 @@ def test_downscale_covers_then_crops_tall_image(tmp_path):
 # load_image: errors
 # --------------------------------------------------------------------------------------------
 
+
 def test_not_an_image_file(tmp_path):
     path = tmp_path / "notes.jpg"
     path.write_text("these are my notes, not a picture\n")
@@ -183,7 +185,7 @@ def test_truncated_jpeg(tmp_path):
     noise = np.random.RandomState(0).randint(0, 256, (64, 64, 3)).astype(np.uint8)
     Image.fromarray(noise).save(tmp_path / "whole.jpg", quality=90)
     data = (tmp_path / "whole.jpg").read_bytes()
-    (tmp_path / "cut.jpg").write_bytes(data[:len(data) // 2])
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageError, match="damaged or truncated"):
         load_image(tmp_path / "cut.jpg", 32, 32)
 
@@ -212,6 +214,7 @@ def test_non_positive_size_rejected(tmp_path):
 # --------------------------------------------------------------------------------------------
 # generate_noise_image
 # --------------------------------------------------------------------------------------------
+
 
 def _content(seed=0, shape=(1, 12, 16, 3)):
     return np.random.RandomState(seed).uniform(0, 1, shape).astype(np.float32)
@@ -262,6 +265,7 @@ def test_noise_ratio_out_of_range(ratio):
 # --------------------------------------------------------------------------------------------
 # save_image
 # --------------------------------------------------------------------------------------------
+
 
 def test_png_round_trip(tmp_path):
     image = _content(3, (1, 18, 24, 3))
@@ -334,8 +338,11 @@ def test_every_committed_image_is_credited():
     to those pictures (so the credits cover them too)."""
     images = ROOT / "images"
     credits = (images / "CREDITS.md").read_text()
-    pictures = {path.relative_to(images).as_posix() for path in images.rglob("*")
-                if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")}
+    pictures = {
+        path.relative_to(images).as_posix()
+        for path in images.rglob("*")
+        if path.suffix.lower() in (".jpg", ".jpeg", ".png", ".gif")
+    }
     assert {"chelsea.jpg", "swirls.jpg", "readme/chelsea_swirls.jpg"} <= pictures  # subfolders searched too
     for picture in pictures:
         assert f"`{picture}`" in credits, picture

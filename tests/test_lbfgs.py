@@ -82,7 +82,7 @@ def test_pixel_scale_pays_on_a_badly_scaled_problem():
     """Steps to cut the cost a million-fold on a fit whose stiffness varies smoothly over three
     decades across the image (like a style cost: stiff at edges, soft in flat areas), with the
     pixel scale D and without it."""
-    rows, columns = np.mgrid[:SHAPE[1], :SHAPE[2]]
+    rows, columns = np.mgrid[: SHAPE[1], : SHAPE[2]]
     stiffness = 10.0 ** (1.5 + 1.5 * np.sin(rows / 2.0) * np.cos(columns / 3.0))[None, :, :, None] * np.ones(SHAPE)
     target = np.random.RandomState(5).uniform(0.2, 0.8, SHAPE)
 
@@ -186,7 +186,9 @@ def test_memory_round_trip_retraces_the_run():
 
 def test_memory_of_another_shape_or_an_older_version_is_refused():
     state = [np.zeros((2, 1, 8, 8, 3), np.float32)] * 2 + [np.zeros((1, 1, 8, 8, 3), np.float32)]
-    with pytest.raises(ValueError, match=r"L-BFGS memory of shape \(1, 8, 8, 3\) does not fit images of shape \(1, 12, 16, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"L-BFGS memory of shape \(1, 8, 8, 3\) does not fit images of shape \(1, 12, 16, 3\)"
+    ):
         ProjectedLBFGS(SHAPE, state)
     with pytest.raises(ValueError, match="saved by an older version; delete the checkpoint"):
         ProjectedLBFGS(SHAPE, [np.zeros((2, *SHAPE), np.float32)] * 2)
@@ -197,4 +199,6 @@ def test_smoothing_filter_passes_low_frequencies_and_has_mean_one():
     assert response.shape == (30, 21, 1)
     assert response.mean() == pytest.approx(1, rel=1e-5)
     assert response[0, 0, 0] == response.max() and response[15, 20, 0] == response.min()
-    assert response[0, 0, 0] / response[15, 20, 0] == pytest.approx(((0.5**2 + 0.5**2) ** 0.5 + 0.02) ** 0.5 / 0.02**0.5, rel=1e-4)
+    assert response[0, 0, 0] / response[15, 20, 0] == pytest.approx(
+        ((0.5**2 + 0.5**2) ** 0.5 + 0.02) ** 0.5 / 0.02**0.5, rel=1e-4
+    )

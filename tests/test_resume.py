@@ -38,6 +38,7 @@ def _no_partial_files(folder):
 # Python API
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def vgg_weights():
     return read_vgg19()
@@ -61,15 +62,31 @@ def _interrupted_then_resumed(vgg_weights, images, settings, path, every, stop_a
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False,
-                         checkpoint=checkpoint, callback=interrupt)
+        transfer.stylize(
+            vgg_weights,
+            content,
+            [style],
+            content,
+            settings=settings,
+            progress=False,
+            checkpoint=checkpoint,
+            callback=interrupt,
+        )
     assert seen_before == list(range(1, stop_at + 1))
 
     resume = checkpoint.load()
     seen_after = []
-    result = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False,
-                              checkpoint=checkpoint, resume=resume,
-                              callback=lambda step, image, terms: seen_after.append(step))
+    result = transfer.stylize(
+        vgg_weights,
+        content,
+        [style],
+        content,
+        settings=settings,
+        progress=False,
+        checkpoint=checkpoint,
+        resume=resume,
+        callback=lambda step, image, terms: seen_after.append(step),
+    )
     return resume, seen_after, result
 
 
@@ -79,8 +96,9 @@ def test_lbfgs_resumes_exactly(vgg_weights, images, tmp_path):
     expected = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
     assert expected.steps == 16
 
-    resume, steps, result = _interrupted_then_resumed(vgg_weights, images, settings, tmp_path / "run.checkpoint.npz",
-                                                      every=8, stop_at=9)
+    resume, steps, result = _interrupted_then_resumed(
+        vgg_weights, images, settings, tmp_path / "run.checkpoint.npz", every=8, stop_at=9
+    )
     assert resume.step == 8
     steps_memory, gradient_memory, squared_gradient = resume.optimizer_state  # pairs (s, y), mean of g^2
     assert steps_memory.shape == gradient_memory.shape == (8, *content.shape)  # one pair per step so far
@@ -88,8 +106,9 @@ def test_lbfgs_resumes_exactly(vgg_weights, images, tmp_path):
     assert steps == list(range(9, 17))
     assert result.image.min() >= 0.0 and result.image.max() <= 1.0
     # The memory is restored, so the resumed run retraces the uninterrupted one.
-    np.testing.assert_allclose([h["total"] for h in result.history], [h["total"] for h in expected.history[8:]],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        [h["total"] for h in result.history], [h["total"] for h in expected.history[8:]], rtol=1e-4
+    )
     np.testing.assert_allclose(result.image, expected.image, atol=1e-4)
     _no_partial_files(tmp_path)
 
@@ -105,16 +124,32 @@ STEPS, EVERY = 60, 5
 
 
 def _command(output, *extra):
-    return [sys.executable, "-m", "neural_style", "--content", str(CONTENT), "--style", str(STYLE),
-            "--optimizer", "adam", "--steps", str(STEPS), "--snapshot-every", str(EVERY),
-            "--size", f"{WIDTH}x{HEIGHT}", "--output", str(output), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "neural_style",
+        "--content",
+        str(CONTENT),
+        "--style",
+        str(STYLE),
+        "--optimizer",
+        "adam",
+        "--steps",
+        str(STEPS),
+        "--snapshot-every",
+        str(EVERY),
+        "--size",
+        f"{WIDTH}x{HEIGHT}",
+        "--output",
+        str(output),
+        *extra,
+    ]
 
 
 def _start(command, folder):
     """Popen with stdout/stderr in files (a full pipe would block the child)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    out, err = open(folder / "stdout.txt", "w"), open(folder / "stderr.txt", "w")
-    with out, err:
+    with open(folder / "stdout.txt", "w") as out, open(folder / "stderr.txt", "w") as err:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
 
 
@@ -185,8 +220,14 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
     assert saved.step == step and saved.image.shape == (1, HEIGHT, WIDTH, 3) and np.isfinite(saved.image).all()
     assert len(saved.optimizer_state) >= 2
 
-    resumed = subprocess.run(_command(output, "--resume", "--quiet"), cwd=ROOT, capture_output=True, text=True,
-                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300)
+    resumed = subprocess.run(
+        _command(output, "--resume", "--quiet"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"saved {output}  ({STEPS - step} adam steps" in resumed.stdout  # continued from the checkpoint
     assert output.exists() and not checkpoint.exists()
@@ -205,6 +246,7 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
 # --------------------------------------------------------------------------------------------
 # Checkpoints that must be refused (in-process: same code path, no TensorFlow start-up)
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def saved_checkpoint(tmp_path_factory):
@@ -258,8 +300,9 @@ def test_checkpoint_from_other_options_is_refused(interrupted_checkpoint, capsys
 def test_damaged_checkpoint_is_refused(interrupted_checkpoint, capsys, damage):
     argv, output, checkpoint = interrupted_checkpoint
     data = checkpoint.read_bytes()
-    checkpoint.write_bytes({"truncated": data[:len(data) // 2], "empty": b"",
-                            "not-an-archive": b"step 5, trust me\n"}[damage])
+    checkpoint.write_bytes(
+        {"truncated": data[: len(data) // 2], "empty": b"", "not-an-archive": b"step 5, trust me\n"}[damage]
+    )
     message = _refused([*argv, "--resume"], capsys)
     assert f"cannot resume from {checkpoint}: the file is damaged" in message
     assert not output.exists()

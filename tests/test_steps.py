@@ -52,6 +52,7 @@ def _run(optimizer, start, evaluate, steps, first_step=0, **options):
 # Adam
 # --------------------------------------------------------------------------------------------
 
+
 def test_adam_takes_the_steps_of_keras_adam():
     """The same gradients give the same images as ``tf.keras.optimizers.Adam`` followed by clipping,
     as in the notebook: a learning rate means the same thing in both."""
@@ -101,16 +102,22 @@ def test_adam_state_of_another_shape_or_an_older_version_is_refused():
 # The step recorder, around either optimiser
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["adam", "lbfgs"])
 def test_history_steps_and_evaluations(name, target, start):
     evaluate = _quadratic(target)
     seen = []
-    result = _run(_optimizer(name), start, evaluate, 9, callback=lambda step, image, terms: seen.append(
-        (step, image.copy(), terms)))
+    result = _run(
+        _optimizer(name),
+        start,
+        evaluate,
+        9,
+        callback=lambda step, image, terms: seen.append((step, image.copy(), terms)),
+    )
     assert result.steps == len(result.history) == 9
     assert [step for step, _, _ in seen] == list(range(1, 10))
     assert [terms for _, _, terms in seen] == list(result.history)
-    for (_, image, terms) in seen:  # each entry is the cost of that step's image
+    for _, image, terms in seen:  # each entry is the cost of that step's image
         assert terms["total"] == pytest.approx(evaluate(image)[0], rel=1e-6)
     np.testing.assert_array_equal(result.image, seen[-1][1])
     assert result.history[-1]["total"] < 0.5 * evaluate(start)[0]
@@ -123,8 +130,14 @@ def test_history_steps_and_evaluations(name, target, start):
 
 def test_a_resumed_run_numbers_its_steps_on(target, start):
     seen = []
-    result = _run(_optimizer("adam"), start, _quadratic(target), 4, first_step=6,
-                  callback=lambda step, image, terms: seen.append(step))
+    result = _run(
+        _optimizer("adam"),
+        start,
+        _quadratic(target),
+        4,
+        first_step=6,
+        callback=lambda step, image, terms: seen.append(step),
+    )
     assert seen == [7, 8, 9, 10] and result.steps == 4
 
 

@@ -18,8 +18,16 @@ from scipy.io import loadmat, savemat
 import nst_utils
 import vgg_weights
 from helpers import malicious_pth, unpickle_freely
-from matconvnet_fixtures import (CAFFE_MEAN_RGB, VGG16_CONVS, numpy_avg_pool2, numpy_conv_matconvnet,
-                                 numpy_vgg_forward, preprocess, relative_error, write_vgg_mat)
+from matconvnet_fixtures import (
+    CAFFE_MEAN_RGB,
+    VGG16_CONVS,
+    numpy_avg_pool2,
+    numpy_conv_matconvnet,
+    numpy_vgg_forward,
+    preprocess,
+    relative_error,
+    write_vgg_mat,
+)
 from nst_utils import WeightsError
 
 REAL_WEIGHTS = vgg_weights.PRETRAINED_DIR / vgg_weights.NORMALISED_FILENAME
@@ -51,6 +59,7 @@ def torch_tensors():
 # --------------------------------------------------------------------------------------------
 # MatConvNet layout: kernel orientation, both generations of the official files
 # --------------------------------------------------------------------------------------------
+
 
 def test_conv1_1_uses_matconvnet_width_height_kernel_orientation(tmp_path):
     fixture = write_vgg_mat(tmp_path / "vgg.mat", seed=11)
@@ -89,10 +98,16 @@ def test_both_generations_load_and_agree(tmp_path):
     assert {"name", "type", "weights", "pad", "stride"} <= set(old_fields) & set(new_fields)
     assert old_fields != new_fields
     assert old_fields.index("weights") != new_fields.index("weights")
-    assert [str(cell[0, 0]["name"][0]) for cell in old["layers"][0]][-6:] == \
-        ["fc6", "relu6", "fc7", "relu7", "fc8", "prob"]
+    assert [str(cell[0, 0]["name"][0]) for cell in old["layers"][0]][-6:] == [
+        "fc6",
+        "relu6",
+        "fc7",
+        "relu7",
+        "fc8",
+        "prob",
+    ]
     # ... but hold the same network.
-    for name, (kernel, bias) in beta16.kernels.items():
+    for name, (kernel, _) in beta16.kernels.items():
         np.testing.assert_array_equal(kernel, current.kernels[name][0])
 
     for fixture in (beta16, current):
@@ -102,8 +117,10 @@ def test_both_generations_load_and_agree(tmp_path):
 
     image = _image((1, 64, 80, 3), seed=7)
     layers = ["conv3_1", "conv5_4", "pool5"]
-    got = {fixture.generation: _activations(nst_utils.load_vgg_model(fixture.path, layers=layers), image)
-           for fixture in (beta16, current)}
+    got = {
+        fixture.generation: _activations(nst_utils.load_vgg_model(fixture.path, layers=layers), image)
+        for fixture in (beta16, current)
+    }
     expected = numpy_vgg_forward(image, current.kernels, CAFFE_MEAN_RGB)
     assert got["current"]["pool5"].shape == (2, 2, current.channels[-1])
     for name in layers:  # relative_error refuses an all-zero reference
@@ -114,8 +131,9 @@ def test_both_generations_load_and_agree(tmp_path):
 @pytest.mark.parametrize("with_fc", [True, False])
 @pytest.mark.parametrize("generation", ["beta16", "current"])
 def test_files_with_and_without_classifier_layers(tmp_path, generation, with_fc):
-    fixture = write_vgg_mat(tmp_path / "vgg.mat", generation=generation, with_fc=with_fc, seed=4,
-                            mean_rgb=(100.0, 50.0, 25.0))
+    fixture = write_vgg_mat(
+        tmp_path / "vgg.mat", generation=generation, with_fc=with_fc, seed=4, mean_rgb=(100.0, 50.0, 25.0)
+    )
     weights = nst_utils.read_vgg19(fixture.path)
     assert set(weights.kernels) == set(fixture.conv_names)  # fc layers are not taken
     np.testing.assert_allclose(weights.mean_rgb, (100.0, 50.0, 25.0), rtol=1e-6)
@@ -128,13 +146,16 @@ def test_files_with_and_without_classifier_layers(tmp_path, generation, with_fc)
 # The normalised VGG-19: converted file == the original PyTorch network
 # --------------------------------------------------------------------------------------------
 
+
 def _torch_conv(image, weight, bias):
     """PyTorch Conv2d(3x3, padding=1): out[y, x, o] = sum w[o, i, ky, kx] * in[y+ky-1, x+kx-1, i] + b[o]."""
     height, width, channels = image.shape
     padded = np.pad(image, ((1, 1), (1, 1), (0, 0)))
     # patches[y, x, i, ky, kx] = in[y + ky - 1, x + kx - 1, i]: flattened like weight's (in, kh, kw)
-    patches = np.stack([np.stack([padded[ky:ky + height, kx:kx + width, :] for kx in range(3)], axis=-1)
-                        for ky in range(3)], axis=-2)
+    patches = np.stack(
+        [np.stack([padded[ky : ky + height, kx : kx + width, :] for kx in range(3)], axis=-1) for ky in range(3)],
+        axis=-2,
+    )
     out = patches.reshape(height * width, channels * 9) @ weight.reshape(weight.shape[0], -1).T.astype(np.float64)
     return out.reshape(height, width, -1) + bias.astype(np.float64)
 
@@ -186,8 +207,9 @@ def test_converted_normalised_weights_match_the_pytorch_network(request, which, 
 
 def test_read_torch_state_dict_of_the_bundled_weights(torch_tensors):
     tensors = torch_tensors
-    expected_keys = {"0.weight", "0.bias"} | {f"{i}.{kind}" for ids in TORCH_CONV_IDS for i in ids
-                                               for kind in ("weight", "bias")}
+    expected_keys = {"0.weight", "0.bias"} | {
+        f"{i}.{kind}" for ids in TORCH_CONV_IDS for i in ids for kind in ("weight", "bias")
+    }
     assert set(tensors) == expected_keys
     assert all(t.dtype == np.float32 for t in tensors.values())
     assert tensors["0.weight"].shape == (3, 3, 1, 1) and tensors["0.bias"].shape == (3,)
@@ -195,8 +217,9 @@ def test_read_torch_state_dict_of_the_bundled_weights(torch_tensors):
     np.testing.assert_allclose(tensors["0.bias"], [-103.939, -116.779, -123.68], rtol=1e-6)
     assert tensors["2.weight"].shape == (64, 3, 3, 3) and tensors["2.bias"].shape == (64,)
     assert tensors["51.weight"].shape == (512, 512, 3, 3)
-    n_conv_params = sum(tensors[f"{i}.{kind}"].size for ids in TORCH_CONV_IDS for i in ids
-                        for kind in ("weight", "bias"))
+    n_conv_params = sum(
+        tensors[f"{i}.{kind}"].size for ids in TORCH_CONV_IDS for i in ids for kind in ("weight", "bias")
+    )
     assert n_conv_params == 20_024_384
     assert all(np.isfinite(t).all() for t in tensors.values())
 
@@ -307,13 +330,17 @@ def test_command_line_reports_missing_destination(tmp_path):
 # Wrong files: specific WeightsErrors
 # --------------------------------------------------------------------------------------------
 
+
 def _vgg16(path):
     write_vgg_mat(path, n_convs_per_block=VGG16_CONVS)
 
 
 def _no_block5(path):
-    write_vgg_mat(path, omit=("conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3",
-                              "conv5_4", "relu5_4", "pool5"), with_fc=False)
+    write_vgg_mat(
+        path,
+        omit=("conv5_1", "relu5_1", "conv5_2", "relu5_2", "conv5_3", "relu5_3", "conv5_4", "relu5_4", "pool5"),
+        with_fc=False,
+    )
 
 
 def _no_conv3_3(path):
@@ -348,6 +375,7 @@ def _no_normalization(path):
 
 def _wrong_kernel_shape(path):
     from matconvnet_fixtures import random_vgg_kernels
+
     kernels = random_vgg_kernels(seed=2)
     kernels["conv2_1"] = (np.ones((3, 3, 5, 3), np.float32), np.ones(3, np.float32))  # conv1_2 has 2 outputs
     write_vgg_mat(path, kernels=kernels, with_fc=False)
@@ -399,6 +427,7 @@ def test_missing_weights_file_says_how_to_make_it(tmp_path):
 # The restricted unpickler never runs code from a weights file
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("where", ["state dict", "sys info"])
 def test_restricted_unpickler_refuses_os_system(tmp_path, where):
     marker = tmp_path / "pwned"
@@ -426,11 +455,15 @@ def test_restricted_unpickler_refuses_builtins_eval(tmp_path, protocol, global_n
     assert marker.exists()
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", "not a readable"),
-    (b"plain text, not a pickle\n", "not a readable"),
-    (pickle.dumps(12345, protocol=2) * 3, "bad magic number"),
-], ids=["empty", "text", "bad-magic"])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", "not a readable"),
+        (b"plain text, not a pickle\n", "not a readable"),
+        (pickle.dumps(12345, protocol=2) * 3, "bad magic number"),
+    ],
+    ids=["empty", "text", "bad-magic"],
+)
 def test_read_torch_state_dict_rejects_other_files(tmp_path, content, words):
     path = tmp_path / "weights.pth"
     path.write_bytes(content)
@@ -450,12 +483,14 @@ def test_read_torch_state_dict_truncated_storage(tmp_path):
 # The official download, against a local HTTP server
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def official_fixture(loopback_server):
     """A tiny current-generation VGG-19 served as /models/imagenet-vgg-verydeep-19.mat."""
     (loopback_server.root / "models").mkdir()
-    fixture = write_vgg_mat(loopback_server.root / "models" / vgg_weights.OFFICIAL_FILENAME, generation="current",
-                            seed=9)
+    fixture = write_vgg_mat(
+        loopback_server.root / "models" / vgg_weights.OFFICIAL_FILENAME, generation="current", seed=9
+    )
     md5 = hashlib.md5(fixture.path.read_bytes()).hexdigest()
     return fixture, f"{loopback_server.url}/models/{vgg_weights.OFFICIAL_FILENAME}", md5
 
