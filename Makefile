@@ -11,7 +11,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test bench weights weights-official release autograde feedback report lab clean
+.PHONY: demo test lint bench weights weights-official release autograde feedback report lab clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -35,12 +35,20 @@ weights-official: $(VENV)/.installed
 demo: $(WEIGHTS)
 	$(PY) -m neural_style --content $(DEMO_CONTENT) --style $(DEMO_STYLE) --output outputs/demo.png
 
-test: $(WEIGHTS)
+# Lint (rules in pyproject.toml), then the test suite.
+test: lint $(WEIGHTS)
 	$(PY) -m pytest
 
-# Speed and memory figures -> outputs/bench.json and outputs/bench.md (about 25 minutes; idle machine).
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+# On an idle machine: the engine's speed and memory -> outputs/bench.json and outputs/bench.md (about
+# 25 minutes), then grading 200 submissions serially and on 1 and 2 workers, in the sandbox
+# -> outputs/grading_bench.json and outputs/grading_bench.md.
 bench: $(WEIGHTS)
 	$(PY) -m neural_style.bench
+	$(PY) -m nst_grader.bench
 
 # Instructor: the student bundle, from the source notebook (solutions and hidden tests removed).
 release: $(VENV)/.installed

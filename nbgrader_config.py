@@ -1,18 +1,27 @@
 """nbgrader course configuration: the repository root is the course directory.
 
-    notebooks/art_generation/   source (solutions + hidden tests)   -> make release
-    release/art_generation/     the student bundle
-    submitted/<student>/art_generation/                             -> make autograde
-    autograded/, feedback/, gradebook.db, grades.csv                (generated, not committed)
+notebooks/art_generation/   source (solutions + hidden tests)   -> make release
+release/art_generation/     the student bundle
+submitted/<student>/art_generation/                             -> make autograde
+autograded/, feedback/, gradebook.db, grades.csv                (generated, not committed)
 """
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearOutput,
-                                    DeduplicateIds, Execute, GetGrades, IgnorePattern, LimitOutput,
-                                    OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 
 from nst_grader.cells import RestoreGradedCells
+from nst_grader.execute import LimitedExecute
 from nst_grader.sandbox import SandboxedKernelManager
 from nst_grader.scoring import ScoreReportedResults
 
@@ -32,21 +41,41 @@ c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedE
 
 # Autograding: a cell that hangs is interrupted after this many seconds and scores 0; the other
 # cells still run. A submission normally grades in a few seconds (NBGRADER_EXECUTION skips the
-# network and the optimisation).
+# network and the optimisation; the visible checks are not run), even on a loaded grader.
 c.Execute.timeout = 20
-# Every notebook runs in a bubblewrap sandbox (nst_grader/sandbox.py): no network, nothing of the
-# course but the student's own copy, limits on memory, processes and file size.
-c.Execute.kernel_manager_class = SandboxedKernelManager
 c.Execute.interrupt_on_timeout = True
+# The whole notebook gets 120 s from its kernel's start. A cell may send 1 MB of output, the notebook
+# 4 MB: past either, the rest is dropped. Past the notebook's limits, the cells after are not run
+# (nst_grader/execute.py). Every limit a notebook meets is noted in nbgrader's log and in grading_log.csv.
+c.LimitedExecute.notebook_timeout = 120
+c.LimitedExecute.cell_output_limit_kb = 1024
+c.LimitedExecute.notebook_output_limit_kb = 4096
+# Every notebook runs in a bubblewrap sandbox (nst_grader/sandbox.py): no network, nothing of the
+# course but the student's own copy, limits on memory, processes and file size; the grader accepts
+# no message over 16 MB from a kernel.
+c.Execute.kernel_manager_class = SandboxedKernelManager
 c.Autograde.create_student = True
 # Grades are decided outside the student's kernel: right after nbgrader has run the notebook,
 # ScoreReportedResults judges what each graded cell reported and rewrites its outputs, from which
 # SaveAutoGrades scores it (see nst_grader/scoring.py).
-c.Autograde.autograde_preprocessors = [Execute, ScoreReportedResults, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [
+    LimitedExecute,
+    ScoreReportedResults,
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
 # A deleted graded cell is put back (and run), so deleting one changes nothing.
-c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, OverwriteKernelspec, RestoreGradedCells,
-                                      CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    RestoreGradedCells,
+    CheckCellMetadata,
+]
 # Feedback (make feedback) shows each graded cell's verdict and hint, never its hidden code, so the
 # hidden inputs can be used again next year.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

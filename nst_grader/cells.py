@@ -33,8 +33,11 @@ class RestoreGradedCells(OverwriteCells):
             if grade_cell.name not in present:
                 self.log.warning("Graded cell %s is missing: adding it back at the end", grade_cell.name)
                 source_cell = self.gradebook.find_source_cell(grade_cell.name, self.notebook_id, self.assignment_id)
-                nb.cells.append(self.missing_cell_transform(source_cell, grade_cell.max_score,
-                                                            is_solution=grade_cell.name in solutions))
+                nb.cells.append(
+                    self.missing_cell_transform(
+                        source_cell, grade_cell.max_score, is_solution=grade_cell.name in solutions
+                    )
+                )
         return nb, resources
 
     def add_missing_task_cells(self, nb, resources):

@@ -12,12 +12,15 @@ default, or ``--db postgresql://...``) with nbgrader's ``SaveAutoGrades`` and wr
   core); ``--scheduler ADDRESS`` sends the same tasks to an existing Dask cluster, whose workers
   must see the course directory at the same path.
 * A rerun grades only the submissions not graded yet; ``--force`` regrades all.
-* A submission that cannot be graded (no notebook, a notebook that does not parse, a kernel that
-  dies) costs only itself: it is recorded with the reason in ``grading_log.csv`` and retried by
-  the next run.
+* A submission that cannot be graded (no notebook, a notebook that does not parse or is over
+  ``MAX_NOTEBOOK_MB``, a kernel that dies) costs only itself: it is recorded with the reason in
+  ``grading_log.csv`` and retried by the next run. A graded submission that ran into a limit (time,
+  output, the sandbox's memory, processes or file size: ``nst_grader.execute``) is recorded there
+  with the limits it met.
 """
 
 import argparse
+import contextlib
 import csv
 import os
 import re
@@ -31,6 +34,8 @@ from pathlib import Path
 ASSIGNMENT = "art_generation"
 NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
 LOG = "grading_log.csv"
+# A submitted notebook with its outputs (pictures included) is a few MB; a larger one is not read.
+MAX_NOTEBOOK_MB = 50
 
 
 def _config(course, root, db_url):
@@ -50,9 +55,34 @@ def _api(course, root, db_url):
     return NbGraderAPI(config=_config(course, root, db_url))
 
 
+def new_gradebook(db_url):
+    """Create the tables of an nbgrader gradebook at ``db_url`` if it has none, stamped with the schema
+    version as nbgrader's ``Gradebook`` does for a new database, but without the subprocess
+    (``alembic heads``, which imports nbgrader again: seconds) it runs to learn that version."""
+    from alembic.script import ScriptDirectory
+    from nbgrader import dbutil
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(db_url)
+    try:
+        if inspect(engine).get_table_names():
+            return
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(
+                text("INSERT INTO alembic_version (version_num) VALUES (:version)"),
+                {"version": ScriptDirectory(dbutil.ALEMBIC_DIR).get_current_head()},
+            )
+    finally:
+        engine.dispose()
+
+
 def _generate_assignment(course, root, db_url):
     """``nbgrader generate_assignment`` into ``db_url`` (its release goes to ``root``, not the course)."""
     Path(root).mkdir(exist_ok=True)
+    new_gradebook(db_url)
     result = _api(course, root, db_url).generate_assignment(ASSIGNMENT, force=True)
     if not result["success"]:
         raise RuntimeError(f"could not add the assignment to {db_url}:\n{result.get('error') or result.get('log', '')}")
@@ -70,6 +100,7 @@ def ensure_assignment(course, db_url, folder):
     as ``nbgrader generate_assignment`` would (a new PostgreSQL gradebook, say)."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    new_gradebook(db_url)
     with Gradebook(db_url) as gradebook:
         try:
             gradebook.find_assignment(ASSIGNMENT)
@@ -82,35 +113,69 @@ def ensure_assignment(course, db_url, folder):
 def _reason(result):
     """The error a failed nbgrader run stopped with (its last exception line other than nbgrader's
     own summary), or its last line."""
-    lines = [line.strip() for line in f"{result.get('log', '')}\n{result.get('error', '')}".splitlines()
-             if line.strip()]
-    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b.*:", line)
-              and "NbGraderException" not in line]
+    lines = [
+        line.strip() for line in f"{result.get('log', '')}\n{result.get('error', '')}".splitlines() if line.strip()
+    ]
+    errors = [
+        line
+        for line in lines
+        if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b.*:", line) and "NbGraderException" not in line
+    ]
     return (errors or lines or ["nbgrader failed without a message"])[-1][:300]
+
+
+def limits_met(result):
+    """The limits nbgrader's log says the notebook ran into (``nst_grader.execute``), as one line."""
+    from nst_grader.execute import LIMIT_NOTE
+
+    notes = re.findall(re.escape(LIMIT_NOTE) + r"(.*)", result.get("log", ""))
+    return "; ".join(dict.fromkeys(notes))[:500]
 
 
 def grade_submission(course, student, template):
     """Grade one submission in a private copy of the course (runs on a Dask worker).
 
-    Returns ``{"student", "status": "graded"|"failed", "reason", "notebook", "seconds"}``.
+    Returns ``{"student", "status": "graded"|"failed", "reason", "notebook", "seconds"}``; the reason
+    of a graded submission lists the limits it ran into (empty if none).
     """
     start = time.perf_counter()
     folder = Path(course) / "submitted" / student / ASSIGNMENT
     if not (folder / NOTEBOOK).is_file():
-        return {"student": student, "status": "failed", "reason": f"no {NOTEBOOK} in {folder}",
-                "seconds": time.perf_counter() - start}
+        return {
+            "student": student,
+            "status": "failed",
+            "reason": f"no {NOTEBOOK} in {folder}",
+            "seconds": time.perf_counter() - start,
+        }
+    if (folder / NOTEBOOK).stat().st_size > MAX_NOTEBOOK_MB * 2**20:
+        return {
+            "student": student,
+            "status": "failed",
+            "reason": f"{NOTEBOOK} is over {MAX_NOTEBOOK_MB} MB",
+            "seconds": time.perf_counter() - start,
+        }
     with tempfile.TemporaryDirectory(prefix="nst-grade-") as work:
         work = Path(work)
-        shutil.copytree(folder, work / "submitted" / student / ASSIGNMENT, symlinks=False,
-                        ignore_dangling_symlinks=True)
+        shutil.copytree(
+            folder, work / "submitted" / student / ASSIGNMENT, symlinks=False, ignore_dangling_symlinks=True
+        )
         shutil.copy(template, work / "gradebook.db")
         result = _api(course, work, f"sqlite:///{work / 'gradebook.db'}").autograde(ASSIGNMENT, student)
         graded = work / "autograded" / student / ASSIGNMENT / NOTEBOOK
         if not result["success"] or not graded.is_file():
-            return {"student": student, "status": "failed", "reason": _reason(result),
-                    "seconds": time.perf_counter() - start}
-        return {"student": student, "status": "graded", "notebook": graded.read_text(),
-                "seconds": time.perf_counter() - start}
+            return {
+                "student": student,
+                "status": "failed",
+                "reason": _reason(result),
+                "seconds": time.perf_counter() - start,
+            }
+        return {
+            "student": student,
+            "status": "graded",
+            "reason": limits_met(result),
+            "notebook": graded.read_text(),
+            "seconds": time.perf_counter() - start,
+        }
 
 
 def record(course, db_url, result):
@@ -125,13 +190,12 @@ def record(course, db_url, result):
     with Gradebook(db_url) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's session handling
         gradebook.update_or_create_student(student)
-        try:
+        with contextlib.suppress(MissingEntry):
             gradebook.remove_submission(ASSIGNMENT, student)
-        except MissingEntry:
-            pass
         gradebook.add_submission(ASSIGNMENT, student)
-    resources = {"nbgrader": {"db_url": db_url, "assignment": ASSIGNMENT, "student": student,
-                              "notebook": Path(NOTEBOOK).stem}}
+    resources = {
+        "nbgrader": {"db_url": db_url, "assignment": ASSIGNMENT, "student": student, "notebook": Path(NOTEBOOK).stem}
+    }
     SaveAutoGrades().preprocess(notebook, resources)
     target = Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -156,8 +220,9 @@ def graded_students(course, db_url):
             in_gradebook = {submission.student.id for submission in gradebook.assignment_submissions(ASSIGNMENT)}
         except MissingEntry:  # a gradebook without the assignment yet
             return set()
-    return {student for student in in_gradebook
-            if (Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()}
+    return {
+        student for student in in_gradebook if (Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK).is_file()
+    }
 
 
 def _append_log(course, row):
@@ -195,19 +260,32 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="nst-grade-template-", dir=course) as folder:
         template = make_template(course, folder)
         ensure_assignment(course, db_url, folder)
-        cluster = None if args.scheduler else LocalCluster(n_workers=args.workers, threads_per_worker=1,
-                                                           processes=True, dashboard_address=None)
+        cluster = (
+            None
+            if args.scheduler
+            else LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        )
         failed = 0
         with Client(args.scheduler or cluster) as client:
-            futures = [client.submit(grade_submission, str(course), student, str(template), pure=False)
-                       for student in pending]
-            for future in tqdm(as_completed(futures), total=len(futures), desc="grading", unit="submission",
-                               disable=args.quiet):
+            futures = [
+                client.submit(grade_submission, str(course), student, str(template), pure=False) for student in pending
+            ]
+            for future in tqdm(
+                as_completed(futures), total=len(futures), desc="grading", unit="submission", disable=args.quiet
+            ):
                 result = future.result()
                 score = record(course, db_url, result) if result["status"] == "graded" else ""
                 failed += result["status"] == "failed"
-                _append_log(course, {"student": result["student"], "status": result["status"], "score": score,
-                                     "reason": result.get("reason", ""), "seconds": f"{result['seconds']:.1f}"})
+                _append_log(
+                    course,
+                    {
+                        "student": result["student"],
+                        "status": result["status"],
+                        "score": score,
+                        "reason": result.get("reason", ""),
+                        "seconds": f"{result['seconds']:.1f}",
+                    },
+                )
         if cluster is not None:
             cluster.close()
     print(f"graded {len(pending) - failed}, failed {failed} (reasons in {course / LOG})")

@@ -7,8 +7,8 @@ exercise, the most common mistakes, and the submissions that need a human look) 
 failed check).
 
 A mistake is named by the hint its graded cell gave (``nst_checks.HINTS``); a submission needs a
-look when it could not be graded (``grading_log.csv``), when a graded cell stopped (a timeout, a
-crash, a sandbox limit) or reported no result.
+look when it could not be graded or met a grading limit (``grading_log.csv``), when a graded cell
+stopped (a timeout, a crash, a sandbox limit) or reported no result.
 """
 
 import argparse
@@ -38,7 +38,9 @@ def _failed_checks(course, student):
     failed = {}
     for cell in nbformat.read(path, as_version=4).cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        errors = [output.get("evalue", "") for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+        errors = [
+            output.get("evalue", "") for output in cell.get("outputs", []) if output.get("output_type") == "error"
+        ]
         if grade_id.startswith("test_") and errors:
             failed[grade_id] = errors[0]
     return failed
@@ -62,9 +64,11 @@ def collect(course, db_url):
         for submission in submissions:
             [notebook] = submission.notebooks
             students[submission.student.id] = {
-                "total": submission.score, "max": submission.max_score,
+                "total": submission.score,
+                "max": submission.max_score,
                 "scores": {grade.name: (grade.score, grade.max_score) for grade in notebook.grades},
-                "failed": _failed_checks(course, submission.student.id)}
+                "failed": _failed_checks(course, submission.student.id),
+            }
     failures = {}
     log = Path(course) / LOG
     if log.exists():
@@ -74,6 +78,8 @@ def collect(course, db_url):
                     failures[row["student"]] = row["reason"]
                 else:
                     failures.pop(row["student"], None)
+                    if row["student"] in students:  # the limits it met, if any (nst_grader.execute)
+                        students[row["student"]]["limits"] = row["reason"]
     return students, {student: reason for student, reason in failures.items() if student not in students}
 
 
@@ -99,16 +105,32 @@ def _histogram_png(totals, maximum):
 def summarise(students, failures):
     """The figures the page shows: pass rates, common mistakes, submissions that need a look."""
     grade_ids = sorted({grade_id for student in students.values() for grade_id in student["scores"]})
-    pass_rate = {grade_id: sum(student["scores"][grade_id][0] == student["scores"][grade_id][1]
-                               for student in students.values()) / len(students)
-                 for grade_id in grade_ids} if students else {}
-    mistakes = collections.Counter((grade_id, hint_of(message) or "other")
-                                   for student in students.values() for grade_id, message in student["failed"].items())
+    pass_rate = (
+        {
+            grade_id: sum(
+                student["scores"][grade_id][0] == student["scores"][grade_id][1] for student in students.values()
+            )
+            / len(students)
+            for grade_id in grade_ids
+        }
+        if students
+        else {}
+    )
+    mistakes = collections.Counter(
+        (grade_id, hint_of(message) or "other")
+        for student in students.values()
+        for grade_id, message in student["failed"].items()
+    )
     look = dict(failures)
     for name, student in sorted(students.items()):
-        for grade_id, message in student["failed"].items():
-            if any(phrase in message for phrase in NEEDS_A_LOOK):
-                look[name] = f"{grade_id}: {message}"
+        reasons = [student["limits"]] if student.get("limits") else []
+        reasons += [
+            f"{grade_id}: {message}"
+            for grade_id, message in student["failed"].items()
+            if any(phrase in message for phrase in NEEDS_A_LOOK)
+        ]
+        if reasons:
+            look[name] = "; ".join(reasons)
     return pass_rate, mistakes.most_common(10), look
 
 
@@ -121,22 +143,37 @@ def write_report(course, db_url, out):
         writer = csv.writer(file)
         writer.writerow(["student", "status", "total", *grade_ids, "failed checks"])
         for name, student in sorted(students.items()):
-            writer.writerow([name, "graded", student["total"], *(student["scores"][g][0] for g in grade_ids),
-                             "; ".join(f"{g}: {hint_of(m) or m}" for g, m in sorted(student["failed"].items()))])
+            writer.writerow(
+                [
+                    name,
+                    "graded",
+                    student["total"],
+                    *(student["scores"][g][0] for g in grade_ids),
+                    "; ".join(f"{g}: {hint_of(m) or m}" for g, m in sorted(student["failed"].items())),
+                ]
+            )
         for name, reason in sorted(failures.items()):
             writer.writerow([name, "failed", "", *([""] * len(grade_ids)), reason])
     totals = [student["total"] for student in students.values()]
     maximum = max((student["max"] for student in students.values()), default=10)
     escape = html.escape
-    rows = "".join(f"<tr><td>{escape(g.removeprefix('test_'))}</td><td>{rate:.0%}</td></tr>"
-                   for g, rate in pass_rate.items())
-    common = "".join(f"<tr><td>{count}</td><td>{escape(g.removeprefix('test_'))}</td>"
-                     f"<td>{escape(nst_checks.HINTS.get(hint, 'another mistake'))}</td></tr>"
-                     for (g, hint), count in mistakes)
-    looks = "".join(f"<tr><td>{escape(name)}</td><td>{escape(reason)}</td></tr>" for name, reason in sorted(look.items()))
+    rows = "".join(
+        f"<tr><td>{escape(g.removeprefix('test_'))}</td><td>{rate:.0%}</td></tr>" for g, rate in pass_rate.items()
+    )
+    common = "".join(
+        f"<tr><td>{count}</td><td>{escape(g.removeprefix('test_'))}</td>"
+        f"<td>{escape(nst_checks.HINTS.get(hint, 'another mistake'))}</td></tr>"
+        for (g, hint), count in mistakes
+    )
+    looks = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(reason)}</td></tr>" for name, reason in sorted(look.items())
+    )
     mean = sum(totals) / len(totals) if totals else 0
-    histogram = (f'<img alt="histogram of scores" src="data:image/png;base64,{_histogram_png(totals, maximum)}">'
-                 if totals else "<p>No graded submission yet.</p>")
+    histogram = (
+        f'<img alt="histogram of scores" src="data:image/png;base64,{_histogram_png(totals, maximum)}">'
+        if totals
+        else "<p>No graded submission yet.</p>"
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Grades: {ASSIGNMENT}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}table{{border-collapse:collapse}}
@@ -145,7 +182,8 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><
 <p id="summary">{len(students)} graded, {len(failures)} could not be graded; mean score {mean:.1f} / {maximum:g}.</p>
 <h2>Scores</h2>{histogram}
 <h2>Pass rate per exercise</h2><table id="pass-rates"><tr><th>exercise</th><th>full marks</th></tr>{rows}</table>
-<h2>Most common mistakes</h2><table id="mistakes"><tr><th>students</th><th>exercise</th><th>hint</th></tr>{common}</table>
+<h2>Most common mistakes</h2>
+<table id="mistakes"><tr><th>students</th><th>exercise</th><th>hint</th></tr>{common}</table>
 <h2>Needs a human look</h2><table id="needs-a-look"><tr><th>student</th><th>why</th></tr>{looks}</table>
 </body></html>
 """

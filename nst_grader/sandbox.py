@@ -13,6 +13,11 @@
 It runs as an unprivileged user of its own, under limits on memory (address space), processes and
 threads, and the size of any file it writes. ``--SandboxedKernelManager.sandbox=False`` runs
 trusted notebooks without all this, with a warning.
+
+Whether sandboxed or not, the grader's side of the connection refuses any message from the kernel
+larger than ``message_size_limit_mb``: a kernel could otherwise make the grader hold a message as
+large as its own memory. ZeroMQ drops such a message unread and closes the connection;
+``nst_grader.execute`` notes the lost output and connects again.
 """
 
 import os
@@ -22,16 +27,31 @@ import sys
 import tempfile
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Int
+from traitlets import Bool, Int, default
 
-INSTALL_HINT = ("bubblewrap (bwrap) is not installed: grading runs student code in its sandbox. Install it "
-                "(Debian/Ubuntu: apt-get install bubblewrap), or grade trusted notebooks without a sandbox "
-                "with --SandboxedKernelManager.sandbox=False")
+INSTALL_HINT = (
+    "bubblewrap (bwrap) is not installed: grading runs student code in its sandbox. Install it "
+    "(Debian/Ubuntu: apt-get install bubblewrap), or grade trusted notebooks without a sandbox "
+    "with --SandboxedKernelManager.sandbox=False"
+)
 # The environment the kernel keeps (everything else, such as database passwords, is dropped).
-KEPT_VARIABLES = ("LANG", "LC_ALL", "TF_CPP_MIN_LOG_LEVEL", "NBGRADER_EXECUTION", "NBGRADER_VALIDATING",
-                  "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND", "PYDEVD_DISABLE_FILE_VALIDATION",
-                  "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS")
+KEPT_VARIABLES = (
+    "LANG",
+    "LC_ALL",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "NBGRADER_EXECUTION",
+    "NBGRADER_VALIDATING",
+    "JPY_PARENT_PID",
+    "JPY_SESSION_NAME",
+    "MPLBACKEND",
+    "PYDEVD_DISABLE_FILE_VALIDATION",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OMP_NUM_THREADS",
+)
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/fonts")
 
 
@@ -45,15 +65,31 @@ def _parents(path):
     return args
 
 
+class LimitedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse messages over its manager's ``message_size_limit_mb``."""
+
+    def _context_default(self):
+        context = super()._context_default()  # its own, destroyed with the channels
+        context.setsockopt(zmq.MAXMSGSIZE, self.parent.message_size_limit_mb * 2**20)
+        return context
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run in a bubblewrap sandbox (see the module docstring)."""
 
     sandbox = Bool(True, help="Run kernels in the sandbox. Turn off only for trusted notebooks.").tag(config=True)
-    memory_limit_mb = Int(4096, help="Address space of the kernel (TensorFlow alone maps about 1.5 GB)."
-                          ).tag(config=True)
-    process_limit = Int(256, help="Processes and threads of the kernel's user (TensorFlow starts dozens)."
-                        ).tag(config=True)
+    memory_limit_mb = Int(4096, help="Address space of the kernel (TensorFlow alone maps about 1.5 GB).").tag(
+        config=True
+    )
+    process_limit = Int(256, help="Processes and threads of the kernel's user (TensorFlow starts dozens).").tag(
+        config=True
+    )
     file_size_limit_mb = Int(64, help="Largest file the kernel may write.").tag(config=True)
+    message_size_limit_mb = Int(16, help="Largest message the grader accepts from the kernel.").tag(config=True)
+
+    @default("client_factory")
+    def _limited_client(self):
+        return LimitedKernelClient
 
     _private_dir = None
 
@@ -84,8 +120,19 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def _wrap(self, bwrap, kernel_cmd, workdir, env, uid):
         """``kernel_cmd`` inside bwrap, as user ``uid`` (None: the grader's own), under resource limits."""
-        args = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                "--unshare-uts", "--unshare-cgroup-try", "--ro-bind", "/usr", "/usr"]
+        args = [
+            bwrap,
+            "--die-with-parent",
+            "--new-session",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
         for name in ("/bin", "/lib", "/lib64", "/sbin"):
             if os.path.islink(name):
                 args += ["--symlink", os.readlink(name), name]
@@ -97,19 +144,46 @@ class SandboxedKernelManager(AsyncKernelManager):
         args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
         for prefix in sorted({sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}):
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
-        args += [*_parents(workdir), "--ro-bind", workdir, workdir,
-                 *_parents(self._private_dir), "--bind", str(self._private_dir), str(self._private_dir),
-                 "--chdir", workdir, "--clearenv",
-                 "--setenv", "PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin",
-                 "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/ipython",
-                 "--setenv", "MPLCONFIGDIR", "/tmp/matplotlib"]
+        args += [
+            *_parents(workdir),
+            "--ro-bind",
+            workdir,
+            workdir,
+            *_parents(self._private_dir),
+            "--bind",
+            str(self._private_dir),
+            str(self._private_dir),
+            "--chdir",
+            workdir,
+            "--clearenv",
+            "--setenv",
+            "PATH",
+            f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "--setenv",
+            "HOME",
+            "/tmp",
+            "--setenv",
+            "IPYTHONDIR",
+            "/tmp/ipython",
+            "--setenv",
+            "MPLCONFIGDIR",
+            "/tmp/matplotlib",
+        ]
         for name in KEPT_VARIABLES:
             if name in env:
                 args += ["--setenv", name, env[name]]
-        limits = ["/usr/bin/prlimit", f"--as={self.memory_limit_mb * 2**20}", f"--nproc={self.process_limit}",
-                  f"--fsize={self.file_size_limit_mb * 2**20}", "--core=0"]
-        drop = [] if uid is None else ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                                       "--inh-caps=-all"]
+        limits = [
+            "/usr/bin/prlimit",
+            f"--as={self.memory_limit_mb * 2**20}",
+            f"--nproc={self.process_limit}",
+            f"--fsize={self.file_size_limit_mb * 2**20}",
+            "--core=0",
+        ]
+        drop = (
+            []
+            if uid is None
+            else ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
+        )
         return [*args, "--", *drop, *limits, "--", *kernel_cmd]
 
     async def _async_cleanup_resources(self, restart=False):

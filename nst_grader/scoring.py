@@ -36,8 +36,13 @@ def reported_call(source):
     except SyntaxError:
         return None
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "report"
-                and isinstance(node.func.value, ast.Name) and node.func.value.id == "nst_checks"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "report"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "nst_checks"
+        ):
             return ast.literal_eval(node.args[0]), [tuple(case) for case in ast.literal_eval(node.args[2])]
     return None
 
@@ -54,11 +59,13 @@ def _reported_results(outputs):
 
 
 def _stopped(outputs):
-    """The first error the cell stopped with, as text, or None."""
-    for output in outputs:
-        if output.get("output_type") == "error":
-            return f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-    return None
+    """The errors the cell stopped with (its own, a timeout's, a grading limit's), as text, or None."""
+    errors = [
+        f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
+        for output in outputs
+        if output.get("output_type") == "error"
+    ]
+    return "; ".join(errors) or None
 
 
 def verdict(exercise, cases, outputs):
@@ -67,8 +74,11 @@ def verdict(exercise, cases, outputs):
     bundles = _reported_results(outputs)
     if not bundles:
         stopped = _stopped(outputs)
-        return (f"{function}: the graded cell stopped before it reported any result ({stopped})."
-                if stopped else f"{function}: the graded cell reported no result.")
+        return (
+            f"{function}: the graded cell stopped before it reported any result ({stopped})."
+            if stopped
+            else f"{function}: the graded cell reported no result."
+        )
     if len(bundles) > 1:
         return f"{function}: the graded cell reported {len(bundles)} sets of results instead of one."
     try:
@@ -96,8 +106,11 @@ class ScoreReportedResults(NbGraderPreprocessor):
         exercise, cases = call
         message = verdict(exercise, cases, cell.outputs)
         if message is None:
-            text = (f"{nst_checks.FUNCTIONS[exercise]}: right on "
-                    + "; ".join(nst_checks.describe(exercise, case) for case in cases) + ".\n")
+            text = (
+                f"{nst_checks.FUNCTIONS[exercise]}: right on "
+                + "; ".join(nst_checks.describe(exercise, case) for case in cases)
+                + ".\n"
+            )
             cell.outputs = [new_output("stream", name="stdout", text=text)]
         else:
             cell.outputs = [new_output("error", ename="AssertionError", evalue=message, traceback=[message])]

@@ -32,18 +32,33 @@ def nbgrader_env():
 
 def nbgrader(course, *args, timeout=1800):
     """Run ``nbgrader *args`` in ``course``; fail the test with its output if it fails."""
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
-                            capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, (f"nbgrader {' '.join(args)} exited with {result.returncode}\n"
-                                    f"{result.stdout[-5000:]}\n{result.stderr[-10000:]}")
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, (
+        f"nbgrader {' '.join(args)} exited with {result.returncode}\n{result.stdout[-5000:]}\n{result.stderr[-10000:]}"
+    )
     return result
 
 
 def nbgrader_in_parallel(courses, *args, timeout=1800):
     """Run ``nbgrader *args`` in each of ``courses`` at once (one process each, own gradebook)."""
-    processes = [subprocess.Popen([sys.executable, "-m", "nbgrader", *args], cwd=course, env=nbgrader_env(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                 for course in courses]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "nbgrader", *args],
+            cwd=course,
+            env=nbgrader_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for course in courses
+    ]
     failures = []
     for course, process in zip(courses, processes):
         output, _ = process.communicate(timeout=timeout)
@@ -56,8 +71,12 @@ def make_course(folder):
     """A course in ``folder`` with the assignment released (``nbgrader generate_assignment``)."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "nbgrader_config.py", folder)
-    shutil.copytree(SOURCE_DIR.parent, folder / "notebooks", symlinks=False,  # follow the symlinks
-                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copytree(
+        SOURCE_DIR.parent,
+        folder / "notebooks",
+        symlinks=False,  # follow the symlinks
+        ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"),
+    )
     nbgrader(folder, "generate_assignment", ASSIGNMENT, "--force")
     return folder
 
@@ -97,8 +116,9 @@ def solution_body(source):
 
 
 def without_markers(source):
-    return "\n".join(line for line in source.split("\n")
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+    return "\n".join(
+        line for line in source.split("\n") if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+    )
 
 
 def fill_solutions(release, source, grade_ids=None):
@@ -107,7 +127,8 @@ def fill_solutions(release, source, grade_ids=None):
     release = copy_notebook(release)
     solutions = [cell for cell in release.cells if nbgrader_meta(cell).get("solution")]
     assert solutions and sorted(nbgrader_meta(cell)["grade_id"] for cell in solutions) == sorted(
-        nbgrader_meta(cell)["grade_id"] for cell in source.cells if nbgrader_meta(cell).get("solution"))
+        nbgrader_meta(cell)["grade_id"] for cell in source.cells if nbgrader_meta(cell).get("solution")
+    )
     for cell in solutions:
         grade_id = nbgrader_meta(cell)["grade_id"]
         if grade_ids is None or grade_id in grade_ids:
@@ -128,8 +149,10 @@ def scores(course, students, db_url=None):
     with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for student in students:
             submission = gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student)
-            found[student] = ({grade.name: (grade.score, grade.max_score) for grade in submission.grades},
-                              submission.score)
+            found[student] = (
+                {grade.name: (grade.score, grade.max_score) for grade in submission.grades},
+                submission.score,
+            )
     return found
 
 
@@ -151,8 +174,17 @@ class PostgresServer:
             shutil.chown(self.socket, "postgres")
         self._as = as_postgres
         self._run(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth=trust")
-        self._run(PG_BIN / "pg_ctl", "-D", self.data, "-l", folder / "server.log", "-w", "start",
-                  "-o", f"-k {self.socket} -c listen_addresses=''")
+        self._run(
+            PG_BIN / "pg_ctl",
+            "-D",
+            self.data,
+            "-l",
+            folder / "server.log",
+            "-w",
+            "start",
+            "-o",
+            f"-k {self.socket} -c listen_addresses=''",
+        )
         self._run(PG_BIN / "createdb", "-h", self.socket, "-U", "postgres", "gradebook")
         self.url = f"postgresql://postgres@/gradebook?host={self.socket}"
 

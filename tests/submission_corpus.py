@@ -1,5 +1,5 @@
-"""Submissions written the ways students write them: correct variants, typical mistakes, and
-attempts to earn points without implementing anything.
+"""Submissions written the ways students write them: correct variants, typical mistakes, attempts
+to earn points without implementing anything, and attacks on the grader.
 
 Each entry is notebook source code (or a change to the notebook), so the tests can paste it into
 a real submission and autograde it with the real nbgrader.
@@ -9,6 +9,7 @@ import dataclasses
 import json
 
 import nbformat
+import numpy as np
 
 from nst_checks import FUNCTIONS
 
@@ -24,100 +25,151 @@ class Variant:
 # Correct implementations, in many idioms: each must earn full marks.
 
 CORRECT = {
-    "content_reduce_mean": Variant("content_cost", """
+    "content_reduce_mean": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     return tf.reduce_mean(tf.square(a_C - a_G)) / 4
-"""),
-    "content_norm_squared": Variant("content_cost", """
+""",
+    ),
+    "content_norm_squared": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     m, n_H, n_W, n_C = a_G.get_shape().as_list()
     return tf.norm(a_C - a_G) ** 2 / (4 * n_H * n_W * n_C)
-"""),
-    "content_dynamic_size_cast": Variant("content_cost", """
+""",
+    ),
+    "content_dynamic_size_cast": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     return tf.reduce_sum((a_G - a_C) ** 2) / tf.cast(4 * tf.size(a_G), tf.float32)
-"""),
-    "content_einsum_unrolled": Variant("content_cost", """
+""",
+    ),
+    "content_einsum_unrolled": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     difference = tf.reshape(a_C - a_G, [-1])
     return tf.einsum("i,i->", difference, difference) / (4.0 * n_H * n_W * n_C)
-"""),
-    "content_loop_over_channels": Variant("content_cost", """
+""",
+    ),
+    "content_loop_over_channels": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     total = 0.0
     for channel in range(n_C):
         total += tf.reduce_sum(tf.square(a_C[..., channel] - a_G[..., channel]))
     return total / (4 * n_H * n_W * n_C)
-"""),
-    "gram_transpose_b": Variant("gram_matrix", """
+""",
+    ),
+    "gram_transpose_b": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return tf.matmul(A, A, transpose_b=True)
-"""),
-    "gram_einsum": Variant("gram_matrix", """
+""",
+    ),
+    "gram_einsum": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return tf.einsum("ik,jk->ij", A, A)
-"""),
-    "gram_operator": Variant("gram_matrix", """
+""",
+    ),
+    "gram_operator": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return A @ tf.transpose(A)
-"""),
-    "gram_linalg": Variant("gram_matrix", """
+""",
+    ),
+    "gram_linalg": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return tf.linalg.matmul(A, tf.linalg.matrix_transpose(A))
-"""),
-    "layer_transpose_before_reshape": Variant("layer_style_cost", """
+""",
+    ),
+    "layer_transpose_before_reshape": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     S = tf.reshape(tf.transpose(a_S, perm=[0, 3, 1, 2]), (n_C, n_H * n_W))
     G = tf.reshape(tf.transpose(a_G, perm=[0, 3, 1, 2]), (n_C, n_H * n_W))
     return tf.reduce_sum(tf.square(gram_matrix(A=S) - gram_matrix(A=G))) / (4 * n_C**2 * (n_H * n_W) ** 2)
-"""),
-    "layer_inline_einsum": Variant("layer_style_cost", """
+""",
+    ),
+    "layer_inline_einsum": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     GS = tf.einsum("bijc,bijd->cd", a_S, a_S)
     GG = tf.einsum("bijc,bijd->cd", a_G, a_G)
     return tf.reduce_sum((GS - GG) ** 2) / (4 * n_C**2 * (n_H * n_W) ** 2)
-"""),
-    "layer_reduce_mean": Variant("layer_style_cost", """
+""",
+    ),
+    "layer_reduce_mean": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     GS = gram_matrix(tf.transpose(tf.reshape(a_S, [-1, n_C])))
     GG = gram_matrix(tf.transpose(tf.reshape(a_G, [-1, n_C])))
     return tf.reduce_mean(tf.square(GS - GG)) / (4 * (n_H * n_W) ** 2)
-"""),
-    "layer_float32_constant": Variant("layer_style_cost", """
+""",
+    ),
+    "layer_float32_constant": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S_unrolled = tf.transpose(tf.reshape(a_S, [n_H * n_W, n_C]))
     a_G_unrolled = tf.transpose(tf.reshape(a_G, [n_H * n_W, n_C]))
     difference = tf.subtract(gram_matrix(a_S_unrolled), gram_matrix(a_G_unrolled))
     return tf.reduce_sum(tf.square(difference)) / tf.constant(4 * n_C**2 * (n_H * n_W) ** 2, dtype=tf.float32)
-"""),
-    "layer_reversed_axes": Variant("layer_style_cost", """
+""",
+    ),
+    "layer_reversed_axes": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     # tf.transpose reverses all axes: (n_C, n_W, n_H, 1); the Gram matrix ignores the order of positions.
     GS = gram_matrix(tf.reshape(tf.transpose(a_S), (n_C, -1)))
     GG = gram_matrix(tf.reshape(tf.transpose(a_G), (n_C, -1)))
     return tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W) ** 2)
-"""),
-    "style_constant_accumulator": Variant("style_cost", """
+""",
+    ),
+    "style_constant_accumulator": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = tf.constant(0.0)
     for layer_name, coefficient in style_layers:
         J_style_layer = compute_layer_style_cost(style_activations[layer_name], generated_activations[layer_name])
         J_style += coefficient * J_style_layer
     return J_style
-"""),
-    "style_add_n_keywords": Variant("style_cost", """
+""",
+    ),
+    "style_add_n_keywords": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
-    return tf.add_n([coefficient * compute_layer_style_cost(a_S=style_activations[name], a_G=generated_activations[name])
+    return tf.add_n([coefficient * compute_layer_style_cost(a_S=style_activations[name],
+                                                            a_G=generated_activations[name])
                      for name, coefficient in style_layers])
-"""),
-    "style_dict_of_weights": Variant("style_cost", """
+""",
+    ),
+    "style_dict_of_weights": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     weights = dict(style_layers)
     J_style = 0
@@ -125,8 +177,11 @@ def compute_style_cost(style_activations, generated_activations, style_layers=ST
         J_style = J_style + weights[name] * compute_layer_style_cost(style_activations[name],
                                                                      generated_activations[name])
     return J_style
-"""),
-    "style_inline_layer_cost": Variant("style_cost", """
+""",
+    ),
+    "style_inline_layer_cost": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0.0
     for name, coefficient in style_layers:
@@ -136,237 +191,384 @@ def compute_style_cost(style_activations, generated_activations, style_layers=ST
         GG = tf.einsum("bijc,bijd->cd", a_G, a_G)
         J_style += coefficient * tf.reduce_sum(tf.square(GS - GG)) / (4 * n_C**2 * (n_H * n_W) ** 2)
     return J_style
-"""),
-    "style_builtin_sum": Variant("style_cost", """
+""",
+    ),
+    "style_builtin_sum": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     return sum(coefficient * compute_layer_style_cost(style_activations[name], generated_activations[name])
                for name, coefficient in style_layers)
-"""),
-    "total_operators": Variant("total_cost", """
+""",
+    ),
+    "total_operators": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     J = alpha * J_content + beta * J_style
     return J
-"""),
-    "total_tf_ops": Variant("total_cost", """
+""",
+    ),
+    "total_tf_ops": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return tf.add(tf.multiply(float(alpha), J_content), tf.multiply(float(beta), J_style))
-"""),
-    "total_cast": Variant("total_cost", """
+""",
+    ),
+    "total_cast": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return tf.cast(alpha, J_content.dtype) * J_content + tf.cast(beta, J_style.dtype) * J_style
-"""),
-    "total_accumulate": Variant("total_cost", """
+""",
+    ),
+    "total_accumulate": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha = 10, beta = 40):
     J = alpha * J_content
     J += beta * J_style
     return J
-"""),
+""",
+    ),
 }
 
 # ------------------------------------------------------------------------------------------------
 # Typical mistakes: each must lose exactly its exercise's points, with its hint.
 
 MISTAKES = {
-    "content_mean": Variant("content_cost", """
+    "content_mean": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     return tf.reduce_mean(tf.square(a_C - a_G))
-""", "factor_4"),
-    "content_factor_2": Variant("content_cost", """
+""",
+        "factor_4",
+    ),
+    "content_factor_2": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     return tf.reduce_sum(tf.square(a_C - a_G)) / (2 * n_H * n_W * n_C)
-""", "factor_2"),
-    "content_no_square": Variant("content_cost", """
+""",
+        "factor_2",
+    ),
+    "content_no_square": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     return tf.reduce_sum(a_C - a_G) / (4 * n_H * n_W * n_C)
-""", "no_square"),
-    "content_no_normalisation": Variant("content_cost", """
+""",
+        "no_square",
+    ),
+    "content_no_normalisation": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     return tf.reduce_sum(tf.square(a_C - a_G))
-""", "no_normalisation"),
-    "content_abs": Variant("content_cost", """
+""",
+        "no_normalisation",
+    ),
+    "content_abs": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     return tf.reduce_sum(tf.abs(a_C - a_G)) / (4 * n_H * n_W * n_C)
-""", "abs"),
-    "content_norm": Variant("content_cost", """
+""",
+        "abs",
+    ),
+    "content_norm": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     return tf.norm(a_C - a_G) / (4 * n_H * n_W * n_C)
-""", "norm_not_squared"),
-    "content_numpy": Variant("content_cost", """
+""",
+        "norm_not_squared",
+    ),
+    "content_numpy": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     return np.sum(np.square(np.asarray(a_C) - np.asarray(a_G))) / (4 * n_H * n_W * n_C)
-""", "numpy_value"),
-    "content_dot_numpy": Variant("content_cost", """
+""",
+        "numpy_value",
+    ),
+    "content_dot_numpy": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     difference = (a_C - a_G).numpy()
     return (difference ** 2).sum() / (4 * n_H * n_W * n_C)
-""", "numpy_value"),
-    "content_constant_of_numpy": Variant("content_cost", """
+""",
+        "numpy_value",
+    ),
+    "content_constant_of_numpy": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     return tf.constant(np.sum((np.array(a_C) - np.array(a_G)) ** 2) / (4 * n_H * n_W * n_C))
-""", "no_gradient"),
-    "content_no_return": Variant("content_cost", """
+""",
+        "no_gradient",
+    ),
+    "content_no_return": Variant(
+        "content_cost",
+        """
 def compute_content_cost(a_C, a_G):
     _, n_H, n_W, n_C = a_G.shape
     J_content = tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_W * n_C)
-""", "no_return"),
-    "gram_outer": Variant("gram_matrix", """
+""",
+        "no_return",
+    ),
+    "gram_outer": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return tf.matmul(tf.transpose(A), A)
-""", "outer_gram"),
-    "gram_elementwise": Variant("gram_matrix", """
+""",
+        "outer_gram",
+    ),
+    "gram_elementwise": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return A * A
-""", "elementwise"),
-    "gram_normalised": Variant("gram_matrix", """
+""",
+        "elementwise",
+    ),
+    "gram_normalised": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     return tf.matmul(A, tf.transpose(A)) / A.shape[1]
-""", "gram_normalised"),
-    "gram_numpy": Variant("gram_matrix", """
+""",
+        "gram_normalised",
+    ),
+    "gram_numpy": Variant(
+        "gram_matrix",
+        """
 def gram_matrix(A):
     A = np.asarray(A)
     return A @ A.T
-""", "numpy_value"),
-    "layer_no_transpose": Variant("layer_style_cost", """
+""",
+        "numpy_value",
+    ),
+    "layer_no_transpose": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S = tf.reshape(a_S, (n_C, n_H * n_W))
     a_G = tf.reshape(a_G, (n_C, n_H * n_W))
     return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
-""", "no_transpose"),
-    "layer_no_normalisation": Variant("layer_style_cost", """
+""",
+        "no_transpose",
+    ),
+    "layer_no_normalisation": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
     a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
     return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G)))
-""", "no_normalisation"),
-    "layer_no_4": Variant("layer_style_cost", """
+""",
+        "no_normalisation",
+    ),
+    "layer_no_4": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
     a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
     return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (n_C**2 * (n_H * n_W)**2)
-""", "factor_4"),
-    "layer_powers": Variant("layer_style_cost", """
+""",
+        "factor_4",
+    ),
+    "layer_powers": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
     a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
     return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C * n_H * n_W)
-""", "normalisation_power"),
-    "layer_no_square": Variant("layer_style_cost", """
+""",
+        "normalisation_power",
+    ),
+    "layer_no_square": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
     a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
     return tf.reduce_sum(gram_matrix(a_S) - gram_matrix(a_G)) / (4 * n_C**2 * (n_H * n_W)**2)
-""", "no_square"),
-    "layer_float": Variant("layer_style_cost", """
+""",
+        "no_square",
+    ),
+    "layer_float": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     _, n_H, n_W, n_C = a_G.shape
     a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
     a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
     return float(tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G)))) / (4 * n_C**2 * (n_H * n_W)**2)
-""", "numpy_value"),
-    "layer_shape_via_numpy": Variant("layer_style_cost", """
+""",
+        "numpy_value",
+    ),
+    "layer_shape_via_numpy": Variant(
+        "layer_style_cost",
+        """
 def compute_layer_style_cost(a_S, a_G):
     n_H, n_W, n_C = (int(size) for size in tf.shape(a_G).numpy()[1:])
     a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
     a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
     return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
-""", "graph"),
-    "style_no_coefficients": Variant("style_cost", """
+""",
+        "graph",
+    ),
+    "style_no_coefficients": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0
     for layer_name, coefficient in style_layers:
         J_style += compute_layer_style_cost(style_activations[layer_name], generated_activations[layer_name])
     return J_style
-""", "coefficients"),
-    "style_last_layer": Variant("style_cost", """
+""",
+        "coefficients",
+    ),
+    "style_last_layer": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     for layer_name, coefficient in style_layers:
         J_style = coefficient * compute_layer_style_cost(style_activations[layer_name],
                                                          generated_activations[layer_name])
     return J_style
-""", "last_layer"),
-    "style_return_in_loop": Variant("style_cost", """
+""",
+        "last_layer",
+    ),
+    "style_return_in_loop": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0
     for layer_name, coefficient in style_layers:
         J_style += coefficient * compute_layer_style_cost(style_activations[layer_name],
                                                           generated_activations[layer_name])
         return J_style
-""", "first_layer"),
-    "style_divided_by_coefficients": Variant("style_cost", """
+""",
+        "first_layer",
+    ),
+    "style_divided_by_coefficients": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0
     for layer_name, coefficient in style_layers:
         J_style += coefficient * compute_layer_style_cost(style_activations[layer_name],
                                                           generated_activations[layer_name])
     return J_style / sum(coefficient for _, coefficient in style_layers)
-""", "divided_by_coefficients"),
-    "style_mean": Variant("style_cost", """
+""",
+        "divided_by_coefficients",
+    ),
+    "style_mean": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     costs = [coefficient * compute_layer_style_cost(style_activations[name], generated_activations[name])
              for name, coefficient in style_layers]
     return tf.reduce_mean(costs)
-""", "mean_of_layers"),
-    "style_pair_by_order": Variant("style_cost", """
+""",
+        "mean_of_layers",
+    ),
+    "style_pair_by_order": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0
     for (name, coefficient), a_S, a_G in zip(style_layers, style_activations.values(),
                                              generated_activations.values()):
         J_style += coefficient * compute_layer_style_cost(a_S, a_G)
     return J_style
-""", "pair_by_order"),
-    "style_global_layers": Variant("style_cost", """
+""",
+        "pair_by_order",
+    ),
+    "style_global_layers": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0
     for layer_name, coefficient in STYLE_LAYERS:
         J_style += coefficient * compute_layer_style_cost(style_activations[layer_name],
                                                           generated_activations[layer_name])
     return J_style
-""", "global_layers"),
-    "style_float": Variant("style_cost", """
+""",
+        "global_layers",
+    ),
+    "style_float": Variant(
+        "style_cost",
+        """
 def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
     J_style = 0.0
     for layer_name, coefficient in style_layers:
         J_style += coefficient * float(compute_layer_style_cost(style_activations[layer_name],
                                                                 generated_activations[layer_name]))
     return J_style
-""", "numpy_value"),
-    "total_swapped": Variant("total_cost", """
+""",
+        "numpy_value",
+    ),
+    "total_swapped": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return alpha * J_style + beta * J_content
-""", "swapped_weights"),
-    "total_fixed": Variant("total_cost", """
+""",
+        "swapped_weights",
+    ),
+    "total_fixed": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return 10 * J_content + 40 * J_style
-""", "fixed_weights"),
-    "total_float": Variant("total_cost", """
+""",
+        "fixed_weights",
+    ),
+    "total_float": Variant(
+        "total_cost",
+        """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return float(alpha * J_content + beta * J_style)
-""", "numpy_value"),
+""",
+        "numpy_value",
+    ),
 }
 
-def bundles(variants):
-    """Group variants into as few submissions as possible: the k-th variant of every exercise
-    goes into the k-th submission (exercises are graded on their own)."""
-    groups = []
-    for name, variant in variants.items():
-        group = next((group for group in groups
-                      if variant.exercise not in {other.exercise for other in group.values()}), None)
-        if group is None:
-            groups.append(group := {})
-        group[name] = variant
-    return groups
+
+def mixed_students(count, seed=0):
+    """``count`` submissions as a class writes them: exercise by exercise, each student has a
+    correct variant, a typical mistake or the model solution, and every variant and mistake is
+    somebody's. Returns ``[{exercise: name in CORRECT or MISTAKES}]`` (an exercise left out has the
+    model solution). Exercises are graded on their own, so each mistake costs only its exercise."""
+    random = np.random.RandomState(seed)
+    students = [{} for _ in range(count)]
+    for exercise in FUNCTIONS:
+        names = [name for name, variant in {**CORRECT, **MISTAKES}.items() if variant.exercise == exercise]
+        assert len(names) <= count, f"{len(names)} variants of {exercise} for {count} students"
+        for student, name in zip(random.permutation(count)[: len(names)], names, strict=True):
+            students[student][exercise] = name
+    return students
 
 
 # ------------------------------------------------------------------------------------------------
@@ -395,28 +597,34 @@ def with_sources(notebook, sources):
 
 
 def graded_cell_ids(notebook):
-    return [grade_id(cell) for cell in notebook.cells
-            if cell.metadata.get("nbgrader", {}).get("grade") and grade_id(cell).startswith("test_")]
+    return [
+        grade_id(cell)
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade") and grade_id(cell).startswith("test_")
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
 class Attempt:
     """A submission built from the release (nothing implemented) by ``change``; the exercises in
     ``implemented`` are solved correctly, and only they may earn points."""
+
     change: object  # (notebook) -> notebook
     implemented: frozenset = frozenset()
 
 
 def _in_first_exercise(code):
     """A change that puts ``code`` in the first exercise's cell, before its stub."""
+
     def change(notebook):
         stub = cell_of(notebook, FUNCTIONS["content_cost"]).source
         return with_sources(notebook, {FUNCTIONS["content_cost"]: code.strip("\n") + "\n\n" + stub})
+
     return change
 
 
 def _edit_graded_cells(notebook):
-    return with_sources(notebook, {cell: "print('all tests passed')" for cell in graded_cell_ids(notebook)})
+    return with_sources(notebook, dict.fromkeys(graded_cell_ids(notebook), "print('all tests passed')"))
 
 
 def _delete_graded_cells(notebook):
@@ -458,30 +666,39 @@ def _inflate_points(notebook):
 
 
 TAMPERING = {
-    "patch_check_helpers": Attempt(_in_first_exercise("""
+    "patch_check_helpers": Attempt(
+        _in_first_exercise("""
 nst_checks.report = lambda *args, **kwargs: print("All tests passed.")
 nst_checks.check = lambda *args, **kwargs: print("All tests passed.")
 nst_checks.judge = lambda *args, **kwargs: None
-""")),
-    "patch_numpy": Attempt(_in_first_exercise("""
+""")
+    ),
+    "patch_numpy": Attempt(
+        _in_first_exercise("""
 np.isclose = lambda *args, **kwargs: True
 np.allclose = lambda *args, **kwargs: True
 np.asarray = lambda value, *args, **kwargs: np.array(0.0)
-""")),
-    "patch_builtins": Attempt(_in_first_exercise("""
+""")
+    ),
+    "patch_builtins": Attempt(
+        _in_first_exercise("""
 import builtins
 builtins.abs = lambda value: 0.0
 builtins.AssertionError = type("Silent", (Exception,), {})
-""")),
-    "patch_tensorflow": Attempt(_in_first_exercise("""
+""")
+    ),
+    "patch_tensorflow": Attempt(
+        _in_first_exercise("""
 tf.is_tensor = lambda value: True
 tf.GradientTape.gradient = lambda self, target, sources, **kwargs: [tf.ones_like(s) for s in sources]
 
 def compute_content_cost(a_C, a_G):  # right in numpy, but TensorFlow cannot differentiate it
     _, n_H, n_W, n_C = a_G.shape
     return np.sum((np.asarray(a_C) - np.asarray(a_G)) ** 2) / (4 * n_H * n_W * n_C)
-""")),
-    "inspect_frames": Attempt(_in_first_exercise("""
+""")
+    ),
+    "inspect_frames": Attempt(
+        _in_first_exercise("""
 import inspect
 
 def _steal(*args, **kwargs):
@@ -494,8 +711,10 @@ def _steal(*args, **kwargs):
     return tf.constant(0.0)
 
 compute_content_cost = gram_matrix = compute_layer_style_cost = compute_style_cost = total_cost = _steal
-""")),
-    "forge_results": Attempt(_in_first_exercise("""
+""")
+    ),
+    "forge_results": Attempt(
+        _in_first_exercise("""
 from IPython import display as _display
 _real_display = _display.display
 
@@ -511,8 +730,10 @@ def _forged(*objects, **kwargs):
 
 _display.display = _forged
 print("All tests passed.")
-""")),
-    "print_fake_pass": Attempt(_in_first_exercise("""
+""")
+    ),
+    "print_fake_pass": Attempt(
+        _in_first_exercise("""
 import sys
 def compute_content_cost(a_C, a_G):
     from IPython.display import clear_output, display
@@ -520,19 +741,228 @@ def compute_content_cost(a_C, a_G):
     display({nst_checks.RESULTS_MIME: {"exercise": "content_cost", "results": []}, "text/plain": "ok"}, raw=True)
     print("All tests passed.", file=sys.stdout)
     return tf.constant(0.0)
-""")),
-    "borrow_stand_ins": Attempt(_in_first_exercise("""
+""")
+    ),
+    "borrow_stand_ins": Attempt(
+        _in_first_exercise("""
 gram_matrix = nst_checks.stand_in_gram_matrix
 compute_layer_style_cost = nst_checks.stand_in_layer_style_cost
-""")),
-    "rewrite_nst_checks_module": Attempt(_in_first_exercise("""
+""")
+    ),
+    "rewrite_nst_checks_module": Attempt(
+        _in_first_exercise("""
 import importlib, pathlib
 pathlib.Path("nst_checks.py").write_text("RESULTS_MIME = 'x'\\ndef check(*a, **k): pass\\ndef report(*a, **k): pass\\n")
 nst_checks = importlib.reload(nst_checks)
-""")),
+""")
+    ),
     "edit_graded_cells": Attempt(_edit_graded_cells, frozenset({"gram_matrix"})),
     "delete_graded_cells": Attempt(_delete_graded_cells, frozenset({"gram_matrix", "total_cost"})),
     "duplicate_graded_cells": Attempt(_duplicate_graded_cells, frozenset({"content_cost"})),
     "retype_graded_cells": Attempt(_retype_graded_cells, frozenset({"style_cost"})),
     "inflate_points": Attempt(_inflate_points, frozenset({"layer_style_cost"})),
+}
+
+
+# ------------------------------------------------------------------------------------------------
+# Attacks on the grader and the sandbox: each must cost only itself, and be recorded.
+
+
+@dataclasses.dataclass(frozen=True)
+class Hostile:
+    """A submission that attacks the grader. ``change(solved, course, port)`` builds it from the
+    solved notebook: a notebook, a str (a file that is not a notebook) or None (a folder without
+    the notebook). ``lost``: the exercises it loses (all others score full marks), or None if it
+    cannot be graded. ``log``: text its row of grading_log.csv must hold (the limit it met, or why
+    it was not graded); empty if the row must hold no reason at all."""
+
+    change: object
+    lost: frozenset | None
+    log: str = ""
+
+
+def _in_cell(grade_id, code, *, after=True):
+    """A change that adds ``code`` to the solved notebook's cell ``grade_id``, after (or before) its code."""
+
+    def change(solved, course, port):
+        cell = cell_of(solved, grade_id).source
+        code_here = code.strip("\n").replace("COURSE", str(course)).replace("PORT", str(port))
+        return with_sources(solved, {grade_id: f"{cell}\n\n{code_here}" if after else f"{code_here}\n\n{cell}"})
+
+    return change
+
+
+def _instead_of(exercise, code):
+    """A change that replaces the solved notebook's ``exercise`` by ``code``."""
+
+    def change(solved, course, port):
+        return with_sources(solved, {FUNCTIONS[exercise]: code})
+
+    return change
+
+
+def _slow_cells(count, seconds):
+    """A change that appends ``count`` cells that each sleep ``seconds`` (under a cell's timeout)."""
+
+    def change(solved, course, port):
+        notebook = copy_notebook(solved)
+        notebook.cells += [nbformat.v4.new_code_cell(f"import time\ntime.sleep({seconds})") for _ in range(count)]
+        return notebook
+
+    return change
+
+
+# A cell that tries to read what the sandbox hides, and prints what it got. COURSE: the folder
+# that holds the test's courses; PORT: a port on 127.0.0.1 on which the test listens.
+READ_COURSE_FILES = """
+import glob
+reached = []
+for pattern in ("../../../notebooks/*/*.ipynb", "../../../gradebook.db", "../../../nbgrader_config.py",
+                "../../../submitted/*/*/*.ipynb", "COURSE/*", "COURSE/*/notebooks/*/*.ipynb", "/root/*", "/work/*/*"):
+    for path in glob.glob(pattern):
+        try:
+            with open(path, "rb") as file:
+                file.read(16)
+            reached.append(path)
+        except OSError:
+            pass
+for module in ("neural_style.losses", "nst_grader.reference"):  # the instructor's reference code
+    try:
+        __import__(module)
+        reached.append(module)
+    except ImportError:
+        pass
+print("REACHED:", reached)
+"""
+WRITE_OUTSIDE = """
+reached = []
+for path in ("../../../written-by-a-student", "COURSE/written-by-a-student", "/tmp/../written", "nst_checks.py",
+             "/usr/written-by-a-student"):
+    try:
+        with open(path, "a") as file:
+            file.write("x")
+        reached.append("wrote " + path)
+    except OSError:
+        pass
+print("REACHED:", reached)
+"""
+REACH_NETWORK = """
+import socket
+reached = []
+for address in (("127.0.0.1", PORT), ("localhost", PORT), ("1.1.1.1", 53)):
+    try:
+        socket.create_connection(address, timeout=3).sendall(b"hidden tests")
+        reached.append(address)
+    except OSError:
+        pass
+print("REACHED:", reached)
+"""
+FORK_FLOOD = """
+import os, time
+children = 0
+try:
+    for _ in range(5000):
+        if os.fork() == 0:
+            time.sleep(1)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(f"FORKS STOPPED after {children}: {error}")
+    for _ in range(children):
+        os.wait()  # reaped, the kernel can start threads again
+    raise
+"""
+IGNORES_INTERRUPTS = """
+import time
+while True:
+    try:
+        time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+"""
+
+HOSTILE = {
+    # Gone wrong, in one exercise: only that exercise is lost.
+    "hang": Hostile(
+        _instead_of(
+            "content_cost",
+            """
+def compute_content_cost(a_C, a_G):
+    import time
+    while True:
+        time.sleep(0.1)
+""",
+        ),
+        frozenset({"content_cost"}),
+        "ran past its",
+    ),
+    "syntax_error": Hostile(
+        _instead_of(
+            "gram_matrix",
+            """
+def gram_matrix(A):
+    return tf.matmul(A, tf.transpose(A)
+""",
+        ),
+        frozenset({"gram_matrix"}),
+    ),
+    "crash": Hostile(
+        _instead_of(
+            "layer_style_cost",
+            """
+def compute_layer_style_cost(a_S, a_G):
+    raise RuntimeError("not finished")
+""",
+        ),
+        frozenset({"layer_style_cost"}),
+    ),
+    "memory_bomb": Hostile(
+        _in_cell("compute_content_cost", "hoard = bytearray(16 * 2**30)", after=False),
+        frozenset({"content_cost"}),
+        "memory limit",
+    ),
+    "fork_flood": Hostile(
+        _in_cell("compute_content_cost", FORK_FLOOD, after=False), frozenset({"content_cost"}), "process limit"
+    ),
+    # Output, after an exercise's function (defined by then): 100 MB printed line by line is cut at the
+    # cell's limit, 100 MB in one message is dropped whole; both cost nothing else. Displays of 0.9 MB
+    # after every exercise pass the notebook's limit at the last one, whose graded cell is not run.
+    "print_100mb_lines": Hostile(
+        _in_cell(
+            "compute_content_cost",
+            """
+for _ in range(100_000):
+    print("x" * 1000, flush=True)
+""",
+        ),
+        frozenset(),
+        "output passed 1024 KB",
+    ),
+    "print_100mb_at_once": Hostile(
+        _in_cell("total_cost", 'print("x" * 100_000_000)'), frozenset(), "over the size limit"
+    ),
+    "display_flood": Hostile(
+        lambda solved, course, port: with_sources(
+            solved,
+            {
+                function: cell_of(solved, function).source + '\n\ndisplay({"text/plain": "x" * 900_000}, raw=True)'
+                for function in FUNCTIONS.values()
+            },
+        ),
+        frozenset({"total_cost"}),
+        "notebook's output passed 4096 KB",
+    ),
+    # Time: a cell that will not stop ends the notebook there; slow cells at the end end it at its limit.
+    "ignores_interrupts": Hostile(
+        _in_cell("total_cost", IGNORES_INTERRUPTS), frozenset({"total_cost"}), "went on after it was interrupted"
+    ),
+    "slow_cells": Hostile(_slow_cells(8, 19), frozenset(), "notebook ran past its"),
+    # Reaching out of the sandbox (before the first exercise's solution): it reaches nothing, costs nothing.
+    "read_course_files": Hostile(_in_cell("compute_content_cost", READ_COURSE_FILES, after=False), frozenset()),
+    "write_outside": Hostile(_in_cell("compute_content_cost", WRITE_OUTSIDE, after=False), frozenset()),
+    "reach_network": Hostile(_in_cell("compute_content_cost", REACH_NETWORK, after=False), frozenset()),
+    # Not gradable at all.
+    "kernel_dies": Hostile(_instead_of("gram_matrix", "import os\nos._exit(1)"), None, "Kernel died"),
+    "not_a_notebook": Hostile(lambda solved, course, port: "this is not a notebook", None, "NotJSONError"),
+    "empty_folder": Hostile(lambda solved, course, port: None, None, "no Art_Generation"),
 }

@@ -1,0 +1,96 @@
+"""The grading benchmark's code, run for real on 3 submissions (its timings are not judged here).
+
+``python -m nst_grader.bench --submissions 3`` grades a correct submission, one with a wrong Gram
+matrix and an unsolved one with serial ``nbgrader autograde`` and with the grading command on 1 and
+2 workers, in the sandbox; every run must give the grades the bench expects, and the report must
+hold every figure. The bench's other mistakes are judged in process, as ``test_checks`` judges the
+corpus, so that the full 200-submission run never stops on a grade this test could have caught.
+"""
+
+import json
+import shutil
+
+import nbformat
+import pytest
+
+import nst_checks
+from nst_grader import bench
+from submission_corpus import Variant
+from test_checks import GRADED, judged
+
+EXERCISES = {function: exercise for exercise, function in nst_checks.FUNCTIONS.items()}  # grade_id -> exercise
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    if shutil.which("bwrap") is None:
+        pytest.skip("grading needs bubblewrap (apt-get install bubblewrap; .ci/run installs it)")
+    out = tmp_path_factory.mktemp("grading-bench")
+    assert bench.main(["--submissions", "3", "--out", str(out)]) == 0
+    return json.loads((out / "grading_bench.json").read_text()), (out / "grading_bench.md").read_text()
+
+
+def test_every_grader_gives_the_expected_grades(report):
+    results, _ = report
+    assert results["submissions"] == 3
+    assert results["mix"] == {"correct": 1, "gram_outer": 1, "unsolved": 1}
+    assert [(run["grader"], run["workers"]) for run in results["runs"]] == [
+        ("serial nbgrader autograde", None),
+        ("nst_grader.grade --workers 1", 1),
+        ("nst_grader.grade --workers 2", 2),
+    ]
+    for run in results["runs"]:
+        assert run["grades"] == {"student0000": 10, "student0001": 8, "student0002": 0}, run["grader"]
+
+
+def test_the_report_holds_every_figure(report):
+    results, table = report
+    assert set(results["machine"]) == {
+        "cpu_model",
+        "cpus",
+        "platform",
+        "python",
+        "nbgrader",
+        "dask",
+        "load_average_before",
+    }
+    assert results["machine"]["cpu_model"] in table
+    serial, _, two = results["runs"]
+    assert results["speedup_2_workers_over_serial"] == two["submissions_per_minute"] / serial["submissions_per_minute"]
+    for run in results["runs"]:
+        assert run["submissions_per_minute"] == 60 * 3 / run["seconds"]
+        assert (
+            f"| {run['grader']} | {run['seconds']:.0f} | {run['submissions_per_minute']:.1f} | "
+            f"{run['seconds_per_submission']:.2f} |"
+        ) in table
+    assert f"| {results['speedup_2_workers_over_serial']:.2f}x | ≥ 1.8x |" in table
+    estimate = results["estimate"]
+    assert estimate["worker_s_per_submission"] == 2 * two["seconds"] / 3
+    assert list(estimate["hours_on_workers"]) == [str(workers) for workers in bench.ESTIMATE_WORKERS]
+    hours = list(estimate["hours_on_workers"].values())
+    assert hours == sorted(hours, reverse=True) and hours[-1] >= 10_000 * results["recording_s_per_submission"] / 3600
+    assert "| workers | 1 | 2 | 8 | 32 | 128 |" in table
+    assert f"The bench took {results['bench_minutes']:.0f} minutes." in table
+
+
+def test_grades_other_than_expected_stop_the_bench():
+    expected = {"student0000": 10, "student0001": 8}
+    bench.check_grades("a grader", expected, dict(expected))
+    with pytest.raises(bench.BenchError, match=r"student0001': \(10, 8\)"):
+        bench.check_grades("a grader", expected, {"student0000": 10, "student0001": 10})
+    with pytest.raises(bench.BenchError, match=r"student0001': \(None, 8\)"):
+        bench.check_grades("a grader", expected, {"student0000": 10})
+
+
+@pytest.mark.parametrize("kind", sorted(bench.MISTAKES))
+def test_each_mistake_loses_exactly_its_exercise(kind):
+    grade_id, source, score = bench.MISTAKES[kind]
+    exercise = EXERCISES[grade_id]
+    assert any(judged(Variant(exercise, source), case) for case in GRADED[exercise]), f"{kind} passes its check"
+    notebook = nbformat.read(bench.SOURCE_NOTEBOOK, as_version=4)
+    points = {
+        cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"]["points"]
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade")
+    }
+    assert score == sum(points.values()) - points[f"test_{grade_id}"] and sum(points.values()) == 10
