@@ -21,14 +21,14 @@ it broke); the same 3 submissions cannot be graded, for the expected reasons; an
 submission. The 3 slow attacks are held to the same in A.
 
 The courses are configured as in production, except the notebook's time limit in A and B: 60 s
-instead of 120 s, so that the notebook of slow cells holds a worker for less long. A and B run at
-once. B's single worker grades one submission after the other, so B must never wait for a core: A
-(its kernels too) keeps off one. After B, its chain goes on with C (plain ``nbgrader autograde`` of
-two of the submissions in a third course, configured as in production, then the grading command on
-that course, and ``--force``) and a probe that measures the grader's memory while it grades the
-submissions with 100 MB of output. After both: on A's course, a rerun, the report and one student's
-feedback. While A runs, its two kernels share one core, as if four kernels shared the two: correct
-work meets no limit all the same.
+instead of 120 s, so that the notebook of slow cells holds a worker for less long. Two chains of
+commands run at once. B's single worker grades one submission after the other, so B must never wait
+for a core: chain A (its kernels too) keeps off one. Chain A: A, then on A's course a rerun, the
+report and one student's feedback. Chain B: B, then C (plain ``nbgrader autograde`` of two of the
+submissions in a third course, configured as in production, then the grading command on that
+course, and ``--force``), then a probe that measures the grader's memory while it grades the
+submissions with 100 MB of output. While A runs, its two kernels share one core, as if four kernels
+shared the two: correct work meets no limit all the same.
 """
 
 import contextlib
@@ -89,8 +89,8 @@ GRADED_NOTEBOOK_MB = 5  # nbgrader_config.py's output limit (4 MB), and the note
 # Graded by plain nbgrader in course C (as in A and B): grader-side scoring, the sandbox, a limit.
 PLAIN = ["tamper-forge_results", "hostile-print_100mb_at_once"]
 BIG_OUTPUTS = ["hostile-print_100mb_lines", "hostile-print_100mb_at_once"]
-# B's single worker grades one submission after the other, so it must never wait for a core: A (its
-# kernels too) keeps off the first one.
+# B's single worker grades one submission after the other, so it must never wait for a core: chain A
+# (its kernels too) keeps off the first one.
 SPARE_ONE_CORE = (
     ["taskset", "--cpu-list", ",".join(map(str, sorted(os.sched_getaffinity(0))[1:]))]
     if len(os.sched_getaffinity(0)) > 1
@@ -236,10 +236,19 @@ def graded(tmp_path_factory, released_course, listener, postgres):
         "B": postgres.url,
         "C": f"sqlite:///{courses['C'] / 'gradebook.db'}",
     }
+    feedback = [sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT, "--force", f"--student={SWAPPED}"]
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         done = run_chains(
             {
-                "A": [(SPARE_ONE_CORE + grade("--workers", "2"), courses["A"])],
+                "A": [
+                    (SPARE_ONE_CORE + argv, cwd)
+                    for argv, cwd in [
+                        (grade("--workers", "2"), courses["A"]),
+                        (grade("--workers", "1"), courses["A"]),
+                        ([sys.executable, "-m", "nst_grader.report"], courses["A"]),
+                        (feedback, courses["A"]),
+                    ]
+                ],
                 "B": [
                     (grade("--scheduler", cluster.scheduler_address, "--db", postgres.url), courses["B"]),
                     ([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT], courses["C"]),
@@ -250,28 +259,6 @@ def graded(tmp_path_factory, released_course, listener, postgres):
                 ],
             }
         )
-    done.update(
-        run_chains(
-            {
-                "A then": [
-                    (grade("--workers", "1"), courses["A"]),
-                    ([sys.executable, "-m", "nst_grader.report"], courses["A"]),
-                    (
-                        [
-                            sys.executable,
-                            "-m",
-                            "nbgrader",
-                            "generate_feedback",
-                            ASSIGNMENT,
-                            "--force",
-                            f"--student={SWAPPED}",
-                        ],
-                        courses["A"],
-                    ),
-                ]
-            }
-        )
-    )
     graded = {
         "expected": {student: lost for student, (_, lost) in subs.items()},
         "memory": [
@@ -280,7 +267,7 @@ def graded(tmp_path_factory, released_course, listener, postgres):
             if line.startswith("PEAK ")
         ],
     }
-    printed = {"A": done["A"] + done["A then"], "B": done["B"][:1], "C": done["B"][1:5]}
+    printed = {"A": done["A"], "B": done["B"][:1], "C": done["B"][1:5]}
     for name, course in courses.items():
         log = {row["student"]: row for row in log_rows(course)}
         graded[name] = {
