@@ -11,7 +11,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test lint bench weights weights-official release autograde feedback report lab clean
+.PHONY: demo test lint bench weights weights-official figures release autograde feedback report lab clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -35,9 +35,11 @@ weights-official: $(VENV)/.installed
 demo: $(WEIGHTS)
 	$(PY) -m neural_style --content $(DEMO_CONTENT) --style $(DEMO_STYLE) --output outputs/demo.png
 
-# Lint (rules in pyproject.toml), then the test suite.
+# Lint (rules in pyproject.toml), then the test suite in two processes, one file each at a time
+# (pytest-xdist): test_grading.py, which keeps both cores busy with graded kernels for minutes,
+# starts first, and the other files run beside it.
 test: lint $(WEIGHTS)
-	$(PY) -m pytest
+	$(PY) -m pytest --numprocesses 2 --dist loadfile tests/test_grading.py tests
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -50,9 +52,17 @@ bench: $(WEIGHTS)
 	$(PY) -m neural_style.bench
 	$(PY) -m nst_grader.bench
 
-# Instructor: the student bundle, from the source notebook (solutions and hidden tests removed).
+# The notebook's figures -> images/figures/ (commit them). The reference result paints the default pair
+# with the notebook's settings and times it: a few minutes on a 2-core CPU.
+figures: $(WEIGHTS)
+	$(PY) images/make_notebook_figures.py
+
+# Instructor: the student bundle, from the source notebook (solutions and hidden tests removed), with
+# MANIFEST.sha256 (every file's sha256) -> release/$(ASSIGNMENT)/, and release/$(ASSIGNMENT).zip. Publish
+# the folder or the archive, and point the notebook's COURSE_URL or COURSE_ARCHIVE_URL (setup cell) at it.
 release: $(VENV)/.installed
 	$(PY) -m nbgrader generate_assignment $(ASSIGNMENT) --force
+	$(PY) -m nst_grader.publish release/$(ASSIGNMENT)
 
 # Instructor: grade every submitted/<student>/$(ASSIGNMENT)/ (in parallel, each notebook in the
 # sandbox; a rerun grades only what is missing, GRADE_ARGS=--force regrades) and write grades.csv.

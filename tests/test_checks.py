@@ -3,11 +3,12 @@
 The same code judges the notebook's visible checks (in the student's kernel) and its graded cells
 (in the autograder, ``nst_grader``); ``test_grading.py`` runs the graded path through the real
 nbgrader. Here every correct variant and every typical mistake of ``submission_corpus`` goes
-through both on their own inputs, and the grader's numpy references are checked against
-TensorFlow's own gradients.
+through both on their own inputs. ``test_grading_reference.py`` checks the grader's numpy
+references against TensorFlow.
 """
 
 import ast
+import json
 from pathlib import Path
 
 import nbformat
@@ -18,7 +19,7 @@ import tensorflow as tf
 import nst_checks
 from neural_style import losses
 from nst_grader import expected, reference
-from nst_grader.scoring import reported_call
+from nst_grader.scoring import reported_call, verdict
 from submission_corpus import CORRECT, MISTAKES, Variant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,6 +70,31 @@ def compute_content_cost(a_C, a_G):
 def compute_content_cost(a_C, a_G):
     cost = tf.reduce_mean(tf.square(a_C - a_G)) / 4
     return cost if tf.executing_eagerly() else 2 * cost
+""",
+        "graph_differs",
+    ),
+    "step_float_costs": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return float(J_content), float(J_style), float(J)
+""",
+        "graph",
+    ),
+    "step_clips_when_eager_only": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    if tf.executing_eagerly():
+        generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
 """,
         "graph_differs",
     ),
@@ -131,40 +157,21 @@ def test_graded_inputs_catch_what_students_get_wrong():
         assert used != in_network_order
     weights = [spec for _, spec in GRADED["total_cost"] if spec is not None]
     assert weights and all(alpha != beta and (alpha, beta) != (10, 40) for alpha, beta in weights)
-
-
-@pytest.mark.parametrize("exercise", sorted(nst_checks.FUNCTIONS))
-def test_numpy_references_match_tensorflow_gradients(exercise):
-    """The grader's hand-written gradients equal TensorFlow's, in both worlds."""
-    tf_references = {
-        "content_cost": losses.content_loss,
-        "gram_matrix": lambda A: tf.matmul(A, A, transpose_b=True),
-        "layer_style_cost": true_layer_style_cost,
-        "style_cost": None,  # a correct compute_style_cost, from the corpus
-        "total_cost": lambda J_content, J_style, alpha=10, beta=40: alpha * J_content + beta * J_style,
-    }
-    function = tf_references[exercise] or student_function(CORRECT["style_constant_accumulator"])
-    for case in GRADED[exercise]:
-        measured = nst_checks.measure(exercise, function, case, namespace=namespace())
-        variants = expected.expectation(exercise, case)["variants"]
-        for run in measured.values():
-            assert "error" not in run, run
-            assert any(
-                nst_checks.close(run["value"], variant["value"], variant["value_scale"])
-                and nst_checks.close(run["gradient"], variant["gradient"], variant["gradient_scale"])
-                for variant in variants
-            ), (case, run, variants)
-    if exercise in expected.WORLDS:  # with the stand-in in place: the stand-in world must match
-        stand_in = nst_checks.STAND_IN_FOR[exercise]
-        calling = {
-            "layer_style_cost": CORRECT["layer_float32_constant"],
-            "style_cost": CORRECT["style_constant_accumulator"],
-        }[exercise]
-        for case in GRADED[exercise]:
-            run = nst_checks.measure(exercise, student_function(calling), case)["eager"]
-            world = expected.expectation(exercise, case)["variants"][0]
-            assert nst_checks.close(run["value"], world["value"], world["value_scale"]), stand_in
-            assert nst_checks.close(run["gradient"], world["gradient"], world["gradient_scale"]), stand_in
+    for case in GRADED["train_step"] + [expected.VISIBLE_CASES["train_step"]]:
+        shape = case[1][0]
+        assert shape[1] != shape[2], shape
+        arrays = [
+            np.asarray(value, np.float64) if isinstance(value, np.ndarray) else value
+            for value in nst_checks.make_inputs("train_step", case)[0]
+        ]
+        unclipped = reference.train_step(*arrays, mistake="no_clip")[0]["image"]
+        clipped = reference.train_step(*arrays)[0]["image"]
+        assert np.any((unclipped < 0) | (unclipped > 1)), case  # a step large enough for clipping to matter,
+        assert np.mean((clipped > 0) & (clipped < 1)) > 0.8, case  # small enough for its direction to show
+        expectation = expected.expectation("train_step", case)
+        right, right_scale = expectation["steps"][0]["image"]
+        for hint, value, _ in expectation["mistakes"]:  # each mistake is far outside the tolerance
+            assert abs(value - right) > 10 * nst_checks.RTOL * right_scale, (case, hint)
 
 
 @pytest.mark.parametrize("name", sorted(CORRECT))
@@ -192,6 +199,48 @@ def test_visible_check_raises_with_the_hint_and_prints_on_success(capsys):
     nst_checks.check("layer_style_cost", student_function(CORRECT["layer_reversed_axes"]))
     printed = capsys.readouterr().out
     assert "stand-in in place of your gram_matrix" in printed and "right" in printed
+
+
+def test_visible_check_of_train_step_runs_on_a_stand_in_network(capsys):
+    with pytest.raises(AssertionError, match="some pixels left"):
+        nst_checks.check("train_step", student_function(MISTAKES["step_no_clip"]))
+    nst_checks.check("train_step", student_function(CORRECT["step_keras_apply_watch"]))
+    printed = capsys.readouterr().out
+    assert "tiny stand-in network" in printed and "returned costs, eagerly and inside tf.function, are right" in printed
+
+
+def test_forged_train_step_results_earn_nothing():
+    """The grader judges what a graded cell of train_step reports as a whole: results with steps left
+    out, without the run inside tf.function, or with another image lose the exercise."""
+    case = GRADED["train_step"][0]
+    measured = nst_checks.measure("train_step", student_function(CORRECT["step_zip_lists_min_max"]), case)
+
+    def graded(change):
+        results = json.loads(json.dumps(measured))
+        change(results)
+        bundle = {"exercise": "train_step", "results": [results]}
+        return verdict(
+            "train_step", [case], [{"output_type": "display_data", "data": {nst_checks.RESULTS_MIME: bundle}}]
+        )
+
+    assert graded(lambda results: None) is None
+    assert "malformed" in graded(lambda results: [run.update(steps=[]) for run in results.values()])
+    assert "malformed" in graded(lambda results: results.pop("graph"))
+    message = graded(
+        lambda results: results["eager"]["steps"][1].update(image=results["eager"]["steps"][1]["image"] * 1.01)
+    )
+    assert "image after step 2 is wrong" in message
+
+
+def test_nst_checks_holds_no_train_step_solution():
+    """nst_checks ships to students: it runs their train_step, but never takes a step itself."""
+    source = ast.parse(Path(nst_checks.__file__).read_text())
+    called = {
+        node.func.attr
+        for node in ast.walk(source)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+    }
+    assert not called & {"apply_gradients", "apply", "minimize", "assign", "assign_sub", "clip_by_value"}
 
 
 def test_graded_messages_never_show_the_expected_value():

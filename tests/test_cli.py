@@ -244,7 +244,7 @@ def test_preserve_colors_keeps_the_content_colours_whatever_the_style_brightness
             "--size",
             "48x32",
             "--steps",
-            8,
+            24,
             "--optimizer",
             "lbfgs",
             "--preserve-colors",
@@ -262,11 +262,18 @@ def test_preserve_colors_keeps_the_content_colours_whatever_the_style_brightness
 def test_style_layers_option_parses_weights():
     parse = cli.build_parser().parse_args
     base = ["--content", "c.jpg", "--style", "s.jpg"]
-    assert parse([*base, "--style-layers", "conv1_1,conv3_1"]).style_layers == (("conv1_1", 0.5), ("conv3_1", 0.5))
-    assert parse([*base, "--style-layers", "conv1_1:0.7,conv3_1:0.3"]).style_layers == (
-        ("conv1_1", 0.7),
+    assert parse([*base, "--style-layers", "relu1_1,relu3_1"]).style_layers == (("relu1_1", 0.5), ("relu3_1", 0.5))
+    assert parse([*base, "--style-layers", "relu1_1:0.7,conv3_1:0.3"]).style_layers == (
+        ("relu1_1", 0.7),
         ("conv3_1", 0.3),
     )
+
+
+def test_help_names_the_default_layers():
+    """The help shows the layers a run uses when none are given: Gatys et al.'s, after the ReLU."""
+    text = "".join(cli.build_parser().format_help().split())  # argparse wraps lines, even inside words
+    assert "VGG-19layerforcontent(defaultrelu4_2)" in text
+    assert "(defaultrelu1_1:0.2,relu2_1:0.2,relu3_1:0.2,relu4_1:0.2,relu5_1:0.2)" in text
 
 
 def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):

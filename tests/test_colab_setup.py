@@ -1,88 +1,94 @@
-"""The notebook's Colab setup cell (grade_id "setup"), run for real in fresh Python processes.
+"""The published course and the notebook's Colab setup cell (grade_id "setup") that fetches it, run for real.
 
-Outside Colab the cell must do nothing. In Colab it downloads the course files and prepares the
-VGG-19 weights; here Colab is simulated by a stand-in ``google.colab`` package (the only thing
-faked) and the course files are served over real HTTP by ``helpers.LoopbackServer``, which holds a
-copy of the assignment's release files. The cell's own source runs unchanged except for COURSE_URL,
-which points at the local server.
+``make release`` publishes the student bundle in two steps, both real here: ``nbgrader
+generate_assignment`` (the shared ``released_course``), then ``python -m nst_grader.publish``
+(``MANIFEST.sha256`` and ``art_generation.zip``). ``helpers.LoopbackServer`` serves the result over
+real HTTP. Outside Colab the setup cell must do nothing. In Colab it takes the course file by file
+from COURSE_URL, or from the archive at COURSE_ARCHIVE_URL, checks every file against the manifest,
+and prepares the VGG-19 weights. Colab is simulated by a stand-in ``google.colab`` package (the only
+thing faked); the cell's own source runs unchanged except for the two URLs, which point at the server.
 """
 
 import ast
+import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE_DIR = ROOT / "notebooks" / "art_generation"
-SOURCE_NOTEBOOK = SOURCE_DIR / "Art_Generation_with_Neural_Style_Transfer.ipynb"
-RELEASE_FILES = ("nst_utils.py", "vgg_weights.py", "atomic_files.py", "nst_checks.py", "images")
+from course import ASSIGNMENT, NOTEBOOK, ROOT, SOURCE_NOTEBOOK, cell_by_grade_id
+
+MANIFEST = "MANIFEST.sha256"
 WEIGHTS = Path("pretrained-model") / "vgg19-normalised.mat"
+FIGURES = ("unrolling.png", "gram.png", "reference_result.png", "reference_result.json")
 TIMEOUT_S = 120
+SETUP_SOURCE = cell_by_grade_id(nbformat.read(SOURCE_NOTEBOOK, as_version=4), "setup").source
 
 
-def _setup_cell_source():
-    notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
-    cells = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup"]
-    assert len(cells) == 1, f"{len(cells)} cells with grade_id 'setup'"
-    assert cells[0].cell_type == "code"
-    return cells[0].source
-
-
-SETUP_SOURCE = _setup_cell_source()
-
-
-def _course_files():
-    """COURSE_FILES as the cell defines it (a literal list, read without running the cell)."""
-    for node in ast.parse(SETUP_SOURCE).body:
-        if (
-            isinstance(node, ast.Assign)
-            and len(node.targets) == 1
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id == "COURSE_FILES"
-        ):
-            return ast.literal_eval(node.value)
-    raise AssertionError("the setup cell defines no COURSE_FILES")
-
-
-COURSE_FILES = _course_files()
-
-
-def _with_course_url(url):
-    """The setup cell's source with COURSE_URL set to ``url`` (and nothing else changed)."""
-    source, count = re.subn(r'^COURSE_URL = "[^"\n]*"$', f"COURSE_URL = {url!r}", SETUP_SOURCE, flags=re.M)
-    assert count == 1, f"expected one COURSE_URL assignment in the setup cell, replaced {count}"
+def _with_urls(course_url, archive_url=""):
+    """The setup cell's source with COURSE_URL and COURSE_ARCHIVE_URL set (and nothing else changed)."""
+    source = SETUP_SOURCE
+    for name, url in (("COURSE_URL", course_url), ("COURSE_ARCHIVE_URL", archive_url)):
+        source, count = re.subn(rf'^{name} = "[^"\n]*"', f"{name} = {url!r}", source, flags=re.M)
+        assert count == 1, f"expected one {name} assignment in the setup cell, replaced {count}"
     return source
 
 
 def _env(pythonpath=None):
-    """This environment without PYTHONPATH (or with exactly ``pythonpath``)."""
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    """This environment without PYTHONPATH or NST_WEIGHTS (or with exactly ``pythonpath``)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "NST_WEIGHTS")}
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return env
 
 
+def _run(command, cwd, pythonpath=None):
+    return subprocess.run(command, cwd=cwd, env=_env(pythonpath), capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
 def _run_python(code, cwd, pythonpath=None):
-    return subprocess.run(
-        [sys.executable, "-c", code], cwd=cwd, env=_env(pythonpath), capture_output=True, text=True, timeout=TIMEOUT_S
-    )
+    return _run([sys.executable, "-c", code], cwd, pythonpath)
 
 
 def _output(result):
     return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-5000:]}"
 
 
-def _leftovers(folder):
-    """Temporary download/conversion files (``x.part``, ``.x.XXXX.part.mat``) anywhere in ``folder``."""
-    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*.part*"))
+def _files(folder):
+    """Every file under ``folder``, as sorted posix paths relative to it."""
+    return sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_file())
+
+
+def _manifest(folder):
+    """``{path: sha256}`` of ``folder/MANIFEST.sha256``, in its order, read independently of the code under test."""
+    entries = {}
+    for line in (folder / MANIFEST).read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        entries[name] = digest
+    return entries
+
+
+def _publish(folder):
+    return _run([sys.executable, "-m", "nst_grader.publish", str(folder)], ROOT)
+
+
+@pytest.fixture(scope="module")
+def published(released_course, tmp_path_factory):
+    """A copy of nbgrader's release of the assignment, published by ``python -m nst_grader.publish``."""
+    folder = tmp_path_factory.mktemp("published") / ASSIGNMENT
+    shutil.copytree(released_course / "release" / ASSIGNMENT, folder)
+    result = _publish(folder)
+    assert result.returncode == 0, _output(result)
+    return folder
 
 
 @pytest.fixture
@@ -96,48 +102,182 @@ def fake_colab(tmp_path):
 
 
 @pytest.fixture
-def course_server(loopback_server):
-    """The release files, copied (symlinks resolved) and served over HTTP on 127.0.0.1."""
-    for name in RELEASE_FILES:
-        source = SOURCE_DIR / name
-        if source.is_dir():
-            shutil.copytree(source, loopback_server.root / name)  # symlinks=False: copies what the links point to
-        else:
-            shutil.copyfile(source, loopback_server.root / name)  # follows the symlink
-    missing = [name for name in COURSE_FILES if not (loopback_server.root / name).is_file()]
-    assert not missing, f"COURSE_FILES not among the release files: {missing}"
+def content(tmp_path):
+    """Colab's working folder (/content), empty."""
+    folder = tmp_path / "content"
+    folder.mkdir()
+    return folder
+
+
+def _tar_gz(folder, extra=()):
+    """``folder`` as a .tar.gz under ``folder.name/`` (bytes); ``extra``: ``(tarfile.TarInfo, data or
+    None)`` pairs, added first."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for member, data in extra:
+            member.size = len(data or b"")
+            archive.addfile(member, None if data is None else io.BytesIO(data))
+        archive.add(folder, arcname=folder.name)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def course_server(loopback_server, published):
+    """The published course over HTTP: ``/art_generation/`` (its files), ``/art_generation.zip`` (from
+    ``nst_grader.publish``) and ``/art_generation.tar.gz`` (the same folder, tarred here)."""
+    root = loopback_server.root
+    shutil.copytree(published, root / ASSIGNMENT)
+    shutil.copyfile(published.with_name(f"{ASSIGNMENT}.zip"), root / f"{ASSIGNMENT}.zip")
+    (root / f"{ASSIGNMENT}.tar.gz").write_bytes(_tar_gz(published))
     return loopback_server
 
 
-def test_setup_cell_does_nothing_outside_colab(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
+def _assert_course_arrived(content, served):
+    """Every file of the served course is in ``content``, byte for byte, and nothing half-written is."""
+    for name in [*_manifest(served), MANIFEST]:
+        assert (content / name).read_bytes() == (served / name).read_bytes(), name
+    assert list(content.rglob("*.part*")) == []
+
+
+def _assert_nothing_saved(content, result):
+    assert result.returncode != 0, _output(result)
+    assert _files(content) == [], f"a failed setup saved files\n{_output(result)}"
+
+
+# --------------------------------------------------------------------------------------------
+# The published course
+# --------------------------------------------------------------------------------------------
+
+
+def test_publish_writes_a_manifest_that_sha256sum_checks_and_a_reproducible_zip(published, tmp_path):
+    files = [name for name in _files(published) if name != MANIFEST]
+    assert list(_manifest(published)) == files
+
+    assert shutil.which("sha256sum"), "coreutils' sha256sum is needed to check the manifest's format"
+    check = _run(["sha256sum", "--check", "--strict", MANIFEST], published)
+    assert check.returncode == 0, _output(check)
+    assert check.stdout.count(": OK\n") == len(files), _output(check)
+
+    archive_path = published.with_name(f"{ASSIGNMENT}.zip")
+    with zipfile.ZipFile(archive_path) as archive:
+        assert archive.namelist() == [f"{ASSIGNMENT}/{name}" for name in [*files, MANIFEST]]
+        for name in [*files, MANIFEST]:
+            assert archive.read(f"{ASSIGNMENT}/{name}") == (published / name).read_bytes(), name
+
+    # The same files, published elsewhere at another time, give the same bytes.
+    again = tmp_path / ASSIGNMENT
+    shutil.copytree(published, again)
+    (again / MANIFEST).unlink()
+    result = _publish(again)
+    assert result.returncode == 0, _output(result)
+    assert (again / MANIFEST).read_bytes() == (published / MANIFEST).read_bytes()
+    assert again.with_name(f"{ASSIGNMENT}.zip").read_bytes() == archive_path.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["images/my photo.jpg", "images/.DS_Store"])
+def test_publish_refuses_a_name_the_setup_cell_would_refuse(tmp_path, name):
+    folder = tmp_path / ASSIGNMENT
+    (folder / "images").mkdir(parents=True)
+    (folder / "nst_utils.py").write_text("")
+    (folder / name).write_bytes(b"x")
+
+    result = _publish(folder)
+
+    assert result.returncode == 1, _output(result)
+    assert f"error: cannot publish {name}: use only letters, digits" in result.stderr, _output(result)
+    assert sorted(os.listdir(tmp_path)) == [ASSIGNMENT]  # no archive
+    assert _files(folder) == sorted(["nst_utils.py", name])  # no manifest
+
+
+def _project_imports(source):
+    """Top-level names imported by Python ``source`` that are this project's modules or packages."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return {name for name in names if (ROOT / f"{name}.py").is_file() or (ROOT / name / "__init__.py").is_file()}
+
+
+def test_release_holds_every_file_the_notebook_and_its_modules_use(published):
+    manifest = _manifest(published)
+    notebook = nbformat.read(published / NOTEBOOK, as_version=4)
+
+    referenced = {name for cell in notebook.cells for name in re.findall(r"images/[\w/.-]+\.\w+", cell.source)}
+    assert {"images/chelsea.jpg", "images/swirls.jpg"} <= referenced
+    assert referenced <= set(manifest), f"used by the notebook, not in the release: {referenced - set(manifest)}"
+    assert {f"images/figures/{name}" for name in FIGURES} <= set(manifest)
+
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    modules = [name for name in manifest if name.endswith(".py")]
+    imported = set().union(
+        *(_project_imports(source) for source in code + [(published / m).read_text() for m in modules])
+    )
+    assert {"nst_utils", "nst_checks", "vgg_weights", "atomic_files"} <= imported
+    assert {f"{name}.py" for name in imported} <= set(manifest), imported
+
+    credits = (published / "images" / "CREDITS.md").read_text()
+    pictures = [name.removeprefix("images/") for name in manifest if name.endswith((".jpg", ".png"))]
+    assert [name for name in pictures if f"`{name}`" not in credits] == [], "pictures not in images/CREDITS.md"
+
+
+def test_missing_weights_error_in_the_release_says_what_to_do_there(published, tmp_path):
+    """In the bundle (no Makefile, no weights) the error names the command and the folder; running
+    that command there makes weights that the bundle then reads."""
+    folder = tmp_path / ASSIGNMENT
+    shutil.copytree(published, folder)
+    read = (
+        "import nst_utils\n"
+        "try:\n"
+        "    weights = nst_utils.read_vgg19()\n"
+        "except nst_utils.WeightsError as error:\n"
+        "    print(error)\n"
+        "else:\n"
+        "    print('read', weights.network)\n"
+    )
+
+    before = _run_python(read, folder)
+    assert before.returncode == 0, _output(before)
+    here = folder.resolve()  # as the bundle's nst_utils names its folder
+    assert f"no VGG-19 weights at {here / WEIGHTS}" in before.stdout, _output(before)
+    assert f"run `python vgg_weights.py normalised` in {here}" in before.stdout, _output(before)
+    assert "`make" not in before.stdout, "the bundle has no Makefile"
+
+    make = _run([sys.executable, "vgg_weights.py", "normalised"], folder)
+    assert make.returncode == 0, _output(make)
+
+    after = _run_python(read, folder)
+    assert after.stdout.strip() == "read normalised", _output(after)
+
+
+# --------------------------------------------------------------------------------------------
+# The setup cell
+# --------------------------------------------------------------------------------------------
+
+
+def test_setup_cell_does_nothing_outside_colab(content):
     check = _run_python(
-        "import importlib.util, sys; sys.exit(importlib.util.find_spec('google.colab') is not None)", cwd=home
+        "import importlib.util, sys; sys.exit(importlib.util.find_spec('google.colab') is not None)", content
     )
     assert check.returncode == 0, "google.colab is importable in this environment: the test would be meaningless"
 
-    result = _run_python(SETUP_SOURCE, cwd=home)
+    result = _run_python(SETUP_SOURCE, content)
 
     assert result.returncode == 0, _output(result)
     assert result.stdout == "", _output(result)
-    assert sorted(os.listdir(home)) == [], "the setup cell wrote files outside Colab"
+    assert sorted(os.listdir(content)) == [], "the setup cell wrote files outside Colab"
 
 
-def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_path, fake_colab, course_server):
-    content = tmp_path / "content"
-    content.mkdir()
-    source = _with_course_url(course_server.url + "/")
+def test_setup_cell_in_colab_fetches_the_course_file_by_file_and_prepares_weights(content, fake_colab, course_server):
+    served = course_server.root / ASSIGNMENT
+    source = _with_urls(f"{course_server.url}/{ASSIGNMENT}/")
 
-    result = _run_python(source, cwd=content, pythonpath=fake_colab)
+    result = _run_python(source, content, fake_colab)
 
     assert result.returncode == 0, _output(result)
-    for name in COURSE_FILES:
-        downloaded = content / name
-        assert downloaded.is_file(), f"{name} was not downloaded\n{_output(result)}"
-        assert downloaded.read_bytes() == (course_server.root / name).read_bytes(), f"{name} is not the served file"
-    assert sorted(course_server.requests) == sorted("/" + name for name in COURSE_FILES)
-    assert _leftovers(content) == []
+    _assert_course_arrived(content, served)
+    assert course_server.requests == [f"/{ASSIGNMENT}/{name}" for name in [MANIFEST, *_manifest(served)]]
     assert (content / WEIGHTS).is_file(), _output(result)
 
     # The downloaded nst_utils (and the vgg_weights it imports) read the weights the cell made,
@@ -158,7 +298,7 @@ def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_pat
         "assert weights.mean_rgb.shape == (3,)\n"
         "assert weights.description == vgg_weights.NORMALISED_DESCRIPTION, weights.description\n"
         "print('loaded')\n",
-        cwd=content,
+        content,
     )
     assert load.returncode == 0 and "loaded" in load.stdout, _output(load)
 
@@ -166,43 +306,157 @@ def test_setup_cell_in_colab_downloads_course_files_and_prepares_weights(tmp_pat
     before = {path: path.stat().st_mtime_ns for path in content.rglob("*") if path.is_file()}
     requests_before = len(course_server.requests)
 
-    again = _run_python(source, cwd=content, pythonpath=fake_colab)
+    again = _run_python(source, content, fake_colab)
 
     assert again.returncode == 0, _output(again)
-    assert len(course_server.requests) == requests_before, course_server.requests[requests_before:]
+    assert course_server.requests[requests_before:] == []
     after = {path: path.stat().st_mtime_ns for path in content.rglob("*") if path.is_file()}
     assert after == before, "the second run changed the files"
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
+def test_setup_cell_in_colab_takes_the_course_from_an_archive(content, fake_colab, course_server, suffix):
+    unused = f"{course_server.url}/nothing-here/"  # COURSE_URL is not used when COURSE_ARCHIVE_URL is set
+
+    result = _run_python(_with_urls(unused, f"{course_server.url}/{ASSIGNMENT}{suffix}"), content, fake_colab)
+
+    assert result.returncode == 0, _output(result)
+    _assert_course_arrived(content, course_server.root / ASSIGNMENT)
+    assert course_server.requests == [f"/{ASSIGNMENT}{suffix}"]
+    assert (content / WEIGHTS).is_file(), _output(result)
 
 
 @pytest.mark.parametrize(
     "failure, message",
     [
-        ("missing", "HTTP Error 404"),  # the server answers 404
-        ("cut-short", "retrieval incomplete"),  # half the file arrives, then the connection closes
+        ("missing", "could not download {url}nst_checks.py: HTTP Error 404"),  # the server answers 404
+        ("cut-short", "could not download {url}nst_checks.py: IncompleteRead"),  # the connection breaks off
+        ("truncated", "nst_checks.py from {url}: missing or not the file that MANIFEST.sha256 lists"),
+        ("error-page", "nst_checks.py from {url}: missing or not the file that MANIFEST.sha256 lists"),
     ],
 )
-def test_setup_cell_in_colab_stops_at_a_failed_download(tmp_path, fake_colab, course_server, failure, message):
-    failing = "nst_checks.py"
-    assert failing in COURSE_FILES
+def test_setup_cell_in_colab_saves_nothing_when_a_file_fails(content, fake_colab, course_server, failure, message):
+    served = course_server.root / ASSIGNMENT
+    failing = served / "nst_checks.py"
     if failure == "missing":
-        (course_server.root / failing).unlink()
+        failing.unlink()
+    elif failure == "cut-short":  # the whole Content-Length announced, half the bytes sent
+        course_server.cut_short.add(f"/{ASSIGNMENT}/nst_checks.py")
+    elif failure == "truncated":  # a file cut short on the server: its Content-Length is its own
+        failing.write_bytes(failing.read_bytes()[:1000])
+    else:  # a server that answers 200 with a page in the file's place
+        failing.write_bytes(b"<!DOCTYPE html><html><body>Sorry, this page is not available.</body></html>\n")
+    url = f"{course_server.url}/{ASSIGNMENT}/"
+
+    result = _run_python(_with_urls(url), content, fake_colab)
+
+    assert message.format(url=url) in result.stderr, _output(result)
+    _assert_nothing_saved(content, result)
+    assert f"/{ASSIGNMENT}/nst_checks.py" in course_server.requests
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"<!DOCTYPE html><html><body>404: Not Found</body></html>\n",
+        f"{hashlib.sha256(b'print(1)').hexdigest()}  ../evil.py\n".encode(),
+        f"{hashlib.sha256(b'print(1)').hexdigest()}  /tmp/evil.py\n".encode(),
+        b"",
+    ],
+    ids=["error-page", "parent-path", "absolute-path", "empty"],
+)
+def test_setup_cell_in_colab_refuses_a_manifest_that_is_not_one(content, fake_colab, course_server, manifest):
+    (course_server.root / ASSIGNMENT / MANIFEST).write_bytes(manifest)
+    (course_server.root / "evil.py").write_text("print(1)")
+    url = f"{course_server.url}/{ASSIGNMENT}/"
+
+    result = _run_python(_with_urls(url), content, fake_colab)
+
+    assert f"{MANIFEST} from {url} is not a course manifest" in result.stderr, _output(result)
+    _assert_nothing_saved(content, result)
+    assert course_server.requests == [f"/{ASSIGNMENT}/{MANIFEST}"]
+
+
+def _zip_with(folder, name, data):
+    """``folder`` zipped under ``folder.name/`` (bytes), with one more member ``name`` holding ``data``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(name, data)
+        for file in _files(folder):
+            archive.write(folder / file, f"{folder.name}/{file}")
+    return buffer.getvalue()
+
+
+def _tar_member(name, kind=tarfile.REGTYPE, link=""):
+    member = tarfile.TarInfo(name)
+    member.type, member.linkname = kind, link
+    return member
+
+
+@pytest.mark.parametrize(
+    "make, outside",
+    [
+        (lambda folder, evil: _zip_with(folder, f"{ASSIGNMENT}/../../evil.py", b"print(1)"), "../../evil.py"),
+        (lambda folder, evil: _zip_with(folder, str(evil), b"print(1)"), "/"),
+        (lambda folder, evil: _tar_gz(folder, [(_tar_member(f"{ASSIGNMENT}/../evil.py"), b"print(1)")]), "../evil.py"),
+        (lambda folder, evil: _tar_gz(folder, [(_tar_member(str(evil)), b"print(1)")]), "/"),
+    ],
+    ids=["zip-parent", "zip-absolute", "tar-parent", "tar-absolute"],
+)
+def test_setup_cell_in_colab_refuses_a_hostile_archive(tmp_path, content, fake_colab, course_server, make, outside):
+    evil = tmp_path / "evil.py"
+    (course_server.root / "course.zip").write_bytes(make(course_server.root / ASSIGNMENT, evil))
+    url = f"{course_server.url}/course.zip"
+
+    result = _run_python(_with_urls(course_server.url, url), content, fake_colab)
+
+    assert f"refusing {url}: it holds paths outside its folder: " in result.stderr, _output(result)
+    assert outside in result.stderr.split("outside its folder: ", 1)[1], _output(result)
+    _assert_nothing_saved(content, result)
+    assert not evil.exists() and not (content.parent.parent / "evil.py").exists()
+
+
+def test_setup_cell_in_colab_never_creates_a_link_from_an_archive(tmp_path, content, fake_colab, course_server):
+    """A tar whose images/ is a link out of the course, then the images under it: the link is left
+    out, the images land in a real images/ folder, and nothing reaches the link's target."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    link = _tar_member(f"{ASSIGNMENT}/images", tarfile.SYMTYPE, str(outside))
+    (course_server.root / "course.tar.gz").write_bytes(_tar_gz(course_server.root / ASSIGNMENT, [(link, None)]))
+
+    result = _run_python(_with_urls(course_server.url, f"{course_server.url}/course.tar.gz"), content, fake_colab)
+
+    assert result.returncode == 0, _output(result)
+    _assert_course_arrived(content, course_server.root / ASSIGNMENT)
+    assert [path for path in content.rglob("*") if path.is_symlink()] == []
+    assert list(outside.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "failure, message",
+    [
+        ("not-an-archive", "{url} is not a readable .zip or .tar.gz archive"),
+        ("no-manifest", "{url} holds no MANIFEST.sha256: it is not a course archive from `make release`"),
+        ("file-missing", "images/swirls.jpg from {url}: missing or not the file that MANIFEST.sha256 lists"),
+        ("file-damaged", "nst_utils.py from {url}: missing or not the file that MANIFEST.sha256 lists"),
+    ],
+)
+def test_setup_cell_in_colab_saves_nothing_from_a_bad_archive(content, fake_colab, course_server, failure, message):
+    served = course_server.root / ASSIGNMENT
+    if failure == "not-an-archive":
+        archive = b"<!DOCTYPE html><html><body>Sign in to continue</body></html>\n"
     else:
-        course_server.cut_short.add(f"/{failing}")
-    content = tmp_path / "content"
-    content.mkdir()
+        if failure == "no-manifest":
+            (served / MANIFEST).unlink()
+        elif failure == "file-missing":
+            (served / "images" / "swirls.jpg").unlink()
+        else:
+            (served / "nst_utils.py").write_text("# not the course's nst_utils\n")
+        archive = _tar_gz(served)
+    (course_server.root / "course.tar.gz").write_bytes(archive)
+    url = f"{course_server.url}/course.tar.gz"
 
-    result = _run_python(_with_course_url(course_server.url + "/"), cwd=content, pythonpath=fake_colab)
+    result = _run_python(_with_urls(course_server.url, url), content, fake_colab)
 
-    assert result.returncode != 0, _output(result)
-    assert f"could not download {course_server.url}/{failing}: " in result.stderr, _output(result)
-    assert message in result.stderr, _output(result)
-    assert f"/{failing}" in course_server.requests
-    assert not (content / failing).exists()
-    assert _leftovers(content) == []
-    assert not (content / "pretrained-model").exists(), "the weights step ran after a failed download"
-    # Files listed before the failing one arrived whole; nothing after it was attempted.
-    position = COURSE_FILES.index(failing)
-    for name in COURSE_FILES[:position]:
-        assert (content / name).read_bytes() == (course_server.root / name).read_bytes()
-    for name in COURSE_FILES[position + 1 :]:
-        assert not (content / name).exists()
+    assert message.format(url=url) in result.stderr, _output(result)
+    _assert_nothing_saved(content, result)

@@ -15,7 +15,7 @@ from neural_style import transfer
 from neural_style.colors import RGB_TO_YIQ, luminance, match_luminance
 from neural_style.losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
 from neural_style.precision import resolve_precision
-from nst_utils import VGG19_LAYERS, WeightsError, build_vgg_model, load_image, read_vgg19
+from nst_utils import CONFIG, VGG19_LAYERS, WeightsError, build_vgg_model, load_image, read_vgg19
 
 ROOT = Path(__file__).resolve().parent.parent
 STYLE_PATH = ROOT / "images" / "swirls.jpg"
@@ -140,7 +140,7 @@ def test_pool1_is_2x2_mean_of_relu1_2(vgg_weights):
 
 
 def test_bfloat16_network_computes_in_bfloat16_and_stays_close(vgg_weights):
-    layers = ["conv1_1", "relu3_1", "conv4_2"]
+    layers = ["conv1_1", "relu3_1", "relu4_2"]
     image = np.random.RandomState(9).uniform(0, 1, (1, 32, 24, 3)).astype(np.float32)
     exact = build_vgg_model(vgg_weights, layers)(image)
     model = build_vgg_model(vgg_weights, layers, dtype_policy="mixed_bfloat16")
@@ -190,6 +190,26 @@ def _write_converted(path, description, network):
         layers.append(layer)
     weights_sources.write_matconvnet(path, layers, (120.0, 110.0, 100.0), description, network)
     return path
+
+
+@pytest.mark.parametrize("network", sorted(transfer.DEFAULTS))
+def test_default_layers_are_the_activations_after_the_relu(vgg_weights, network):
+    """Gatys et al.'s features, for every network and in CONFIG (which the notebook uses): content at
+    relu4_2, style at relu1_1 ... relu5_1 with equal weights. Each is its convolution's output with
+    the negative values set to 0 (the convolution's own output has negative values)."""
+    settings = transfer.DEFAULTS[network]
+    assert (settings.content_layer, settings.style_layers) == (CONFIG.content_layer, CONFIG.style_layers)
+    assert settings.content_layer == "relu4_2"
+    assert [name for name, _ in settings.style_layers] == [f"relu{block}_1" for block in range(1, 6)]
+    assert [weight for _, weight in settings.style_layers] == [0.2] * 5
+
+    layers = [settings.content_layer, *(name for name, _ in settings.style_layers)]
+    convolutions = [name.replace("relu", "conv") for name in layers]
+    image = np.random.RandomState(13).uniform(0, 1, (1, 40, 32, 3)).astype(np.float32)
+    outputs = build_vgg_model(vgg_weights, layers + convolutions)(image)
+    for name, convolution in zip(layers, convolutions):
+        assert np.min(outputs[convolution]) < 0, convolution
+        np.testing.assert_array_equal(outputs[name], np.maximum(outputs[convolution], 0))
 
 
 def test_the_converted_weights_hold_the_normalised_network(vgg_weights):
@@ -265,11 +285,11 @@ def style():
 
 @pytest.fixture(scope="module")
 def measure(vgg_weights):
-    """Independent yardsticks on a separately built model: Gram distance over the style layers,
-    and conv4_2 feature distance."""
+    """Independent yardsticks on a separately built model: Gram distance over the default style
+    layers, and feature distance at the default content layer."""
     settings = transfer.defaults_for(vgg_weights)
     style_layers = [name for name, _ in settings.style_layers]
-    model = build_vgg_model(vgg_weights, [*style_layers, "conv4_2"])
+    model = build_vgg_model(vgg_weights, [*style_layers, settings.content_layer])
 
     def grams(image):
         activations = model(image)
@@ -289,7 +309,8 @@ def measure(vgg_weights):
         return total
 
     def content_distance(a, b):
-        return float(np.mean((np.asarray(model(a)["conv4_2"]) - np.asarray(model(b)["conv4_2"])) ** 2))
+        features = [np.asarray(model(image)[settings.content_layer]) for image in (a, b)]
+        return float(np.mean((features[0] - features[1]) ** 2))
 
     return style_distance, content_distance
 

@@ -43,7 +43,7 @@ pytestmark = [
 ]
 SCREENSHOT = Path(__file__).resolve().parents[1] / "outputs" / "formgrader_test.png"
 PAGE_S = 90  # JupyterLab's page, then each formgrader page, shown
-EXPECTED = {"solved": "10 / 10", "gram_outer": "8 / 10"}  # gram_matrix is worth 2 points
+EXPECTED = {"solved": "12 / 12", "gram_outer": "10 / 12"}  # gram_matrix is worth 2 points
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def course(tmp_path_factory, released_course):
     )
     assert result.returncode == 0 and "graded 2, failed 0" in result.stdout, result.stdout + result.stderr[-5000:]
     graded = scores(course, EXPECTED)
-    assert {student: f"{total:g} / 10" for student, (_, total) in graded.items()} == EXPECTED
+    assert {student: f"{total:g} / 12" for student, (_, total) in graded.items()} == EXPECTED
     return course
 
 

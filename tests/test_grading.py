@@ -70,6 +70,7 @@ POINTS = {
     "compute_layer_style_cost": 3,
     "compute_style_cost": 2,
     "total_cost": 1,
+    "train_step": 2,
 }
 GRADE_IDS = {exercise: f"test_{function}" for exercise, function in nst_checks.FUNCTIONS.items()}
 TOTAL = sum(POINTS.values())
@@ -436,7 +437,7 @@ def test_the_report_csv_has_a_row_per_student_with_the_failed_checks(graded):
     with (graded["A"]["course"] / "reports" / "report.csv").open() as file:
         rows = {row["student"]: row for row in csv.DictReader(file)}
     assert set(rows) == set(graded["expected"])
-    assert rows["solved"]["total"] == "10.0" and rows["solved"]["failed checks"] == ""
+    assert rows["solved"]["total"] == f"{TOTAL:.1f}" == "12.0" and rows["solved"]["failed checks"] == ""
     assert rows[SWAPPED]["test_total_cost"] == "0.0" and "swapped_weights" in rows[SWAPPED]["failed checks"]
     empty = rows["hostile-empty_folder"]
     assert empty["status"] == "failed" and NOTEBOOK in empty["failed checks"]

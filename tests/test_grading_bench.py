@@ -40,7 +40,7 @@ def test_every_grader_gives_the_expected_grades(report):
         ("nst_grader.grade --workers 2", 2),
     ]
     for run in results["runs"]:
-        assert run["grades"] == {"student0000": 10, "student0001": 8, "student0002": 0}, run["grader"]
+        assert run["grades"] == {"student0000": 12, "student0001": 10, "student0002": 0}, run["grader"]
 
 
 def test_the_report_holds_every_figure(report):
@@ -93,4 +93,4 @@ def test_each_mistake_loses_exactly_its_exercise(kind):
         for cell in notebook.cells
         if cell.metadata.get("nbgrader", {}).get("grade")
     }
-    assert score == sum(points.values()) - points[f"test_{grade_id}"] and sum(points.values()) == 10
+    assert score == sum(points.values()) - points[f"test_{grade_id}"] and sum(points.values()) == 12

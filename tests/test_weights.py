@@ -420,6 +420,9 @@ def test_missing_weights_file_says_how_to_make_it(tmp_path):
         with pytest.raises(WeightsError, match="make weights") as error:
             nst_utils.load_vgg_model(path)
         assert str(path) in str(error.value)
+        # What to run where there is no Makefile (the student bundle), and in which folder.
+        folder = os.path.dirname(os.path.realpath(nst_utils.__file__))
+        assert f"run `python vgg_weights.py normalised` in {folder}" in str(error.value)
     assert nst_utils.WeightsError is vgg_weights.WeightsError
 
 
