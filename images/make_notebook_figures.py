@@ -55,7 +55,7 @@ STYLE_IMAGE = ROOT / "images" / "swirls.jpg"
 # The notebook's generate() settings: NUM_STEPS and LEARNING_RATE (its parameters cell), alpha and
 # beta (the defaults of generate and total_cost), the seed of its noisy start. tests/test_figures.py
 # checks that the notebook still uses these values.
-NUM_STEPS = 150
+NUM_STEPS = 100
 LEARNING_RATE = 0.02
 ALPHA, BETA = 10.0, 40.0
 SEED = 0
