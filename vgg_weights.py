@@ -322,7 +322,8 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="convert again even if the file exists")
     args = parser.parse_args(argv)
     try:
-        args.dest.mkdir(parents=True, exist_ok=True)  # a release has no pretrained-model/ folder yet
+        if args.dest == PRETRAINED_DIR:  # a release has no pretrained-model/ folder yet; another --dest must exist
+            args.dest.mkdir(exist_ok=True)
         if args.source == "normalised":
             path = prepare_normalised(args.dest, overwrite=args.overwrite)
         else:

@@ -197,8 +197,16 @@ def test_a_true_callback_ends_the_run_there(name, target, start):
     assert result.evaluations == after_4.evaluations
 
 
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler for the test (pytest-xdist's workers ignore SIGINT), restored after."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("name, presses", [("adam", 1), ("lbfgs", 1), ("adam", 2)])
-def test_ctrl_c_finishes_the_step_and_saves_it(name, presses, target, start, tmp_path):
+def test_ctrl_c_finishes_the_step_and_saves_it(name, presses, target, start, tmp_path, python_sigint):
     """A real SIGINT during step 7: the first one lets the step end, saves the checkpoint there and
     raises ``Interrupted``; a second one raises KeyboardInterrupt at once (last checkpoint: step 5).
     Either way Python's default handler is back afterwards."""
