@@ -123,13 +123,14 @@ def test_reference_result_was_made_with_the_notebooks_settings():
 
 
 @pytest.mark.skipif(not WEIGHTS.exists(), reason=f"needs {WEIGHTS.relative_to(ROOT)} (make weights)")
-def test_script_draws_the_unrolling_and_gram_figures(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "unrolling", "gram", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
+def _run_script(*figures, out):
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *figures, "--out", str(out)], capture_output=True, text=True, timeout=300
     )
+
+
+def test_script_draws_the_unrolling_and_gram_figures(tmp_path):
+    result = _run_script("unrolling", "gram", out=tmp_path)
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["gram.png", "unrolling.png"]
@@ -140,12 +141,7 @@ def test_script_draws_the_unrolling_and_gram_figures(tmp_path):
 
 
 def test_script_refuses_an_unknown_figure(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "unrolling", "mona_lisa", "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _run_script("unrolling", "mona_lisa", out=tmp_path)
 
     assert result.returncode == 2, result.stderr[-3000:]
     assert "unknown figure(s) mona_lisa; choose from unrolling, gram, reference" in result.stderr
