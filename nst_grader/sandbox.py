@@ -8,7 +8,9 @@
   notebook, gradebook, grader code or other student;
 * a private ``/tmp`` and ``/dev``, its own process tree, and no network at all (it talks to nbgrader
   over Unix sockets in a private folder, not over TCP);
-* an environment reduced to a few harmless variables.
+* an environment reduced to a few harmless variables;
+* a copy of the grader's matplotlib font list, so that ``import matplotlib.pyplot`` does not scan the
+  system's fonts again in every kernel.
 
 It runs as an unprivileged user of its own, under limits on memory (address space), processes and
 threads, and the size of any file it writes. ``--SandboxedKernelManager.sandbox=False`` runs
@@ -20,6 +22,7 @@ large as its own memory. ZeroMQ drops such a message unread and closes the conne
 ``nst_grader.execute`` notes the lost output and connects again.
 """
 
+import functools
 import os
 import random
 import shutil
@@ -65,6 +68,17 @@ def _parents(path):
     return args
 
 
+@functools.cache
+def _font_list():
+    """Matplotlib's list of the system's fonts, from this process's matplotlib (which builds it on
+    first use), or None."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    path = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
+    return path if path.is_file() else None
+
+
 class LimitedKernelClient(AsyncKernelClient):
     """A kernel client whose sockets refuse messages over its manager's ``message_size_limit_mb``."""
 
@@ -107,12 +121,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.transport = "ipc"
         self.ip = str(self._private_dir / "kernel")
         self.connection_file = str(self._private_dir / "connection.json")
+        matplotlib_dir = self._private_dir / "matplotlib"
+        matplotlib_dir.mkdir()
+        if _font_list() is not None:
+            shutil.copy(_font_list(), matplotlib_dir)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         uid = None
         if os.geteuid() == 0:  # as root: a user of its own, since the process limit counts per user
             uid = random.randrange(200_000, 300_000)
-            os.chown(self._private_dir, uid, uid)
-            os.chown(self.connection_file, uid, uid)
+            for path in (self._private_dir, self.connection_file, matplotlib_dir, *matplotlib_dir.iterdir()):
+                os.chown(path, uid, uid)
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": "/usr/bin:/bin"}  # for bwrap itself; the kernel's own is set below
@@ -167,7 +185,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             "/tmp/ipython",
             "--setenv",
             "MPLCONFIGDIR",
-            "/tmp/matplotlib",
+            str(self._private_dir / "matplotlib"),
         ]
         for name in KEPT_VARIABLES:
             if name in env:

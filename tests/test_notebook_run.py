@@ -3,14 +3,16 @@ picture, and each exploration of section 9 shows what its text claims, in number
 
 The notebook runs in a Jupyter kernel of this virtual environment, with the real weights, shrunk to a
 few steps on tiny images (``helpers.shrink_run``), with the costs printed every other step and
-``EXPLORE = True`` at a tiny size. After the notebook's last cell, the same kernel tries every
-suggestion written in section 8's text as the text says (the settings cell with that one line
+``EXPLORE = True`` at a tiny size, and with ``IN_COLAB = True`` set after the setup cell, so that the
+figure cells show the figures as they do in Colab. After the notebook's last cell, the same kernel
+tries every suggestion written in section 8's text as the text says (the settings cell with that one line
 changed and ``TRY_MY_SETTINGS = True``, then the cell that generates), and a last cell measures the
 results and prints them as JSON. The claims are about what the optimisation does, so the explorations
 need enough steps to show them even on tiny images: 15 at 48 x 64 (after 10, Adam's first steps still
 leave 9.5's half-and-half blend closer to the mosaic than the mosaic's own result is).
 """
 
+import base64
 import json
 import os
 import re
@@ -121,6 +123,8 @@ def run(tmp_path_factory):
     )
     notebook = read_notebook(workdir / NOTEBOOK)
     shrink_run(notebook, steps=STEPS)
+    setup = notebook.cells.index(cell_by_grade_id(notebook, "setup"))
+    notebook.cells.insert(setup + 1, new_code_cell("IN_COLAB = True  # as in Colab: the figure cells show the figures"))
     [parameters] = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
     parameters.source = _setting(parameters.source, f"PRINT_EVERY = {PRINT_EVERY}")
     [explore] = [cell for cell in notebook.cells if cell.source.startswith("EXPLORE = False")]
@@ -145,6 +149,30 @@ def _printed(cell):
 
 def _shows_a_figure(cell):
     return any("image/png" in output.get("data", {}) for output in cell.get("outputs", []))
+
+
+def test_figure_cells_show_the_texts_figures_in_colab(run):
+    """Colab does not display a text cell's pictures from the course folder: in Colab, the code cell after
+    each text cell with a figure shows that figure, byte for byte. No other picture of the folder is used."""
+    cells = run.notebook.cells
+    pictures = [
+        (index, path)
+        for index, cell in enumerate(cells)
+        if cell.cell_type == "markdown"
+        for path in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", cell.source)
+        if not path.startswith("https://")  # the "Open in Colab" badge
+    ]
+    assert sorted(path for _, path in pictures) == [
+        f"images/figures/{name}.png" for name in ("gram", "reference_result", "unrolling")
+    ]
+    for index, path in pictures:
+        shown = [
+            output["data"]["image/png"]
+            for output in cells[index + 1].get("outputs", [])
+            if "image/png" in output.get("data", {})
+        ]
+        expected = base64.b64encode((run.folder / path).read_bytes()).decode()
+        assert [item.replace("\n", "") for item in shown] == [expected], f"the cell after the text with {path}"
 
 
 def test_source_notebook_runs_top_to_bottom(run):
