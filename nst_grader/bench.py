@@ -12,7 +12,10 @@ Each timing is the wall time of the whole command, start-up included, as an inst
 it. Each run's grades must be the expected ones, or the bench stops with an error and writes
 nothing: a timing of wrong grades is worthless. It also times the grading command's one writer
 (storing a graded submission into the gradebook), which bounds its throughput however many workers
-grade, and from both estimates how long 10,000 submissions take on N workers.
+grade, and from both estimates how long 10,000 submissions take on N workers. Last, it measures the
+machine's own ceiling for two workers: how much sooner two CPU-bound processes finish than one
+alone. Where two cores share one chip's caches and power, it is below 2, and two workers can beat
+serial nbgrader by that much only if they spend no more CPU per submission than it does.
 
 Writes ``outputs/grading_bench.json`` and ``outputs/grading_bench.md``. Run it on an otherwise
 idle machine: ``make bench`` does, after the engine's bench.
@@ -240,6 +243,26 @@ def recording_seconds(course, students, folder):
     return statistics.median(times)
 
 
+# A CPU-bound task of a few seconds: pure Python, as most of a graded kernel's start and imports are.
+BUSY_LOOP = "total = 0\nfor number in range(30_000_000):\n    total += number"
+
+
+def parallel_ceiling(runs=3):
+    """How many times as fast two copies of ``BUSY_LOOP``, run at once in two processes, finish
+    as one alone: ``2 x (one's seconds) / (both's seconds)``, with the median of ``runs`` timings."""
+
+    def seconds(copies):
+        start = time.perf_counter()
+        processes = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(copies)]
+        if any(process.wait() != 0 for process in processes):
+            raise BenchError("the busy loop failed")
+        return time.perf_counter() - start
+
+    one = statistics.median(seconds(1) for _ in range(runs))
+    both = statistics.median(seconds(2) for _ in range(runs))
+    return 2 * one / both
+
+
 def cpu_model():
     """The CPU's model name, as /proc/cpuinfo gives it (or the platform's, elsewhere)."""
     try:
@@ -319,6 +342,7 @@ def measure(count):
         writer = Path(folder) / "recording"
         writer.mkdir()
         results["recording_s_per_submission"] = recording_seconds(course, sorted(expected)[:RECORDING_SAMPLE], writer)
+    results["parallel_ceiling"] = parallel_ceiling()
     serial, _, two = results["runs"]
     results["speedup_2_workers_over_serial"] = two["submissions_per_minute"] / serial["submissions_per_minute"]
     results["estimate"] = estimate(two["seconds"] * 2 / count, results["recording_s_per_submission"])
@@ -363,6 +387,8 @@ def markdown(r):
         "|---|---|---|",
         f"| 2 workers / serial nbgrader (submissions per minute) | {r['speedup_2_workers_over_serial']:.2f}x | "
         f"≥ {r['target_speedup']}x |",
+        f"| two CPU-bound processes at once / one alone (this machine's ceiling for 2 workers) | "
+        f"{r['parallel_ceiling']:.2f}x | |",
         f"| recording one graded submission (the command's one writer, SQLite) | "
         f"{r['recording_s_per_submission']:.3f} s | |",
         "",

@@ -64,6 +64,7 @@ def test_the_report_holds_every_figure(report):
             f"{run['seconds_per_submission']:.2f} |"
         ) in table
     assert f"| {results['speedup_2_workers_over_serial']:.2f}x | ≥ 1.8x |" in table
+    assert f"(this machine's ceiling for 2 workers) | {results['parallel_ceiling']:.2f}x |" in table
     estimate = results["estimate"]
     assert estimate["worker_s_per_submission"] == 2 * two["seconds"] / 3
     assert list(estimate["hours_on_workers"]) == [str(workers) for workers in bench.ESTIMATE_WORKERS]
