@@ -27,14 +27,17 @@ from .precision import PRECISIONS  # noqa: E402
 from .steps import Interrupted  # noqa: E402
 from .transfer import OPTIMIZERS, Checkpoint, defaults_for, stylize  # noqa: E402
 
+MAX_STYLE_SCALE = 4.0  # style images of up to 4 x 4 times the output's pixels
+MIN_SIZE = 16  # pixels: the fewest that reach VGG-19's fifth block (four 2x2 poolings)
+
 
 def _size(text):
     try:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like 400x300, got {text!r}") from None
-    if width < 16 or height < 16:
-        raise argparse.ArgumentTypeError(f"size must be at least 16x16, got {text!r}")
+    if width < MIN_SIZE or height < MIN_SIZE:
+        raise argparse.ArgumentTypeError(f"size must be at least {MIN_SIZE}x{MIN_SIZE}, got {text!r}")
     return width, height
 
 
@@ -42,6 +45,13 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text}")
+    return value
+
+
+def _style_scale(text):
+    value = float(text)
+    if not 0 < value <= MAX_STYLE_SCALE:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be a number above 0 and at most {MAX_STYLE_SCALE:g}, got {text}")
     return value
 
 
@@ -102,6 +112,12 @@ def build_parser():
         type=_size,
         default=(CONFIG.image_width, CONFIG.image_height),
         help="output WIDTHxHEIGHT (default %(default)s)",
+    )
+    io.add_argument(
+        "--style-scale",
+        type=_style_scale,
+        default=1.0,
+        help="size of the style images relative to the output: above 1, larger strokes (default %(default)s)",
     )
     io.add_argument("--output", type=Path, help="output image (default outputs/CONTENT_STYLE.png)")
     io.add_argument(
@@ -165,6 +181,13 @@ def main(argv=None):
         parser.error(f"--style-blend has {len(args.style_blend)} weights for {len(args.style)} --style images")
     if not 0.0 <= args.noise_ratio <= 1.0:
         parser.error(f"--noise-ratio must be in [0, 1], got {args.noise_ratio}")
+    width, height = args.size
+    style_size = (round(args.style_scale * width), round(args.style_scale * height))
+    if min(style_size) < MIN_SIZE:
+        parser.error(
+            f"--style-scale {args.style_scale:g} makes the style images {style_size[0]}x{style_size[1]}: "
+            f"at least {MIN_SIZE}x{MIN_SIZE} is needed"
+        )
     output = args.output or Path("outputs") / (
         f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png"
     )
@@ -188,9 +211,8 @@ def main(argv=None):
         }
         settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
 
-        width, height = args.size
         content = load_image(args.content, width, height)
-        styles = [load_image(path, width, height) for path in args.style]
+        styles = [load_image(path, *style_size) for path in args.style]
         if args.init == "content":
             init_image = content
         elif args.init == "noise":
@@ -210,6 +232,7 @@ def main(argv=None):
                 "content": args.content.resolve(),
                 "styles": [p.resolve() for p in args.style],
                 "blend": args.style_blend,
+                "style_scale": args.style_scale,
                 "size": args.size,
                 "init": args.init,
                 "noise_ratio": args.noise_ratio,

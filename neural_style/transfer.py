@@ -114,8 +114,8 @@ class StyleTransfer:
     """Holds the truncated VGG-19 and the content and style targets for one content image."""
 
     def __init__(self, vgg_weights, content, styles, style_blend=None, settings=None):
-        """``content``: (1, H, W, 3); ``styles``: list of images (1, h, w, 3); ``style_blend``: one
-        weight per style (default equal), normalised to sum to 1."""
+        """``content``: (1, H, W, 3); ``styles``: list of images (1, h, w, 3), of any size;
+        ``style_blend``: one weight per style (default equal), normalised to sum to 1."""
         self.settings = settings or defaults_for(vgg_weights)
         if not styles:
             raise ValueError("at least one style image is needed")
@@ -133,9 +133,20 @@ class StyleTransfer:
         self.model = build_vgg_model(
             vgg_weights, [self.settings.content_layer, *self.style_layers], dtype_policy=DTYPE_POLICIES[self.precision]
         )
-        self.content_target = self.model(content)[self.settings.content_layer]
+        content_activations = self.model(content)
+        self.content_target = content_activations[self.settings.content_layer]
+        style_activations = [self.model(style) for style in styles]
+        # A style image may have another size than the content (``--style-scale``): its Gram matrix,
+        # a sum over positions, is rescaled to the generated image's number of positions at each layer,
+        # so that the cost asks for the style's statistics per position.
         self.style_grams = [
-            sum(float(w) * gram_matrix(self.model(style)[name]) for w, style in zip(blend, styles))
+            sum(
+                float(w)
+                * _positions(content_activations[name])
+                / _positions(activations[name])
+                * gram_matrix(activations[name])
+                for w, activations in zip(blend, style_activations)
+            )
             for name in self.style_layers
         ]
 
@@ -196,6 +207,11 @@ class StyleTransfer:
         ) as recorder:
             optimizer.minimise(start, recorder.evaluating(self.evaluate), settings.steps - first_step, recorder.record)
         return recorder.result(self.precision)
+
+
+def _positions(activation):
+    """n_H * n_W of an activation (1, n_H, n_W, n_C)."""
+    return activation.shape[1] * activation.shape[2]
 
 
 def make_optimizer(settings, shape, state=None):

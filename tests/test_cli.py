@@ -314,6 +314,69 @@ def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
     assert abs(final_cost() / printed - 1) > 0.1
 
 
+def test_style_scale_loads_the_styles_at_that_scale(tmp_path, photo, capsys, vgg_weights):
+    """``--style-scale 2``: the final cost that the command prints is that of an engine run with the
+    style image loaded at twice the output's size, and far from that of the style at the output's size."""
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--steps",
+        3,
+        "--optimizer",
+        "lbfgs",
+        "--quiet",
+        "--output",
+        tmp_path / "out.png",
+        "--style-scale",
+        2,
+    )
+    assert status == 0, err
+    printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
+    content = load_image(photo, *SIZE)
+
+    def final_cost(style_size):
+        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=3)
+        style = load_image(SWIRLS, *style_size)
+        return transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False).history[-1][
+            "total"
+        ]
+
+    assert printed == pytest.approx(final_cost((96, 64)), rel=1e-3)
+    assert abs(final_cost(SIZE) / printed - 1) > 0.05
+
+
+@pytest.mark.parametrize(
+    "scale, message",
+    [
+        ("0", "--style-scale: must be a number above 0 and at most 4"),
+        ("4.5", "--style-scale: must be a number above 0 and at most 4"),
+        ("nan", "--style-scale: must be a number above 0 and at most 4"),
+        ("0.25", "--style-scale 0.25 makes the style images 12x8: at least 16x16 is needed"),
+    ],
+)
+def test_style_scale_out_of_range_is_refused(tmp_path, photo, capsys, scale, message):
+    status, _, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "48x32",
+        "--style-scale",
+        scale,
+        "--output",
+        tmp_path / "o.png",
+    )
+    assert status == 2 and message in err, err
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_unknown_layer_is_refused(tmp_path, photo, capsys):
     status, out, err = run_main(
         capsys,

@@ -484,6 +484,53 @@ def test_custom_content_and_style_layers_shape_the_costs(vgg_weights):
     assert float(terms["style"]) == pytest.approx(expected_style, rel=1e-4)
 
 
+def test_a_style_of_another_size_is_asked_for_per_position(vgg_weights):
+    """A style image of another size than the content (``--style-scale``): each layer's style target is
+    the style's Gram matrix rescaled by (the content's positions / the style's positions) at that layer,
+    so the style cost equals a numpy reference written that way."""
+    settings = dataclasses.replace(
+        transfer.defaults_for(vgg_weights), style_layers=(("relu1_1", 0.4), ("relu2_1", 0.6)), precision="float32"
+    )
+    rng = np.random.RandomState(13)
+    content, image = (rng.uniform(0, 1, (1, 20, 28, 3)).astype(np.float32) for _ in range(2))
+    style = rng.uniform(0, 1, (1, 36, 50, 3)).astype(np.float32)
+    reference = build_vgg_model(vgg_weights, ["relu1_1", "relu2_1"])
+    ours, of_style = (
+        {name: np.asarray(value, np.float64) for name, value in reference(x).items()} for x in (image, style)
+    )
+
+    def layer_cost(name):
+        _, n_h, n_w, n_c = ours[name].shape
+        flat, flat_style = ours[name].reshape(-1, n_c), of_style[name].reshape(-1, n_c)
+        target = flat_style.T @ flat_style * (n_h * n_w) / len(flat_style)
+        return np.sum((target - flat.T @ flat) ** 2) / (4 * n_c**2 * (n_h * n_w) ** 2)
+
+    engine = transfer.StyleTransfer(vgg_weights, content, [style], settings=settings)
+    expected = settings.style_weight * (0.4 * layer_cost("relu1_1") + 0.6 * layer_cost("relu2_1"))
+    assert float(engine.losses(image)["style"]) == pytest.approx(expected, rel=1e-4)
+
+
+def test_a_larger_copy_of_a_texture_asks_for_nearly_the_same_style(vgg_weights):
+    """The same periodic texture, as a style image of the content's size and of twice it (2 x 2 times
+    the tiles), gives style targets within 8% of each other (Frobenius norm): only the borders differ.
+    Without the rescaling per position, the larger one's would be four times as large."""
+    settings = dataclasses.replace(
+        transfer.defaults_for(vgg_weights), style_layers=(("relu1_1", 0.5), ("relu2_1", 0.5)), precision="float32"
+    )
+    tile = np.random.RandomState(14).uniform(0, 1, (1, 16, 16, 3)).astype(np.float32)
+    content = np.full((1, 64, 64, 3), 0.5, np.float32)
+    same_size = np.tile(tile, (1, 4, 4, 1))
+    twice = np.tile(tile, (1, 8, 8, 1))
+    targets = [
+        transfer.StyleTransfer(vgg_weights, content, [style], settings=settings).style_grams
+        for style in (same_size, twice)
+    ]
+    for small, large in zip(*targets):
+        small, large = np.asarray(small), np.asarray(large)
+        assert np.linalg.norm(large - small) < 0.08 * np.linalg.norm(small)
+        assert np.linalg.norm(4 * large - small) > np.linalg.norm(small)  # the sum over positions: far off
+
+
 @pytest.fixture(scope="module")
 def small_settings(vgg_weights):
     return dataclasses.replace(
