@@ -25,7 +25,16 @@ from nst_utils import (
 
 from .precision import PRECISIONS  # noqa: E402
 from .steps import Interrupted  # noqa: E402
-from .transfer import OPTIMIZERS, Checkpoint, defaults_for, stylize  # noqa: E402
+from .transfer import (  # noqa: E402
+    FIRST_LEVEL_PX,
+    OPTIMIZERS,
+    Checkpoint,
+    defaults_for,
+    level_steps,
+    pyramid,
+    stylize,
+    upsample,
+)
 
 MAX_STYLE_SCALE = 4.0  # style images of up to 4 x 4 times the output's pixels
 MIN_SIZE = 16  # pixels: the fewest that reach VGG-19's fifth block (four 2x2 poolings)
@@ -119,6 +128,12 @@ def build_parser():
         default=1.0,
         help="size of the style images relative to the output: above 1, larger strokes (default %(default)s)",
     )
+    io.add_argument(
+        "--levels",
+        type=_positive_int,
+        help="optimise at N sizes, each twice the one before, ending at --size (coarse to fine); default: "
+        f"enough that the first is at most {FIRST_LEVEL_PX} px wide and high; 1: --size only",
+    )
     io.add_argument("--output", type=Path, help="output image (default outputs/CONTENT_STYLE.png)")
     io.add_argument(
         "--snapshot-every",
@@ -181,12 +196,17 @@ def main(argv=None):
         parser.error(f"--style-blend has {len(args.style_blend)} weights for {len(args.style)} --style images")
     if not 0.0 <= args.noise_ratio <= 1.0:
         parser.error(f"--noise-ratio must be in [0, 1], got {args.noise_ratio}")
-    width, height = args.size
-    style_size = (round(args.style_scale * width), round(args.style_scale * height))
-    if min(style_size) < MIN_SIZE:
+    try:
+        sizes = pyramid(*args.size, args.levels)
+    except ValueError as error:
+        parser.error(f"--levels: {error}")
+    if len(sizes) > 1 and (args.snapshot_every or args.resume):
+        parser.error(f"--snapshot-every and --resume need one level, not {len(sizes)}: add --levels 1")
+    style_sizes = [(round(args.style_scale * width), round(args.style_scale * height)) for width, height in sizes]
+    if min(style_sizes[0]) < MIN_SIZE:
         parser.error(
-            f"--style-scale {args.style_scale:g} makes the style images {style_size[0]}x{style_size[1]}: "
-            f"at least {MIN_SIZE}x{MIN_SIZE} is needed"
+            f"--style-scale {args.style_scale:g} makes the style images {style_sizes[0][0]}x{style_sizes[0][1]}"
+            f"{' at the first level' if len(sizes) > 1 else ''}: at least {MIN_SIZE}x{MIN_SIZE} is needed"
         )
     output = args.output or Path("outputs") / (
         f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png"
@@ -211,14 +231,18 @@ def main(argv=None):
         }
         settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
 
-        content = load_image(args.content, width, height)
-        styles = [load_image(path, *style_size) for path in args.style]
+        def images_at(level):
+            """The content image and the style images at ``level`` of the pyramid."""
+            content = load_image(args.content, *sizes[level])
+            return content, [load_image(path, *style_sizes[level]) for path in args.style]
+
+        content, styles = images_at(0)
         if args.init == "content":
             init_image = content
         elif args.init == "noise":
             init_image = generate_noise_image(content, args.noise_ratio, args.seed)
         else:
-            init_image = load_image(Path(args.init), width, height)
+            init_image = load_image(Path(args.init), *sizes[0])
         if args.output is None:
             output.parent.mkdir(exist_ok=True)
         check_writable(output)  # fail now, not after the optimisation
@@ -250,19 +274,30 @@ def main(argv=None):
         if args.resume:
             _remove_temporary_files(output, checkpoint_path)
 
-        result = stylize(
-            vgg_weights,
-            content,
-            styles,
-            init_image,
-            args.style_blend,
-            settings,
-            preserve_colors=args.preserve_colors,
-            callback=snapshot,
-            progress=not args.quiet,
-            checkpoint=checkpoint,
-            resume=resume,
-        )
+        results = []
+        for level, ((width, height), steps) in enumerate(zip(sizes, level_steps(settings.steps, len(sizes)))):
+            if level:
+                content, styles = images_at(level)
+                init_image = upsample(results[-1].image, width, height)
+            if len(sizes) > 1 and not args.quiet:
+                print(f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps", flush=True)
+            level_settings = dataclasses.replace(settings, steps=steps)
+            results.append(
+                stylize(
+                    vgg_weights,
+                    content,
+                    styles,
+                    init_image,
+                    args.style_blend,
+                    level_settings,
+                    preserve_colors=args.preserve_colors,
+                    callback=snapshot,
+                    progress=not args.quiet,
+                    checkpoint=checkpoint,
+                    resume=resume,
+                )
+            )
+        result = results[-1]
         save_image(output, result.image)
         checkpoint_path.unlink(missing_ok=True)
     except (WeightsError, ImageError, ValueError, FloatingPointError) as error:
@@ -275,8 +310,13 @@ def main(argv=None):
             else f"interrupted{where}: run the same command with --resume to continue"
         )
     final = f", final cost {result.history[-1]['total']:.4g}" if result.history else ""  # L-BFGS may stop at once
+    if len(results) == 1:
+        timing = f"{result.seconds / max(result.steps, 1):.2f} s/step"
+    else:
+        levels = " + ".join(f"{r.steps} at {r.image.shape[2]}x{r.image.shape[1]}" for r in results)
+        timing = f"{levels}; {sum(r.seconds for r in results):.0f} s"
     print(
-        f"saved {output}  ({result.steps} {settings.optimizer} steps in {result.precision}, "
-        f"{result.seconds / max(result.steps, 1):.2f} s/step{final})"
+        f"saved {output}  ({sum(r.steps for r in results)} {settings.optimizer} steps in {result.precision}, "
+        f"{timing}{final})"
     )
     return output

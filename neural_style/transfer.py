@@ -23,6 +23,8 @@ from .precision import DTYPE_POLICIES, resolve_precision
 from .steps import StepRecorder
 
 OPTIMIZERS = ("lbfgs", "adam")
+FIRST_LEVEL_PX = 512
+"""Above this long side (pixels) a run is coarse to fine by default (``pyramid``)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +209,37 @@ class StyleTransfer:
         ) as recorder:
             optimizer.minimise(start, recorder.evaluating(self.evaluate), settings.steps - first_step, recorder.record)
         return recorder.result(self.precision)
+
+
+def pyramid(width, height, levels=None):
+    """The sizes ``(width, height)`` of a coarse-to-fine run (Gatys et al. 2017, "Controlling
+    Perceptual Factors in Neural Style Transfer"), smallest first: each level is optimised from the
+    one before, upsampled, and the last is ``(width, height)``. Each size is half the next.
+
+    ``levels`` None: as many as bring the first level's long side to ``FIRST_LEVEL_PX`` or below, so
+    that the picture's composition and the style's large strokes are settled where steps are cheap,
+    and the larger levels only refine. Raises ``ValueError`` for a first level under 16 pixels.
+    """
+    if levels is None:
+        levels = 1
+        while max(width, height) > FIRST_LEVEL_PX * 2 ** (levels - 1):
+            levels += 1
+    sizes = [(round(width / 2**level), round(height / 2**level)) for level in reversed(range(levels))]
+    if min(sizes[0]) < 16:
+        raise ValueError(f"{levels} levels make the first {sizes[0][0]}x{sizes[0][1]}: at least 16x16 is needed")
+    return sizes
+
+
+def level_steps(steps, levels):
+    """Steps at each level of a pyramid: all of ``steps`` at the first, then a quarter, an eighth, ...
+    (at least 1): the larger levels start close to their result and cost 4 times more per step."""
+    return [steps] + [max(1, steps // 2 ** (level + 1)) for level in range(1, levels)]
+
+
+def upsample(image, width, height):
+    """``image`` (1, h, w, 3) resized to (1, ``height``, ``width``, 3): bicubic, clipped to [0, 1]."""
+    resized = tf.image.resize(np.asarray(image, np.float32), (height, width), method="bicubic")
+    return np.clip(resized.numpy(), 0.0, 1.0)
 
 
 def _positions(activation):

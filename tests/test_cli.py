@@ -377,6 +377,68 @@ def test_style_scale_out_of_range_is_refused(tmp_path, photo, capsys, scale, mes
     assert not (tmp_path / "o.png").exists()
 
 
+def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, capsys, vgg_weights):
+    """``--size 96x64 --levels 2 --steps 4``: 4 steps at 48x32, then 1 at 96x64 from the first level's
+    result upsampled. The command's final cost is that of the same pipeline run by hand with the engine."""
+    status, out, err = run_main(
+        capsys,
+        "--content",
+        photo,
+        "--style",
+        SWIRLS,
+        "--size",
+        "96x64",
+        "--levels",
+        2,
+        "--steps",
+        4,
+        "--optimizer",
+        "lbfgs",
+        "--output",
+        tmp_path / "out.png",
+    )
+    assert status == 0, err
+    assert "level 1 of 2: 48x32, 4 steps" in out and "level 2 of 2: 96x64, 1 steps" in out, out
+    assert "(5 lbfgs steps in " in out and "4 at 48x32 + 1 at 96x64" in out, out
+    printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.size == (96, 64)
+
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs")
+    image = load_image(photo, 48, 32)
+    for (width, height), steps in zip(transfer.pyramid(96, 64, 2), (4, 1)):
+        content = load_image(photo, width, height)
+        start = image if width == 48 else transfer.upsample(image, width, height)
+        run = transfer.stylize(
+            vgg_weights,
+            content,
+            [load_image(SWIRLS, width, height)],
+            start,
+            settings=dataclasses.replace(settings, steps=steps),
+            progress=False,
+        )
+        image = run.image
+    assert printed == pytest.approx(run.history[-1]["total"], rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--size", "96x64", "--levels", "4"], "--levels: 4 levels make the first 12x8: at least 16x16 is needed"),
+        (["--size", "1200x800", "--snapshot-every", "5"], "--snapshot-every and --resume need one level, not 3"),
+        (["--size", "96x64", "--levels", "2", "--resume"], "--snapshot-every and --resume need one level, not 2"),
+        (
+            ["--size", "96x64", "--levels", "2", "--style-scale", "0.4"],
+            "--style-scale 0.4 makes the style images 19x13 at the first level",
+        ),
+    ],
+)
+def test_levels_that_cannot_work_are_refused(tmp_path, photo, capsys, options, message):
+    status, _, err = run_main(capsys, "--content", photo, "--style", SWIRLS, *options, "--output", tmp_path / "o.png")
+    assert status == 2 and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_layer_is_refused(tmp_path, photo, capsys):
     status, out, err = run_main(
         capsys,

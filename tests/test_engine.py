@@ -531,6 +531,34 @@ def test_a_larger_copy_of_a_texture_asks_for_nearly_the_same_style(vgg_weights):
         assert np.linalg.norm(4 * large - small) > np.linalg.norm(small)  # the sum over positions: far off
 
 
+def test_pyramid_halves_down_to_the_first_level():
+    assert transfer.pyramid(400, 300) == [(400, 300)]
+    assert transfer.pyramid(512, 384) == [(512, 384)]
+    assert transfer.pyramid(1024, 768) == [(512, 384), (1024, 768)]
+    assert transfer.pyramid(1920, 1080) == [(480, 270), (960, 540), (1920, 1080)]
+    assert transfer.pyramid(1920, 1080, levels=1) == [(1920, 1080)]
+    assert transfer.pyramid(101, 75, levels=2) == [(50, 38), (101, 75)]
+    with pytest.raises(ValueError, match="3 levels make the first 10x8: at least 16x16"):
+        transfer.pyramid(40, 30, levels=3)
+
+
+def test_level_steps_spend_most_steps_where_they_are_cheap():
+    assert transfer.level_steps(200, 1) == [200]
+    assert transfer.level_steps(200, 3) == [200, 50, 25]
+    assert transfer.level_steps(3, 3) == [3, 1, 1]
+
+
+def test_upsample_keeps_range_and_smooth_images():
+    rng = np.random.RandomState(15)
+    image = rng.uniform(0, 1, (1, 8, 12, 3)).astype(np.float32)
+    larger = transfer.upsample(image, 24, 16)
+    assert larger.shape == (1, 16, 24, 3) and larger.dtype == np.float32
+    assert larger.min() >= 0 and larger.max() <= 1
+    ramp = np.broadcast_to(np.linspace(0.2, 0.8, 12, dtype=np.float32)[None, None, :, None], (1, 8, 12, 3))
+    np.testing.assert_allclose(transfer.upsample(ramp, 24, 16)[0, 3], transfer.upsample(ramp, 24, 16)[0, 12], atol=1e-6)
+    np.testing.assert_allclose(transfer.upsample(np.full((1, 8, 12, 3), 0.3, np.float32), 24, 16), 0.3, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def small_settings(vgg_weights):
     return dataclasses.replace(
