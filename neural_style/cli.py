@@ -23,7 +23,8 @@ from nst_utils import (
     save_image,
 )
 
-from .precision import PRECISIONS  # noqa: E402
+from . import memory  # noqa: E402
+from .precision import PRECISIONS, resolve_precision  # noqa: E402
 from .steps import Interrupted  # noqa: E402
 from .transfer import (  # noqa: E402
     FIRST_LEVEL_PX,
@@ -61,6 +62,13 @@ def _style_scale(text):
     value = float(text)
     if not 0 < value <= MAX_STYLE_SCALE:  # also refuses NaN
         raise argparse.ArgumentTypeError(f"must be a number above 0 and at most {MAX_STYLE_SCALE:g}, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not 0 < value < float("inf"):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be a number above 0, got {text}")
     return value
 
 
@@ -148,6 +156,13 @@ def build_parser():
         "--preserve-colors", action="store_true", help="transfer luminance only and keep the content's colours"
     )
 
+    io.add_argument(
+        "--max-memory",
+        type=_positive_float,
+        metavar="GB",
+        help="refuse a run whose estimated peak memory is above GB (default: the memory the system has available)",
+    )
+
     opt = parser.add_argument_group("optimisation (defaults depend on the weights file)")
     opt.add_argument("--optimizer", choices=OPTIMIZERS, help="lbfgs (default) or adam")
     opt.add_argument("--steps", type=_positive_int, help="L-BFGS iterations or Adam steps")
@@ -231,6 +246,22 @@ def main(argv=None):
         }
         settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
 
+        def needed_at(width, height):
+            """Estimated peak memory (bytes) of this run at ``--size WIDTHxHEIGHT``."""
+            try:
+                sizes_there = pyramid(width, height, args.levels)
+            except ValueError:
+                return float("inf")
+            steps = level_steps(settings.steps, len(sizes_there))
+            return memory.peak_bytes(sizes_there, steps, resolve_precision(settings.precision), settings.optimizer)
+
+        limit, what = (
+            (args.max_memory * 1e9, "allowed (--max-memory)")
+            if args.max_memory
+            else (memory.available_bytes(), "available")
+        )
+        needed = None if limit is None else memory.check_fits(*args.size, limit, needed_at, what)
+
         def images_at(level):
             """The content image and the style images at ``level`` of the pyramid."""
             content = load_image(args.content, *sizes[level])
@@ -246,6 +277,7 @@ def main(argv=None):
         if args.output is None:
             output.parent.mkdir(exist_ok=True)
         check_writable(output)  # fail now, not after the optimisation
+        estimate = "" if needed is None else f"estimated peak memory {memory.gigabytes(needed)}"
 
         def snapshot(step, image, terms):
             if args.snapshot_every and step % args.snapshot_every == 0:
@@ -280,7 +312,10 @@ def main(argv=None):
                 content, styles = images_at(level)
                 init_image = upsample(results[-1].image, width, height)
             if len(sizes) > 1 and not args.quiet:
-                print(f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps", flush=True)
+                header = f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps"
+                print(
+                    f"{header} ({estimate} of {memory.gigabytes(limit)} {what})" if estimate and not level else header
+                )
             level_settings = dataclasses.replace(settings, steps=steps)
             results.append(
                 stylize(
@@ -317,6 +352,6 @@ def main(argv=None):
         timing = f"{levels}; {sum(r.seconds for r in results):.0f} s"
     print(
         f"saved {output}  ({sum(r.steps for r in results)} {settings.optimizer} steps in {result.precision}, "
-        f"{timing}{final})"
+        f"{timing}{final}{'; ' + estimate if estimate else ''})"
     )
     return output

@@ -96,7 +96,7 @@ def test_tiny_adam_run_writes_output_and_snapshots(tmp_path, photo):
     assert _size_of(output) == (48, 32)
     assert re.search(
         rf"saved {re.escape(str(output))}  \(2 adam steps in (float32|bfloat16), [0-9.]+ s/step, "
-        r"final cost [0-9.e+-]+\)",
+        r"final cost [0-9.e+-]+; estimated peak memory [0-9.]+ GB\)",
         result.stdout,
     ), result.stdout
     assert "adam:" in result.stderr  # the progress bar
@@ -300,7 +300,7 @@ def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
         "conv1_1:0.7,conv3_1:0.3",
     )
     assert status == 0, err
-    printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
+    printed = float(re.search(r"final cost ([0-9.e+-]+);", out).group(1))
     content, style = load_image(photo, *SIZE), load_image(SWIRLS, *SIZE)
 
     def final_cost(**layers):
@@ -336,7 +336,7 @@ def test_style_scale_loads_the_styles_at_that_scale(tmp_path, photo, capsys, vgg
         2,
     )
     assert status == 0, err
-    printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
+    printed = float(re.search(r"final cost ([0-9.e+-]+);", out).group(1))
     content = load_image(photo, *SIZE)
 
     def final_cost(style_size):
@@ -400,7 +400,7 @@ def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, c
     assert status == 0, err
     assert "level 1 of 2: 48x32, 4 steps" in out and "level 2 of 2: 96x64, 1 steps" in out, out
     assert "(5 lbfgs steps in " in out and "4 at 48x32 + 1 at 96x64" in out, out
-    printed = float(re.search(r"final cost ([0-9.e+-]+)\)", out).group(1))
+    printed = float(re.search(r"final cost ([0-9.e+-]+);", out).group(1))
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (96, 64)
 
@@ -437,6 +437,69 @@ def test_levels_that_cannot_work_are_refused(tmp_path, photo, capsys, options, m
     status, _, err = run_main(capsys, "--content", photo, "--style", SWIRLS, *options, "--output", tmp_path / "o.png")
     assert status == 2 and message in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_over_the_memory_limit_is_refused_with_a_size_that_fits(tmp_path, photo, capsys):
+    """``--max-memory 1`` (GB): 400x300 with 2 L-BFGS steps is estimated above it, so the command
+    refuses before it writes anything and names a smaller size; that size, with the same options, runs."""
+    options = ["--content", photo, "--style", SWIRLS, "--steps", 2, "--max-memory", 1, "--quiet"]
+    status, _, err = run_main(capsys, *options, "--size", "400x300", "--output", tmp_path / "big.png")
+    suggestion = re.search(
+        r"400x300 needs about ([0-9.]+) GB of memory and 1.0 GB is allowed \(--max-memory\): "
+        r"try --size (\d+)x(\d+) \(about ([0-9.]+) GB\)",
+        err,
+    )
+    assert status == 1 and suggestion, err
+    assert float(suggestion[1]) > 1.0 >= float(suggestion[4])
+    assert list(tmp_path.iterdir()) == []
+    width, height = int(suggestion[2]), int(suggestion[3])
+    assert width / height == pytest.approx(4 / 3, rel=0.02)
+    status, _, err = run_main(capsys, *options, "--size", f"{width}x{height}", "--output", tmp_path / "fits.png")
+    assert status == 0, err
+    with Image.open(tmp_path / "fits.png") as image:
+        assert image.size == (width, height)
+
+
+# Runs the command in a fresh process and prints the process's peak memory after it.
+WITH_PEAK = """
+import resource, sys
+from neural_style import cli
+cli.main(sys.argv[1:])
+print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def test_the_memory_estimate_is_close_to_the_real_peak(tmp_path, photo):
+    """The peak memory estimated before a run (and printed with its result) is within 25% of the peak
+    memory that the run then has."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            WITH_PEAK,
+            "--content",
+            photo,
+            "--style",
+            SWIRLS,
+            "--size",
+            "640x480",
+            "--levels",
+            "1",
+            "--steps",
+            "3",
+            "--output",
+            tmp_path / "out.png",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    estimated = float(re.search(r"estimated peak memory ([0-9.]+) GB\)", result.stdout)[1]) * 1e9
+    peak = int(re.search(r"PEAK (\d+)", result.stdout)[1])
+    assert 0.75 * peak <= estimated <= 1.25 * peak, (estimated, peak)
 
 
 def test_unknown_layer_is_refused(tmp_path, photo, capsys):

@@ -1,0 +1,74 @@
+"""A run's memory, estimated before it starts, against what the machine has free.
+
+A run's peak memory grows with the pixels of its largest level: the network's activations, which the
+gradient needs, and the optimiser's state (L-BFGS keeps two images per step in its curvature memory,
+Adam two moments). The constants come from runs measured with ``/usr/bin/time -v`` (README, Big
+pictures); a run that would need more than the machine has free is refused before it starts, rather
+than killed by the system after minutes.
+"""
+
+from pathlib import Path
+
+from .lbfgs import MEMORY
+
+BASE_BYTES = 0.95e9  # TensorFlow, the network's weights, the images
+ACTIVATION_BYTES_PER_PIXEL = {"bfloat16": 2530, "float32": 3220}
+IMAGE_BYTES_PER_PIXEL = 3 * 4  # float32 RGB
+
+
+def peak_bytes(sizes, steps_per_level, precision, optimizer):
+    """Estimated peak memory (bytes) of a run over ``sizes`` ((width, height) per level, as
+    ``transfer.pyramid`` gives them) with ``steps_per_level`` steps, in ``precision``
+    ("float32" or "bfloat16") with ``optimizer`` ("lbfgs" or "adam")."""
+
+    def level(size, steps):
+        kept_images = 2 * min(steps, MEMORY) if optimizer == "lbfgs" else 2
+        return size[0] * size[1] * (ACTIVATION_BYTES_PER_PIXEL[precision] + kept_images * IMAGE_BYTES_PER_PIXEL)
+
+    return BASE_BYTES + max(level(size, steps) for size, steps in zip(sizes, steps_per_level))
+
+
+def available_bytes():
+    """The memory the system can give a new program without swapping (``MemAvailable`` of
+    ``/proc/meminfo``), or None where that is not known (not Linux)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def largest_fitting(width, height, limit, needed_at):
+    """The largest (width, height) of the same shape, at most the given one, whose
+    ``needed_at(width, height)`` is within ``limit`` bytes, or None if not even 16 pixels fit."""
+    scale = 1.0
+    while True:
+        scale *= 0.95
+        size = (round(width * scale), round(height * scale))
+        if min(size) < 16:
+            return None
+        if needed_at(*size) <= limit:
+            return size
+
+
+def gigabytes(count):
+    return f"{count / 1e9:.1f} GB"
+
+
+def check_fits(width, height, limit, needed_at, what="available"):
+    """Raise ``ValueError`` with a suggestion if a run at (width, height) needs more than
+    ``limit`` bytes (``what``: where the limit comes from). Returns the bytes it needs."""
+    needed = needed_at(width, height)
+    if needed <= limit:
+        return needed
+    smaller = largest_fitting(width, height, limit, needed_at)
+    hint = (
+        f"try --size {smaller[0]}x{smaller[1]} (about {gigabytes(needed_at(*smaller))})"
+        if smaller
+        else "free some memory"
+    )
+    raise ValueError(
+        f"{width}x{height} needs about {gigabytes(needed)} of memory and {gigabytes(limit)} is {what}: {hint}"
+    )
