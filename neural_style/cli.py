@@ -28,6 +28,7 @@ from .precision import PRECISIONS, resolve_precision  # noqa: E402
 from .steps import Interrupted  # noqa: E402
 from .transfer import (  # noqa: E402
     FIRST_LEVEL_PX,
+    MIN_SIZE,
     OPTIMIZERS,
     Checkpoint,
     defaults_for,
@@ -38,7 +39,6 @@ from .transfer import (  # noqa: E402
 )
 
 MAX_STYLE_SCALE = 4.0  # style images of up to 4 x 4 times the output's pixels
-MIN_SIZE = 16  # pixels: the fewest that reach VGG-19's fifth block (four 2x2 poolings)
 
 
 def _size(text):
@@ -155,7 +155,6 @@ def build_parser():
     io.add_argument(
         "--preserve-colors", action="store_true", help="transfer luminance only and keep the content's colours"
     )
-
     io.add_argument(
         "--max-memory",
         type=_positive_float,
@@ -246,6 +245,8 @@ def main(argv=None):
         }
         settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
 
+        precision = resolve_precision(settings.precision)
+
         def needed_at(width, height):
             """Estimated peak memory (bytes) of this run at ``--size WIDTHxHEIGHT``."""
             try:
@@ -253,7 +254,7 @@ def main(argv=None):
             except ValueError:
                 return float("inf")
             steps = level_steps(settings.steps, len(sizes_there))
-            return memory.peak_bytes(sizes_there, steps, resolve_precision(settings.precision), settings.optimizer)
+            return memory.peak_bytes(sizes_there, steps, precision, settings.optimizer)
 
         limit, what = (
             (args.max_memory * 1e9, "allowed (--max-memory)")

@@ -10,6 +10,7 @@ than killed by the system after minutes.
 from pathlib import Path
 
 from .lbfgs import MEMORY
+from .transfer import MIN_SIZE
 
 BASE_BYTES = 0.95e9  # TensorFlow, the network's weights, the images
 ACTIVATION_BYTES_PER_PIXEL = {"bfloat16": 2530, "float32": 3220}
@@ -42,12 +43,12 @@ def available_bytes():
 
 def largest_fitting(width, height, limit, needed_at):
     """The largest (width, height) of the same shape, at most the given one, whose
-    ``needed_at(width, height)`` is within ``limit`` bytes, or None if not even 16 pixels fit."""
+    ``needed_at(width, height)`` is within ``limit`` bytes, or None if no size of at least ``MIN_SIZE`` does."""
     scale = 1.0
     while True:
         scale *= 0.95
         size = (round(width * scale), round(height * scale))
-        if min(size) < 16:
+        if min(size) < MIN_SIZE:
             return None
         if needed_at(*size) <= limit:
             return size

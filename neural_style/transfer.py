@@ -25,6 +25,8 @@ from .steps import StepRecorder
 OPTIMIZERS = ("lbfgs", "adam")
 FIRST_LEVEL_PX = 512
 """Above this long side (pixels) a run is coarse to fine by default (``pyramid``)."""
+MIN_SIZE = 16
+"""The fewest pixels, wide and high, that reach VGG-19's fifth block (four 2x2 poolings)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,15 +220,17 @@ def pyramid(width, height, levels=None):
 
     ``levels`` None: as many as bring the first level's long side to ``FIRST_LEVEL_PX`` or below, so
     that the picture's composition and the style's large strokes are settled where steps are cheap,
-    and the larger levels only refine. Raises ``ValueError`` for a first level under 16 pixels.
+    and the larger levels only refine. Raises ``ValueError`` for a first level under ``MIN_SIZE``.
     """
     if levels is None:
         levels = 1
         while max(width, height) > FIRST_LEVEL_PX * 2 ** (levels - 1):
             levels += 1
     sizes = [(round(width / 2**level), round(height / 2**level)) for level in reversed(range(levels))]
-    if min(sizes[0]) < 16:
-        raise ValueError(f"{levels} levels make the first {sizes[0][0]}x{sizes[0][1]}: at least 16x16 is needed")
+    if min(sizes[0]) < MIN_SIZE:
+        raise ValueError(
+            f"{levels} levels make the first {sizes[0][0]}x{sizes[0][1]}: at least {MIN_SIZE}x{MIN_SIZE} is needed"
+        )
     return sizes
 
 

@@ -123,8 +123,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = str(self._private_dir / "connection.json")
         matplotlib_dir = self._private_dir / "matplotlib"
         matplotlib_dir.mkdir()
-        if _font_list() is not None:
-            shutil.copy(_font_list(), matplotlib_dir)
+        font_list = _font_list()
+        if font_list is not None:
+            shutil.copy(font_list, matplotlib_dir)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         uid = None
         if os.geteuid() == 0:  # as root: a user of its own, since the process limit counts per user

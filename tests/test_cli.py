@@ -276,37 +276,34 @@ def test_help_names_the_default_layers():
     assert "(defaultrelu1_1:0.2,relu2_1:0.2,relu3_1:0.2,relu4_1:0.2,relu5_1:0.2)" in text
 
 
+def _command_final_cost(capsys, photo, output, *options):
+    """Run the command (L-BFGS, swirls) on ``photo`` with ``options``; returns (the final cost it
+    prints, its output)."""
+    status, out, err = run_main(
+        capsys, "--content", photo, "--style", SWIRLS, "--optimizer", "lbfgs", "--output", output, *options
+    )
+    assert status == 0, err
+    return float(re.search(r"final cost ([0-9.e+-]+);", out).group(1)), out
+
+
+def _engine_final_cost(vgg_weights, content, style, start, **settings):
+    """The final cost of an L-BFGS engine run from ``start`` with the default settings changed by ``settings``."""
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", **settings)
+    run = transfer.stylize(vgg_weights, content, [style], start, settings=settings, progress=False)
+    return run.history[-1]["total"], run.image
+
+
 def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
     """The final cost that the command prints is that of an engine run with the same layers, and far
     from that of the default layers."""
-    status, out, err = run_main(
-        capsys,
-        "--content",
-        photo,
-        "--style",
-        SWIRLS,
-        "--size",
-        "48x32",
-        "--steps",
-        3,
-        "--optimizer",
-        "lbfgs",
-        "--quiet",
-        "--output",
-        tmp_path / "out.png",
-        "--content-layer",
-        "conv2_2",
-        "--style-layers",
-        "conv1_1:0.7,conv3_1:0.3",
+    layers = ("--content-layer", "conv2_2", "--style-layers", "conv1_1:0.7,conv3_1:0.3")
+    printed, _ = _command_final_cost(
+        capsys, photo, tmp_path / "out.png", "--size", "48x32", "--steps", 3, "--quiet", *layers
     )
-    assert status == 0, err
-    printed = float(re.search(r"final cost ([0-9.e+-]+);", out).group(1))
     content, style = load_image(photo, *SIZE), load_image(SWIRLS, *SIZE)
 
     def final_cost(**layers):
-        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=3, **layers)
-        run = transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
-        return run.history[-1]["total"]
+        return _engine_final_cost(vgg_weights, content, style, content, steps=3, **layers)[0]
 
     assert printed == pytest.approx(
         final_cost(content_layer="conv2_2", style_layers=(("conv1_1", 0.7), ("conv3_1", 0.3))), rel=1e-3
@@ -317,34 +314,13 @@ def test_custom_layers_reach_the_engine(tmp_path, photo, capsys, vgg_weights):
 def test_style_scale_loads_the_styles_at_that_scale(tmp_path, photo, capsys, vgg_weights):
     """``--style-scale 2``: the final cost that the command prints is that of an engine run with the
     style image loaded at twice the output's size, and far from that of the style at the output's size."""
-    status, out, err = run_main(
-        capsys,
-        "--content",
-        photo,
-        "--style",
-        SWIRLS,
-        "--size",
-        "48x32",
-        "--steps",
-        3,
-        "--optimizer",
-        "lbfgs",
-        "--quiet",
-        "--output",
-        tmp_path / "out.png",
-        "--style-scale",
-        2,
+    printed, _ = _command_final_cost(
+        capsys, photo, tmp_path / "out.png", "--size", "48x32", "--steps", 3, "--quiet", "--style-scale", 2
     )
-    assert status == 0, err
-    printed = float(re.search(r"final cost ([0-9.e+-]+);", out).group(1))
     content = load_image(photo, *SIZE)
 
     def final_cost(style_size):
-        settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=3)
-        style = load_image(SWIRLS, *style_size)
-        return transfer.stylize(vgg_weights, content, [style], content, settings=settings, progress=False).history[-1][
-            "total"
-        ]
+        return _engine_final_cost(vgg_weights, content, load_image(SWIRLS, *style_size), content, steps=3)[0]
 
     assert printed == pytest.approx(final_cost((96, 64)), rel=1e-3)
     assert abs(final_cost(SIZE) / printed - 1) > 0.05
@@ -380,45 +356,21 @@ def test_style_scale_out_of_range_is_refused(tmp_path, photo, capsys, scale, mes
 def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, capsys, vgg_weights):
     """``--size 96x64 --levels 2 --steps 4``: 4 steps at 48x32, then 1 at 96x64 from the first level's
     result upsampled. The command's final cost is that of the same pipeline run by hand with the engine."""
-    status, out, err = run_main(
-        capsys,
-        "--content",
-        photo,
-        "--style",
-        SWIRLS,
-        "--size",
-        "96x64",
-        "--levels",
-        2,
-        "--steps",
-        4,
-        "--optimizer",
-        "lbfgs",
-        "--output",
-        tmp_path / "out.png",
+    printed, out = _command_final_cost(
+        capsys, photo, tmp_path / "out.png", "--size", "96x64", "--levels", 2, "--steps", 4
     )
-    assert status == 0, err
     assert "level 1 of 2: 48x32, 4 steps" in out and "level 2 of 2: 96x64, 1 steps" in out, out
     assert "(5 lbfgs steps in " in out and "4 at 48x32 + 1 at 96x64" in out, out
-    printed = float(re.search(r"final cost ([0-9.e+-]+);", out).group(1))
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (96, 64)
 
-    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs")
     image = load_image(photo, 48, 32)
     for (width, height), steps in zip(transfer.pyramid(96, 64, 2), (4, 1)):
-        content = load_image(photo, width, height)
         start = image if width == 48 else transfer.upsample(image, width, height)
-        run = transfer.stylize(
-            vgg_weights,
-            content,
-            [load_image(SWIRLS, width, height)],
-            start,
-            settings=dataclasses.replace(settings, steps=steps),
-            progress=False,
+        final_cost, image = _engine_final_cost(
+            vgg_weights, load_image(photo, width, height), load_image(SWIRLS, width, height), start, steps=steps
         )
-        image = run.image
-    assert printed == pytest.approx(run.history[-1]["total"], rel=1e-3)
+    assert printed == pytest.approx(final_cost, rel=1e-3)
 
 
 @pytest.mark.parametrize(
