@@ -4,8 +4,11 @@ Grades the same generated submissions (200 by default: half of them correct, the
 wrong exercise or none done) three times, in one fresh temporary course and in the same run, with
 the sandbox on (the course's ``nbgrader_config.py``):
 
-1. serially, with the real ``nbgrader autograde`` command over all of them;
-2. with the grading command on one worker, ``python -m nst_grader.grade --workers 1``;
+1. serially, with the real ``nbgrader autograde`` command over all of them, each kernel started
+   afresh in its sandbox (``--SandboxedKernelManager.fork_server=False``, as for any course outside
+   the temporary folder);
+2. with the grading command on one worker, ``python -m nst_grader.grade --workers 1``, whose kernels
+   come from each worker's fork server (``nst_grader.forkserver``);
 3. with the grading command on two workers, ``--workers 2``.
 
 Each timing is the wall time of the whole command, start-up included, as an instructor waits for
@@ -309,7 +312,10 @@ def measure(count):
             (
                 "serial nbgrader autograde",
                 None,
-                [sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT],
+                [
+                    *(sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT),
+                    "--SandboxedKernelManager.fork_server=False",
+                ],
                 f"sqlite:///{course / 'gradebook.db'}",
             )
         ]

@@ -154,8 +154,11 @@ def grade_submission(course, student, template):
             "reason": f"{NOTEBOOK} is over {MAX_NOTEBOOK_MB} MB",
             "seconds": time.perf_counter() - start,
         }
+    from nst_grader.sandbox import share_with_kernels
+
     with tempfile.TemporaryDirectory(prefix="nst-grade-") as work:
         work = Path(work)
+        share_with_kernels(work)
         shutil.copytree(
             folder, work / "submitted" / student / ASSIGNMENT, symlinks=False, ignore_dangling_symlinks=True
         )

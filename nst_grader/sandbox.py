@@ -13,8 +13,14 @@
   system's fonts again in every kernel.
 
 It runs as an unprivileged user of its own, under limits on memory (address space), processes and
-threads, and the size of any file it writes. ``--SandboxedKernelManager.sandbox=False`` runs
+threads, the size of any file it writes, and the size of its ``/tmp``. ``--SandboxedKernelManager.sandbox=False`` runs
 trusted notebooks without all this, with a warning.
+
+A notebook graded under the temporary folder, as the grading command grades each one
+(``nst_grader.grade``, which shares that folder with the server's user), gets its kernel from this
+process's fork server (``nst_grader.forkserver``): the same sandbox, with the course's modules
+already imported, and each kernel in namespaces and folders of its own. Any other notebook (plain
+``nbgrader autograde`` in a course folder, say) gets a kernel started afresh in a sandbox of its own.
 
 Whether sandboxed or not, the grader's side of the connection refuses any message from the kernel
 larger than ``message_size_limit_mb``: a kernel could otherwise make the grader hold a message as
@@ -22,18 +28,25 @@ large as its own memory. ZeroMQ drops such a message unread and closes the conne
 ``nst_grader.execute`` notes the lost output and connects again.
 """
 
+import atexit
 import functools
+import json
 import os
 import random
+import select
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Int, default
+from traitlets import Bool, Int, List, Unicode, default
+
+from nst_grader import forkserver
 
 INSTALL_HINT = (
     "bubblewrap (bwrap) is not installed: grading runs student code in its sandbox. Install it "
@@ -55,17 +68,85 @@ KEPT_VARIABLES = (
     "OPENBLAS_L2_SIZE",
     "OMP_NUM_THREADS",
 )
+# What the fork server imports before it forks kernels: what the course's notebook and ipykernel import.
+PRELOADED = (
+    "numpy",
+    "tensorflow",
+    "matplotlib.pyplot",
+    "matplotlib_inline.backend_inline",
+    "PIL.Image",
+    "tqdm.auto",
+    "IPython",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+)
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group", "/etc/fonts")
 
 
-def _parents(path):
+def _parents(path, existing=()):
     """bwrap arguments that create the folders above ``path`` traversable by any user (bwrap's own
-    would be private to root)."""
+    would be private to root), except those under a folder in ``existing`` (already there)."""
     args = []
     for parent in reversed(Path(path).parents[:-1]):
-        if str(parent) != "/tmp":  # the private /tmp stays writable by all (1777)
+        if str(parent) != "/tmp" and not any(_under(parent, folder) for folder in existing):
             args += ["--perms", "0755", "--dir", str(parent)]
     return args
+
+
+def _under(path, folder):
+    return Path(path) == Path(folder) or Path(folder) in Path(path).parents
+
+
+def _python_folders():
+    """The folders of the Python installation and the virtual environment."""
+    return sorted({sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])})
+
+
+def _system_args(bwrap):
+    """bwrap's namespaces, the read-only system, and a new /proc and /dev."""
+    args = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
+    for name in ("/bin", "/lib", "/lib64", "/sbin"):
+        if os.path.islink(name):
+            args += ["--symlink", os.readlink(name), name]
+        elif os.path.isdir(name):
+            args += ["--ro-bind", name, name]
+    for path in SYSTEM_FILES:
+        args += ["--ro-bind-try", path, path]
+    return [*args, "--proc", "/proc", "--dev", "/dev"]
+
+
+def _environment_args(variables, env):
+    """bwrap arguments for an environment of ``variables``, plus those of ``env`` in KEPT_VARIABLES."""
+    kept = {name: env[name] for name in KEPT_VARIABLES if name in env}
+    return [arg for name, value in {**variables, **kept}.items() for arg in ("--setenv", name, value)]
+
+
+def _user_args(uid):
+    """The command prefix that runs as user ``uid`` (None: the grader's own) without capabilities."""
+    if uid is None:
+        return []
+    return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
+
+
+def _kernel_variables(private_dir):
+    return {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "IPYTHONDIR": "/tmp/ipython",
+        "MPLCONFIGDIR": str(private_dir / "matplotlib"),
+    }
 
 
 @functools.cache
@@ -77,6 +158,132 @@ def _font_list():
 
     path = Path(matplotlib.get_cachedir()) / f"fontlist-v{font_manager.FontManager.__version__}.json"
     return path if path.is_file() else None
+
+
+def _copy_font_list(folder):
+    font_list = _font_list()
+    if font_list is not None:
+        shutil.copy(font_list, folder)
+
+
+@functools.cache
+def server_user():
+    """(uid, gid) of this process's fork server and its kernels: as root, a user of its own (the
+    process limit counts per user); otherwise the grader's own."""
+    if os.geteuid() == 0:
+        uid = random.randrange(200_000, 300_000)
+        return uid, uid
+    return os.getuid(), os.getgid()
+
+
+def share_with_kernels(folder):
+    """Let this process's fork server reach ``folder``, a folder of the grader's temporary folder in
+    which notebooks are graded: as root, it gets the group of the server's user and mode 0750
+    (nothing changes for anyone else; the kernels see only their own notebook's folder in it)."""
+    if os.geteuid() == 0:
+        os.chown(folder, -1, server_user()[1])
+        os.chmod(folder, 0o750)
+
+
+def _reachable(folder, uid, gid):
+    """Whether user ``uid:gid`` may go through every folder down to ``folder`` and read it."""
+    path = Path(folder)
+    for current in [*reversed(path.parents), path]:
+        info = current.stat()
+        shift = 6 if info.st_uid == uid else 3 if info.st_gid == gid else 0
+        needed = 0o5 if current == path else 0o1
+        if (info.st_mode >> shift) & needed != needed:
+            return False
+    return True
+
+
+class ForkServer:
+    """This process's fork server (``nst_grader.forkserver``) in its bubblewrap sandbox: the
+    kernel's system view, plus the grader's temporary folder, in which each kernel it forks sees only
+    its own folders."""
+
+    def __init__(self, bwrap, modules, env, log):
+        self.uid, gid = server_user()
+        self.shared = str(Path(tempfile.gettempdir()).resolve())
+        self.folder = Path(tempfile.mkdtemp(prefix="nst-forkserver-"))
+        self.socket = str(self.folder / "socket")
+        self.script = str(self.folder / "forkserver.py")
+        shutil.copy(forkserver.__file__, self.script)
+        home = self.folder / "home"
+        (home / "matplotlib").mkdir(parents=True)
+        _copy_font_list(home / "matplotlib")
+        if os.geteuid() == 0:
+            for path in (self.folder, *self.folder.rglob("*")):
+                os.chown(path, self.uid, gid)
+        python = []
+        for prefix in _python_folders():
+            python += [*_parents(prefix, existing=[self.shared]), "--ro-bind", prefix, prefix]
+        variables = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": str(home),
+            "MPLCONFIGDIR": str(home / "matplotlib"),
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        }
+        command = [
+            *_system_args(bwrap),
+            "--bind",
+            self.shared,
+            self.shared,
+            *python,
+            "--clearenv",
+            *_environment_args(variables, env),
+            "--",
+            *_user_args(self.uid if os.geteuid() == 0 else None),
+            sys.executable,
+            "-E",  # no PYTHON* variables and no user site (but not -I: ipykernel must add the notebook's folder)
+            "-s",
+            self.script,
+            "serve",
+            self.socket,
+            *modules,
+        ]
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+        ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_TIMEOUT_S)
+        if not ready or self.process.stdout.readline().strip() != b"ready":
+            self.close()
+            raise RuntimeError(f"the fork server did not start (exit status {self.process.poll()})")
+        log.info("Fork server started (user %d, preloaded: %s)", self.uid, ", ".join(modules))
+
+    def alive(self):
+        return self.process.poll() is None
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def kernel_command(self, request):
+        """The command, started in place of a kernel, that asks the server for one."""
+        return [sys.executable, "-I", "-S", self.script, "request", self.socket, json.dumps(request)]
+
+
+SERVER_START_TIMEOUT_S = 180  # imports on a loaded grader
+_server = None
+_server_lock = threading.Lock()
+
+
+def _fork_server(bwrap, modules, env, log):
+    """This process's fork server, started on first use (and again if it died), or None if it
+    cannot start here."""
+    global _server
+    with _server_lock:
+        if _server is None or not _server.alive():
+            if _server is not None:
+                _server.close()
+            try:
+                _server = ForkServer(bwrap, modules, env, log)
+            except (OSError, RuntimeError) as error:
+                log.warning("Kernels start without the fork server: %s", error)
+                _server = None
+            else:
+                atexit.register(_server.close)
+        return _server
 
 
 class LimitedKernelClient(AsyncKernelClient):
@@ -92,6 +299,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     """A kernel manager whose kernels run in a bubblewrap sandbox (see the module docstring)."""
 
     sandbox = Bool(True, help="Run kernels in the sandbox. Turn off only for trusted notebooks.").tag(config=True)
+    fork_server = Bool(
+        True,
+        help="Fork kernels from a server that has imported PRELOADED once (nst_grader.forkserver), for "
+        "notebooks under the temporary folder that the server's user can reach; else start each afresh.",
+    ).tag(config=True)
+    preloaded = List(Unicode(), default_value=list(PRELOADED), help="Modules the fork server imports.").tag(config=True)
     memory_limit_mb = Int(4096, help="Address space of the kernel (TensorFlow alone maps about 1.5 GB).").tag(
         config=True
     )
@@ -99,6 +312,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         config=True
     )
     file_size_limit_mb = Int(64, help="Largest file the kernel may write.").tag(config=True)
+    tmp_size_mb = Int(
+        512, help="Size of the kernel's private /tmp (and /dev/shm): memory not counted in its address space."
+    ).tag(config=True)
     message_size_limit_mb = Int(16, help="Largest message the grader accepts from the kernel.").tag(config=True)
 
     @default("client_factory")
@@ -123,45 +339,45 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = str(self._private_dir / "connection.json")
         matplotlib_dir = self._private_dir / "matplotlib"
         matplotlib_dir.mkdir()
-        font_list = _font_list()
-        if font_list is not None:
-            shutil.copy(font_list, matplotlib_dir)
+        _copy_font_list(matplotlib_dir)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
-        uid = None
-        if os.geteuid() == 0:  # as root: a user of its own, since the process limit counts per user
-            uid = random.randrange(200_000, 300_000)
-            for path in (self._private_dir, self.connection_file, matplotlib_dir, *matplotlib_dir.iterdir()):
-                os.chown(path, uid, uid)
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": "/usr/bin:/bin"}  # for bwrap itself; the kernel's own is set below
-        return self._wrap(bwrap, kernel_cmd, workdir, env, uid), kw
+        server = None
+        if self.fork_server and "ipykernel_launcher" in kernel_cmd:
+            shared = Path(tempfile.gettempdir()).resolve()
+            if _under(workdir, shared) and _reachable(workdir, *server_user()):
+                server = _fork_server(bwrap, self.preloaded, env, self.log)
+        # As root, a user of its own (since the process limit counts per user): the fork server's, or
+        # one for this kernel.
+        uid = server.uid if server else random.randrange(200_000, 300_000) if os.geteuid() == 0 else None
+        if uid is not None:
+            for path in (self._private_dir, self.connection_file, matplotlib_dir, *matplotlib_dir.iterdir()):
+                os.chown(path, uid, uid)
+        if server is None:
+            return self._wrap(bwrap, kernel_cmd, workdir, env, uid), kw
+        request = {
+            "shared": server.shared,
+            "read_only": [workdir, *(prefix for prefix in _python_folders() if _under(prefix, server.shared))],
+            "writable": [str(self._private_dir)],
+            "cwd": workdir,
+            "env": {**_kernel_variables(self._private_dir), **{n: env[n] for n in KEPT_VARIABLES if n in env}},
+            "argv": kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1 :],
+            "limits": {
+                "memory": self.memory_limit_mb * 2**20,
+                "processes": self.process_limit,
+                "file_size": self.file_size_limit_mb * 2**20,
+            },
+            "tmp_size_mb": self.tmp_size_mb,
+        }
+        return server.kernel_command(request), kw
 
     def _wrap(self, bwrap, kernel_cmd, workdir, env, uid):
         """``kernel_cmd`` inside bwrap, as user ``uid`` (None: the grader's own), under resource limits."""
-        args = [
-            bwrap,
-            "--die-with-parent",
-            "--new-session",
-            "--unshare-pid",
-            "--unshare-net",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-            "--ro-bind",
-            "/usr",
-            "/usr",
-        ]
-        for name in ("/bin", "/lib", "/lib64", "/sbin"):
-            if os.path.islink(name):
-                args += ["--symlink", os.readlink(name), name]
-            elif os.path.isdir(name):
-                args += ["--ro-bind", name, name]
-        for path in SYSTEM_FILES:
-            args += ["--ro-bind-try", path, path]
         # The private /tmp first: the folders bound below may lie under the real /tmp.
-        args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
-        for prefix in sorted({sys.base_prefix, sys.prefix, str(Path(sys.executable).resolve().parents[1])}):
+        args = [*_system_args(bwrap), "--perms", "1777", "--size", str(self.tmp_size_mb * 2**20), "--tmpfs", "/tmp"]
+        for prefix in _python_folders():
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
         args += [
             *_parents(workdir),
@@ -175,22 +391,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             "--chdir",
             workdir,
             "--clearenv",
-            "--setenv",
-            "PATH",
-            f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "--setenv",
-            "HOME",
-            "/tmp",
-            "--setenv",
-            "IPYTHONDIR",
-            "/tmp/ipython",
-            "--setenv",
-            "MPLCONFIGDIR",
-            str(self._private_dir / "matplotlib"),
+            *_environment_args(_kernel_variables(self._private_dir), env),
         ]
-        for name in KEPT_VARIABLES:
-            if name in env:
-                args += ["--setenv", name, env[name]]
         limits = [
             "/usr/bin/prlimit",
             f"--as={self.memory_limit_mb * 2**20}",
@@ -198,12 +400,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             f"--fsize={self.file_size_limit_mb * 2**20}",
             "--core=0",
         ]
-        drop = (
-            []
-            if uid is None
-            else ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
-        )
-        return [*args, "--", *drop, *limits, "--", *kernel_cmd]
+        return [*args, "--", *_user_args(uid), *limits, "--", *kernel_cmd]
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)

@@ -1,0 +1,193 @@
+"""Kernels forked by the fork server (``nst_grader.forkserver``), started for real by the sandbox's
+kernel manager as grading starts them: each comes with the course's modules imported, sees only its
+own folders, holds no capability, and leaves nothing behind for the next one. (The grading tests run
+the hostile submissions through it too.)"""
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from nst_grader.sandbox import SandboxedKernelManager, server_user, share_with_kernels
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+
+PRELOADED = ("tensorflow", "numpy", "matplotlib.pyplot")
+# Prints, as JSON, which of PRELOADED the kernel had imported before it ran any code.
+IMPORTED = f"import json, sys\nprint(json.dumps([name for name in {PRELOADED!r} if name in sys.modules]))"
+
+
+def run_kernels(folder, *codes, at_once=False, **settings):
+    """Run each of ``codes`` in a kernel of its own, started in ``folder`` one after the other as
+    nbgrader would (or all at once); returns what each printed (with any error's name and value)."""
+
+    async def run(code):
+        manager = SandboxedKernelManager(kernel_name="python3", **settings)
+        await manager.start_kernel(cwd=str(folder))
+        client = manager.client()
+        client.start_channels()
+        printed = []
+
+        def keep(message):
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                printed.append(content["text"])
+            elif message["msg_type"] == "error":
+                printed.append(f"ERROR {content['ename']}: {content['evalue']}")
+
+        try:
+            await client.wait_for_ready(timeout=120)
+            await client.execute_interactive(code, output_hook=keep, timeout=120)
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+        return "".join(printed)
+
+    async def run_all():
+        if at_once:
+            return await asyncio.gather(*(run(code) for code in codes))
+        return [await run(code) for code in codes]
+
+    return asyncio.run(run_all())
+
+
+@pytest.fixture
+def grading_folder():
+    """A folder of the temporary folder, as the grading command makes one for each submission, with
+    a gradebook beside the notebook's folder."""
+    with tempfile.TemporaryDirectory(prefix="nst-grade-") as work:
+        share_with_kernels(work)
+        (Path(work) / "gradebook.db").write_text("hidden tests")
+        notebook_folder = Path(work) / "autograded" / "student" / "art_generation"
+        notebook_folder.mkdir(parents=True)
+        yield notebook_folder
+
+
+def test_kernels_start_with_the_course_s_modules_imported_where_the_server_can_reach(grading_folder, tmp_path):
+    forked, fresh = run_kernels(grading_folder, IMPORTED)[0], run_kernels(tmp_path, IMPORTED)[0]
+    assert json.loads(forked) == list(PRELOADED)
+    # pytest's folders are private to root: that kernel starts afresh, in a sandbox of its own.
+    assert json.loads(fresh) == []
+
+
+@pytest.mark.parametrize("where", ["forked", "fresh"])
+def test_a_kernel_s_tmp_holds_no_more_than_its_size(where, grading_folder, tmp_path):
+    code = """
+written = 0
+for path in ("/tmp/filler", "/dev/shm/filler"):
+    try:
+        with open(path, "wb") as file:
+            for _ in range(16):
+                file.write(bytes(2**20))
+                file.flush()
+                written += 1
+    except OSError as error:
+        print(path, error.strerror, written)
+"""
+    folder = grading_folder if where == "forked" else tmp_path
+    [output] = run_kernels(folder, code, tmp_size_mb=8)
+    assert output.splitlines()[0] == "/tmp/filler No space left on device 7"
+
+
+def test_a_kernel_sees_only_its_own_folders_and_holds_no_capability(grading_folder):
+    with tempfile.NamedTemporaryFile(prefix="nst-secret-") as secret, socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        code = f"""
+import json, os, socket
+seen = {{"cwd": os.getcwd(), "tmp": sorted(os.listdir("/tmp"))}}
+for name, path in (("secret", {secret.name!r}), ("gradebook", "../../../gradebook.db")):
+    seen[name] = os.path.exists(path)
+try:
+    open("written", "w")
+    seen["write"] = "written"
+except OSError as error:
+    seen["write"] = error.strerror
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+seen["capabilities"] = [int(status[name], 16) for name in ("CapPrm", "CapEff", "CapBnd", "CapAmb")]
+seen["no_new_privs"] = int(status["NoNewPrivs"])
+try:
+    socket.create_connection(("127.0.0.1", {listener.getsockname()[1]}), timeout=2)
+    seen["network"] = "connected"
+except OSError as error:
+    seen["network"] = error.strerror
+server = [pid for pid in os.listdir("/proc") if pid.isdigit()
+          and b"forkserver.py\\0serve" in open(f"/proc/{{pid}}/cmdline", "rb").read()]
+try:
+    open(f"/proc/{{server[0]}}/environ", "rb").read()
+    seen["server_memory"] = "read"
+except OSError as error:
+    seen["server_memory"] = error.strerror
+print(json.dumps(seen))
+"""
+        [output] = run_kernels(grading_folder, code)
+    seen = json.loads(output)
+    assert seen["cwd"] == str(grading_folder.resolve())
+    # Its temporary folder holds the folders around its own, nothing else (no secret, no other kernel's).
+    work, private = grading_folder.parents[2].name, [name for name in seen["tmp"] if name.startswith("nst-kernel-")]
+    assert work in seen["tmp"] and len(private) == 1
+    assert not [name for name in seen["tmp"] if name.startswith(("nst-secret-", "pytest-"))]
+    assert seen["secret"] is False and seen["gradebook"] is False
+    assert seen["write"] == "Read-only file system"
+    assert seen["capabilities"] == [0, 0, 0, 0] and seen["no_new_privs"] == 1
+    assert seen["network"] == "Network is unreachable"
+    assert seen["server_memory"] == "Permission denied"
+
+
+def _kernel_user_processes():
+    """Command lines of the processes of the fork server's user, as the grader sees them."""
+    uid = server_user()[0]
+    commands = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                commands.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except FileNotFoundError:
+            pass  # ended meanwhile
+    return commands
+
+
+def test_nothing_a_kernel_leaves_reaches_the_next(grading_folder):
+    leave = """
+import os, subprocess
+from multiprocessing import shared_memory
+for path in ("/tmp/trace", "/dev/shm/trace", os.path.expanduser("~/trace")):
+    open(path, "w").write("left by the kernel before")
+memory = shared_memory.SharedMemory(name="trace-memory", create=True, size=4096)
+subprocess.Popen(["sleep", "600"], start_new_session=True)
+print("left")
+"""
+    look = """
+import json, os
+from multiprocessing import shared_memory
+paths = ("/tmp/trace", "/dev/shm/trace", os.path.expanduser("~/trace"))
+commands = [open(f"/proc/{pid}/cmdline", "rb").read() for pid in os.listdir("/proc") if pid.isdigit()]
+try:
+    shared_memory.SharedMemory(name="trace-memory")
+    memory = True
+except FileNotFoundError:
+    memory = False
+print(json.dumps({"files": [path for path in paths if os.path.exists(path)], "memory": memory,
+                  "sleepers": sum(command.startswith(b"sleep") for command in commands)}))
+"""
+    left, after = run_kernels(grading_folder, leave, look)
+    assert left.strip() == "left"
+    # Killed with its kernel: only the server's own processes (bwrap and the server) remain.
+    assert all("forkserver.py serve" in command or "bwrap" in command for command in _kernel_user_processes())
+    assert json.loads(after) == {"files": [], "memory": False, "sleepers": 0}
+
+
+def test_kernels_running_at_once_each_get_their_own_folders(grading_folder):
+    code = """
+import json, os, sys, time
+open("/tmp/mine", "x").write("{name}")
+time.sleep(2)  # while the other kernel runs
+print(json.dumps([open("/tmp/mine").read(), "tensorflow" in sys.modules]))
+"""
+    outputs = run_kernels(grading_folder, code.format(name="first"), code.format(name="second"), at_once=True)
+    assert [json.loads(output) for output in outputs] == [["first", True], ["second", True]]
