@@ -32,6 +32,7 @@ from .transfer import (  # noqa: E402
     OPTIMIZERS,
     Checkpoint,
     defaults_for,
+    level_seconds,
     level_steps,
     pyramid,
     stylize,
@@ -308,12 +309,18 @@ def main(argv=None):
             _remove_temporary_files(output, checkpoint_path)
 
         results = []
-        for level, ((width, height), steps) in enumerate(zip(sizes, level_steps(settings.steps, len(sizes)))):
+        steps_per_level = level_steps(settings.steps, len(sizes))
+        for level, ((width, height), steps) in enumerate(zip(sizes, steps_per_level)):
             if level:
                 content, styles = images_at(level)
                 init_image = upsample(results[-1].image, width, height)
             if len(sizes) > 1 and not args.quiet:
                 header = f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps"
+                if level:
+                    last = results[-1]
+                    per_step = last.seconds / max(last.steps, 1)
+                    left = level_seconds(per_step, sizes[level - 1], sizes[level:], steps_per_level[level:])
+                    header += f" (about {sum(left):.0f} s left, from level {level}'s {per_step:.3f} s per step)"
                 print(
                     f"{header} ({estimate} of {memory.gigabytes(limit)} {what})" if estimate and not level else header
                 )

@@ -240,6 +240,14 @@ def level_steps(steps, levels):
     return [steps] + [max(1, steps // 2 ** (level + 1)) for level in range(1, levels)]
 
 
+def level_seconds(seconds_per_step, measured_size, sizes, steps):
+    """Estimated seconds of levels of ``sizes`` with ``steps`` each, from ``seconds_per_step`` measured
+    at ``measured_size`` (width, height): a step costs in proportion to the pixels, as the network's
+    convolutions do. Small sizes carry more fixed cost per step, so this errs long."""
+    pixels = measured_size[0] * measured_size[1]
+    return [count * seconds_per_step * width * height / pixels for (width, height), count in zip(sizes, steps)]
+
+
 def upsample(image, width, height):
     """``image`` (1, h, w, 3) resized to (1, ``height``, ``width``, 3): bicubic, clipped to [0, 1]."""
     resized = tf.image.resize(np.asarray(image, np.float32), (height, width), method="bicubic")

@@ -143,19 +143,38 @@ def _exit_status(wait_status):
     return code if code >= 0 else 128 - code
 
 
+def _enter_namespaces():
+    """Enter new user, mount, PID (for the next child), IPC, network and UTS namespaces, as the same user."""
+    uid, gid = os.getuid(), os.getgid()
+    _call("unshare", CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS)
+    _call("prctl", PR_SET_DUMPABLE, 1, 0, 0, 0)  # while it writes its own /proc files
+    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
+        with open(f"/proc/self/{name}", "w") as file:
+            file.write(text)
+    _call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # the kernel must not write this process's memory
+
+
+def _can_isolate(shared):
+    """Whether a fork of this process can enter the namespaces and cover ``shared`` (some systems
+    allow no user namespace inside a sandbox)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _enter_namespaces()
+            _mount("tmpfs", shared, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777")
+        except BaseException:
+            os._exit(1)
+        os._exit(0)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
 def _start_kernel(request, streams, report, made_by_server):
     """In a fork of the server: new namespaces and folders, then the kernel as this process's only
     child (PID 1 of the new PID namespace). Reports the kernel's PID on ``report`` and exits with its
     status once it and every process it started have ended."""
     try:
         _call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        uid, gid = os.getuid(), os.getgid()
-        _call("unshare", CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWUTS)
-        _call("prctl", PR_SET_DUMPABLE, 1, 0, 0, 0)  # while it writes its own /proc files
-        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-            with open(f"/proc/self/{name}", "w") as file:
-                file.write(text)
-        _call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # the kernel must not write this process's memory
+        _enter_namespaces()
         _fresh_folders(request, made_by_server)
         kernel = os.fork()
         if kernel == 0:
@@ -201,10 +220,11 @@ def _fork_kernel(listener, connection, made_by_server):
     return pid, kernel
 
 
-def serve(path, modules):
+def serve(path, shared, modules):
     """Import ``modules``, then serve kernels on the Unix socket ``path``, any number at once (each
-    one's limits count in its own user namespace). Prints "ready" on its standard output once it
-    listens. A kernel is killed when its client goes or asks; the client then gets its exit status."""
+    one's limits count in its own user namespace), for notebooks under the folder ``shared``. Prints
+    "ready" on its standard output once it listens, or why it cannot serve. A kernel is killed when
+    its client goes or asks; the client then gets its exit status."""
     _call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # no kernel may read this process's memory
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # this script's folder; ipykernel adds the kernel's working folder instead
@@ -219,6 +239,9 @@ def serve(path, modules):
     if "matplotlib" in sys.modules:
         matplotlib = sys.modules["matplotlib"]
         made_by_server = [matplotlib.get_configdir(), matplotlib.get_cachedir()]
+    if not _can_isolate(shared):
+        print("cannot isolate kernels here (no user namespace inside the sandbox?)", flush=True)
+        sys.exit(1)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(16)
@@ -278,6 +301,6 @@ def request(path, message):
 if __name__ == "__main__":
     role, path, *rest = sys.argv[1:]
     if role == "serve":
-        serve(path, rest)
+        serve(path, rest[0], rest[1:])
     else:
         sys.exit(request(path, rest[0]))

@@ -240,13 +240,15 @@ class ForkServer:
             self.script,
             "serve",
             self.socket,
+            self.shared,
             *modules,
         ]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
         ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_TIMEOUT_S)
-        if not ready or self.process.stdout.readline().strip() != b"ready":
+        line = self.process.stdout.readline().decode(errors="replace").strip() if ready else ""
+        if line != "ready":
             self.close()
-            raise RuntimeError(f"the fork server did not start (exit status {self.process.poll()})")
+            raise RuntimeError(f"the fork server did not start: {line or 'no answer'}")
         log.info("Fork server started (user %d, preloaded: %s)", self.uid, ", ".join(modules))
 
     def alive(self):

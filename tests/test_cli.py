@@ -360,6 +360,9 @@ def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, c
         capsys, photo, tmp_path / "out.png", "--size", "96x64", "--levels", 2, "--steps", 4
     )
     assert "level 1 of 2: 48x32, 4 steps" in out and "level 2 of 2: 96x64, 1 steps" in out, out
+    # The time left, estimated from the first level's time per step, for 1 step at 4 times the pixels.
+    left, per_step = re.search(r"about (\d+) s left, from level 1's ([\d.]+) s per step", out).groups()
+    assert abs(int(left) - 4 * float(per_step)) <= 0.51
     assert "(5 lbfgs steps in " in out and "4 at 48x32 + 1 at 96x64" in out, out
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (96, 64)

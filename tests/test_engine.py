@@ -548,6 +548,12 @@ def test_level_steps_spend_most_steps_where_they_are_cheap():
     assert transfer.level_steps(3, 3) == [3, 1, 1]
 
 
+def test_level_seconds_grow_with_steps_and_pixels():
+    """A level of twice the width and height and a quarter of the steps takes as long."""
+    assert transfer.level_seconds(0.5, (48, 32), [(96, 64), (192, 128)], [4, 1]) == pytest.approx([8.0, 8.0])
+    assert transfer.level_seconds(0.5, (48, 32), [(48, 32)], [10]) == pytest.approx([5.0])
+
+
 def test_upsample_keeps_range_and_smooth_images():
     rng = np.random.RandomState(15)
     image = rng.uniform(0, 1, (1, 8, 12, 3)).astype(np.float32)
