@@ -215,8 +215,6 @@ def main(argv=None):
         sizes = pyramid(*args.size, args.levels)
     except ValueError as error:
         parser.error(f"--levels: {error}")
-    if len(sizes) > 1 and (args.snapshot_every or args.resume):
-        parser.error(f"--snapshot-every and --resume need one level, not {len(sizes)}: add --levels 1")
     style_sizes = [(round(args.style_scale * width), round(args.style_scale * height)) for width, height in sizes]
     if min(style_sizes[0]) < MIN_SIZE:
         parser.error(
@@ -281,9 +279,16 @@ def main(argv=None):
         check_writable(output)  # fail now, not after the optimisation
         estimate = "" if needed is None else f"estimated peak memory {memory.gigabytes(needed)}"
 
-        def snapshot(step, image, terms):
-            if args.snapshot_every and step % args.snapshot_every == 0:
-                save_image(output.with_name(f"{output.stem}_step{step:04d}{output.suffix}"), image)
+        def snapshot_at(level):
+            """The callback that saves a snapshot every --snapshot-every steps (named after the level
+            too, when there are several)."""
+            name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
+
+            def snapshot(step, image, terms):
+                if args.snapshot_every and step % args.snapshot_every == 0:
+                    save_image(output.with_name(f"{name}_step{step:04d}{output.suffix}"), image)
+
+            return snapshot
 
         run_key = json.dumps(
             {
@@ -292,6 +297,7 @@ def main(argv=None):
                 "blend": args.style_blend,
                 "style_scale": args.style_scale,
                 "size": args.size,
+                "levels": len(sizes),
                 "init": args.init,
                 "noise_ratio": args.noise_ratio,
                 "seed": args.seed,
@@ -310,13 +316,25 @@ def main(argv=None):
 
         results = []
         steps_per_level = level_steps(settings.steps, len(sizes))
+        first_level = resume.level if resume else 0
+        if first_level >= len(sizes):
+            raise ValueError(f"{checkpoint_path} holds level {first_level + 1} of a run of {len(sizes)} levels")
         for level, ((width, height), steps) in enumerate(zip(sizes, steps_per_level)):
+            if level < first_level:
+                continue  # done before the run was interrupted
+            level_resume = resume if resume and level == resume.level else None
+            if level_resume and level_resume.step >= steps and level < len(sizes) - 1:
+                previous = level_resume.image  # interrupted right after this level's last step
+                continue
             if level:
                 content, styles = images_at(level)
-                init_image = upsample(results[-1].image, width, height)
+                if level_resume is None:  # start from the level before, upsampled
+                    init_image = upsample(results[-1].image if results else previous, width, height)
             if len(sizes) > 1 and not args.quiet:
                 header = f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps"
-                if level:
+                if level_resume:
+                    header += f", resumed after step {level_resume.step}"
+                if results:
                     last = results[-1]
                     per_step = last.seconds / max(last.steps, 1)
                     left = level_seconds(per_step, sizes[level - 1], sizes[level:], steps_per_level[level:])
@@ -334,10 +352,10 @@ def main(argv=None):
                     args.style_blend,
                     level_settings,
                     preserve_colors=args.preserve_colors,
-                    callback=snapshot,
+                    callback=snapshot_at(level),
                     progress=not args.quiet,
-                    checkpoint=checkpoint,
-                    resume=resume,
+                    checkpoint=checkpoint and dataclasses.replace(checkpoint, level=level),
+                    resume=level_resume,
                 )
             )
         result = results[-1]

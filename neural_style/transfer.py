@@ -68,11 +68,13 @@ def defaults_for(vgg_weights):
 
 @dataclasses.dataclass(frozen=True)
 class Resume:
-    """Where an interrupted run stopped: the step, the image there, and the optimiser's state."""
+    """Where an interrupted run stopped: the step, the image there, and the optimiser's state; for a
+    coarse-to-fine run, also the level (0: the first)."""
 
     step: int
     image: np.ndarray
     optimizer_state: list
+    level: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,16 +82,18 @@ class Checkpoint:
     """Saves a run every ``every`` steps to ``path`` (.npz), so that it can be resumed.
 
     ``key`` describes the run's inputs and settings; only a run with the same key may resume.
+    ``level``: the level of a coarse-to-fine run being saved (0: the first, or the only one).
     """
 
     path: Path
     every: int
     key: str
+    level: int = 0
 
     def save(self, step, image, optimizer_state):
         slots = {f"optimizer_{i}": np.asarray(value) for i, value in enumerate(optimizer_state)}
         with atomic_path(self.path) as tmp:
-            np.savez(tmp, step=step, image=np.asarray(image, np.float32), key=self.key, **slots)
+            np.savez(tmp, step=step, level=self.level, image=np.asarray(image, np.float32), key=self.key, **slots)
 
     def load(self):
         try:
@@ -98,7 +102,8 @@ class Checkpoint:
                 slots = sorted(
                     (k for k in saved.files if k.startswith("optimizer_")), key=lambda k: int(k.split("_")[1])
                 )
-                resume = Resume(int(saved["step"]), saved["image"], [saved[k] for k in slots])
+                level = int(saved["level"]) if "level" in saved.files else 0
+                resume = Resume(int(saved["step"]), saved["image"], [saved[k] for k in slots], level)
         except FileNotFoundError:
             raise ValueError(
                 f"nothing to resume: {self.path} does not exist (a run saves it when given --snapshot-every)"

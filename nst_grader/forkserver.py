@@ -48,6 +48,7 @@ PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 CAPABILITY_VERSION_3 = 0x20080522
 LIMITS = {"memory": resource.RLIMIT_AS, "processes": resource.RLIMIT_NPROC, "file_size": resource.RLIMIT_FSIZE}
 REQUEST_TIMEOUT_S = 10  # for a client to send its request once connected
+ORDER = {"client": 0, "exited": 1}  # the order the server handles its events in (new kernels: 2)
 SETUP_FAILED = 70  # the exit status of a kernel that could not be set up (the reason is on its stderr)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -127,7 +128,8 @@ def _run_kernel(request, streams):
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
-    _call("prctl", PR_SET_DUMPABLE, 1, 0, 0, 0)
+    # It stays non-dumpable, as the server made it: kernels of one server share a user, and no other
+    # kernel may read or write this one's memory (through /proc) while both run.
     if "numpy" in sys.modules:  # its global generator was seeded once, in the server
         sys.modules["numpy"].random.seed()
     # parent_handle=1: no poller for the manager's death (this process dies with the server's fork)
@@ -250,7 +252,12 @@ def serve(path, shared, modules):
     events = selectors.DefaultSelector()
     events.register(listener, selectors.EVENT_READ)
     while True:
-        for key, _ in events.select():
+        # Kills first, then ends, then new kernels: a kernel asked to die is gone before the next
+        # one is forked.
+        ready = sorted(
+            events.select(), key=lambda event: 2 if event[0].fileobj is listener else ORDER[event[0].data[0]]
+        )
+        for key, _ in ready:
             if key.fileobj is listener:
                 connection, _ = listener.accept()
                 started = _fork_kernel(listener, connection, made_by_server)

@@ -380,8 +380,6 @@ def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, c
     "options, message",
     [
         (["--size", "96x64", "--levels", "4"], "--levels: 4 levels make the first 12x8: at least 16x16 is needed"),
-        (["--size", "1200x800", "--snapshot-every", "5"], "--snapshot-every and --resume need one level, not 3"),
-        (["--size", "96x64", "--levels", "2", "--resume"], "--snapshot-every and --resume need one level, not 2"),
         (
             ["--size", "96x64", "--levels", "2", "--style-scale", "0.4"],
             "--style-scale 0.4 makes the style images 19x13 at the first level",

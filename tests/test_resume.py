@@ -153,6 +153,15 @@ def _start(command, folder):
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
 
 
+def _resumed(command):
+    """The finished ``--resume`` run (it must succeed)."""
+    resumed = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300
+    )
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return resumed
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
     """The same command, run to the end once; started at once so it overlaps the other runs.
@@ -220,15 +229,7 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
     assert saved.step == step and saved.image.shape == (1, HEIGHT, WIDTH, 3) and np.isfinite(saved.image).all()
     assert len(saved.optimizer_state) >= 2
 
-    resumed = subprocess.run(
-        _command(output, "--resume", "--quiet"),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
-        timeout=300,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    resumed = _resumed(_command(output, "--resume", "--quiet"))
     assert f"saved {output}  ({STEPS - step} adam steps" in resumed.stdout  # continued from the checkpoint
     assert output.exists() and not checkpoint.exists()
     for later in range((step // EVERY + 1) * EVERY, STEPS + 1, EVERY):  # the snapshots continue the numbering
@@ -241,6 +242,55 @@ def test_cli_interrupted_then_resumed(tmp_path, uninterrupted, sig):
     assert result.shape == expected.shape == (HEIGHT, WIDTH, 3)
     assert np.abs(result - expected).mean() < 2 / 255
     assert np.abs(result - read_rgb(folder / f"out_step{STEPS:04d}.png")).max() == 0  # last snapshot == result
+
+
+def test_cli_interrupted_at_the_second_level_resumes_there(tmp_path):
+    """``--levels 2``: 200 steps at 48x32, then 50 at 96x64. Ctrl-C once the second level has saved
+    a checkpoint; ``--resume`` goes on from that level and step without running the first again, and
+    the picture is the uninterrupted run's."""
+    size, steps = ("--size", f"{2 * WIDTH}x{2 * HEIGHT}", "--levels", "2"), ("--steps", "200")
+    folder, logs = tmp_path / "out", tmp_path / "logs"
+    for path in (folder, logs, tmp_path / "whole"):
+        path.mkdir()
+    output, checkpoint = folder / "out.png", folder / "out.checkpoint.npz"
+    whole = _start(_command(tmp_path / "whole" / "out.png", *size, *steps, "--quiet"), tmp_path / "whole")
+    process = _start(_command(output, *size, *steps), logs)
+    try:
+        give_up = time.monotonic() + 600  # only so that a broken run cannot hang the suite
+        level = 0
+        while level == 0:  # a first-level checkpoint, or none yet
+            assert process.poll() is None, (logs / "stderr.txt").read_text()[-3000:]  # ended too early
+            assert time.monotonic() < give_up, "no second-level checkpoint after 600 s"
+            time.sleep(0.02)
+            if checkpoint.exists():
+                with np.load(checkpoint) as saved:
+                    level = int(saved["level"])
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 1
+        assert whole.wait(timeout=600) == 0
+    finally:
+        for running in (process, whole):
+            if running.poll() is None:
+                running.kill()
+                running.wait()
+    with np.load(checkpoint) as saved:
+        key, step = str(saved["key"]), int(saved["step"])
+    saved = transfer.Checkpoint(checkpoint, EVERY, key).load()
+    assert saved.level == 1 and EVERY <= step < 50 and saved.image.shape == (1, 2 * HEIGHT, 2 * WIDTH, 3)
+
+    resumed = _resumed(_command(output, *size, *steps, "--resume"))
+    assert "level 1 of 2" not in resumed.stdout, resumed.stdout  # not run again
+    assert f"level 2 of 2: 96x64, 50 steps, resumed after step {step}" in resumed.stdout, resumed.stdout
+    assert f"saved {output}  ({50 - step} adam steps" in resumed.stdout, resumed.stdout
+    assert not checkpoint.exists()
+    # Snapshots are named after their level: the first level's all there, the second's up to the end.
+    names = set(os.listdir(folder))
+    assert {f"out_level1_step{s:04d}.png" for s in range(EVERY, 201, EVERY)} <= names, names
+    assert f"out_level2_step{50:04d}.png" in names, names
+    _no_partial_files(folder)
+    result, expected = read_rgb(output), read_rgb(tmp_path / "whole" / "out.png")
+    assert result.shape == expected.shape == (2 * HEIGHT, 2 * WIDTH, 3)
+    assert np.abs(result - expected).mean() < 2 / 255
 
 
 # --------------------------------------------------------------------------------------------
