@@ -314,7 +314,8 @@ def main(argv=None):
         if args.resume:
             _remove_temporary_files(output, checkpoint_path)
 
-        results = []
+        results = []  # those of the levels run now
+        previous = None  # the image the level before ended with
         steps_per_level = level_steps(settings.steps, len(sizes))
         first_level = resume.level if resume else 0
         if first_level >= len(sizes):
@@ -329,7 +330,7 @@ def main(argv=None):
             if level:
                 content, styles = images_at(level)
                 if level_resume is None:  # start from the level before, upsampled
-                    init_image = upsample(results[-1].image if results else previous, width, height)
+                    init_image = upsample(previous, width, height)
             if len(sizes) > 1 and not args.quiet:
                 header = f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps"
                 if level_resume:
@@ -358,6 +359,7 @@ def main(argv=None):
                     resume=level_resume,
                 )
             )
+            previous = results[-1].image
         result = results[-1]
         save_image(output, result.image)
         checkpoint_path.unlink(missing_ok=True)

@@ -13,8 +13,8 @@
   system's fonts again in every kernel.
 
 It runs as an unprivileged user of its own, under limits on memory (address space), processes and
-threads, the size of any file it writes, and the size of its ``/tmp``. ``--SandboxedKernelManager.sandbox=False`` runs
-trusted notebooks without all this, with a warning.
+threads, the size of any file it writes, and the size of its ``/tmp``.
+``--SandboxedKernelManager.sandbox=False`` runs trusted notebooks without all this, with a warning.
 
 A notebook graded under the temporary folder, as the grading command grades each one
 (``nst_grader.grade``, which shares that folder with the server's user), gets its kernel from this
@@ -127,10 +127,14 @@ def _system_args(bwrap):
     return [*args, "--proc", "/proc", "--dev", "/dev"]
 
 
+def _environment(variables, env):
+    """``variables``, plus those of ``env`` in KEPT_VARIABLES."""
+    return {**variables, **{name: env[name] for name in KEPT_VARIABLES if name in env}}
+
+
 def _environment_args(variables, env):
-    """bwrap arguments for an environment of ``variables``, plus those of ``env`` in KEPT_VARIABLES."""
-    kept = {name: env[name] for name in KEPT_VARIABLES if name in env}
-    return [arg for name, value in {**variables, **kept}.items() for arg in ("--setenv", name, value)]
+    """bwrap arguments for the environment ``_environment(variables, env)``."""
+    return [arg for name, value in _environment(variables, env).items() for arg in ("--setenv", name, value)]
 
 
 def _user_args(uid):
@@ -140,9 +144,18 @@ def _user_args(uid):
     return ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all"]
 
 
+# The PATH inside the sandbox: the virtual environment's commands, then the system's.
+SANDBOX_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+
+
+def _shared_folder():
+    """The grader's temporary folder, which the fork server sees (resolved)."""
+    return Path(tempfile.gettempdir()).resolve()
+
+
 def _kernel_variables(private_dir):
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "PATH": SANDBOX_PATH,
         "HOME": "/tmp",
         "IPYTHONDIR": "/tmp/ipython",
         "MPLCONFIGDIR": str(private_dir / "matplotlib"),
@@ -204,7 +217,7 @@ class ForkServer:
 
     def __init__(self, bwrap, modules, env, log):
         self.uid, gid = server_user()
-        self.shared = str(Path(tempfile.gettempdir()).resolve())
+        self.shared = str(_shared_folder())
         self.folder = Path(tempfile.mkdtemp(prefix="nst-forkserver-"))
         self.socket = str(self.folder / "socket")
         self.script = str(self.folder / "forkserver.py")
@@ -219,7 +232,7 @@ class ForkServer:
         for prefix in _python_folders():
             python += [*_parents(prefix, existing=[self.shared]), "--ro-bind", prefix, prefix]
         variables = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "PATH": SANDBOX_PATH,
             "HOME": str(home),
             "MPLCONFIGDIR": str(home / "matplotlib"),
             "MPLBACKEND": "module://matplotlib_inline.backend_inline",
@@ -267,22 +280,23 @@ class ForkServer:
 
 SERVER_START_TIMEOUT_S = 180  # imports on a loaded grader
 _server = None
+_server_failed = False  # it could not start here: not tried again (each try costs the imports)
 _server_lock = threading.Lock()
 
 
 def _fork_server(bwrap, modules, env, log):
     """This process's fork server, started on first use (and again if it died), or None if it
     cannot start here."""
-    global _server
+    global _server, _server_failed
     with _server_lock:
-        if _server is None or not _server.alive():
+        if not _server_failed and (_server is None or not _server.alive()):
             if _server is not None:
                 _server.close()
             try:
                 _server = ForkServer(bwrap, modules, env, log)
             except (OSError, RuntimeError) as error:
                 log.warning("Kernels start without the fork server: %s", error)
-                _server = None
+                _server, _server_failed = None, True
             else:
                 atexit.register(_server.close)
         return _server
@@ -341,16 +355,19 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.connection_file = str(self._private_dir / "connection.json")
         matplotlib_dir = self._private_dir / "matplotlib"
         matplotlib_dir.mkdir()
-        _copy_font_list(matplotlib_dir)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": "/usr/bin:/bin"}  # for bwrap itself; the kernel's own is set below
-        server = None
-        if self.fork_server and "ipykernel_launcher" in kernel_cmd:
-            shared = Path(tempfile.gettempdir()).resolve()
-            if _under(workdir, shared) and _reachable(workdir, *server_user()):
-                server = _fork_server(bwrap, self.preloaded, env, self.log)
+        forkable = (
+            self.fork_server
+            and "ipykernel_launcher" in kernel_cmd
+            and _under(workdir, _shared_folder())
+            and _reachable(workdir, *server_user())
+        )
+        server = _fork_server(bwrap, self.preloaded, env, self.log) if forkable else None
+        if server is None:  # a forked kernel's matplotlib has its font list loaded already
+            _copy_font_list(matplotlib_dir)
         # As root, a user of its own (since the process limit counts per user): the fork server's, or
         # one for this kernel.
         uid = server.uid if server else random.randrange(200_000, 300_000) if os.geteuid() == 0 else None
@@ -364,7 +381,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             "read_only": [workdir, *(prefix for prefix in _python_folders() if _under(prefix, server.shared))],
             "writable": [str(self._private_dir)],
             "cwd": workdir,
-            "env": {**_kernel_variables(self._private_dir), **{n: env[n] for n in KEPT_VARIABLES if n in env}},
+            "env": _environment(_kernel_variables(self._private_dir), env),
             "argv": kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1 :],
             "limits": {
                 "memory": self.memory_limit_mb * 2**20,
