@@ -196,7 +196,7 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``
     (default: all of conv1_1 ... pool5). Pooling is average pooling (as Gatys et al. advise), and
     the network stops at the deepest requested layer. ``dtype_policy``: the Keras dtype policy of
-    every layer (``"mixed_bfloat16"`` computes in bfloat16); the activations returned are float32.
+    every layer (``"bfloat16"`` computes in bfloat16); the activations come in its compute dtype.
     """
     all_names = [name for name, _, _ in VGG19_LAYERS]
     layers = list(all_names if layers is None else layers)
@@ -227,13 +227,7 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
         else:
             x = tf.keras.layers.AveragePooling2D(2, name=name, dtype=policy)(x)
         activations[name] = x
-    outputs = {name: activations[name] for name in layers}
-    if policy.compute_dtype != "float32":
-        outputs = {
-            name: tf.keras.layers.Identity(name=f"{name}_float32", dtype="float32")(tensor)
-            for name, tensor in outputs.items()
-        }
-    model = tf.keras.Model(image, outputs, name="vgg19")
+    model = tf.keras.Model(image, {name: activations[name] for name in layers}, name="vgg19")
     model.trainable = False
     return model
 

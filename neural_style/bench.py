@@ -30,8 +30,12 @@ from .transfer import StyleTransfer, defaults_for  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "images" / "chelsea.jpg"
 STYLE = ROOT / "images" / "swirls.jpg"
+CONV_PEAK_SHAPES = ((300, 400, 64, 64), (150, 200, 128, 128), (75, 100, 256, 256), (100, 100, 512, 512))
+"""(height, width, input channels, output channels) of the 3x3 convolutions timed for the conv peak:
+VGG-19's four widths at the bench's 400x300 size, and its widest at a size that keeps the chip busy."""
 TARGETS = {
     "fp32_share_of_peak": 0.80,
+    "bf16_share_of_conv_peak": 0.60,
     "bf16_over_fp32_time": 0.6,
     "bf16_loss_change": 0.02,
     "lbfgs_over_adam_time": 0.20,
@@ -71,6 +75,26 @@ def matmul_peak_gflops(n=2048, repeats=20):
         matmul(a).numpy()
         times.append(time.perf_counter() - start)
     return 2 * n**3 / statistics.median(times) / 1e9
+
+
+def conv_peak_gflops(precision, shapes=CONV_PEAK_SHAPES, repeats=10):
+    """Measured throughput of 3x3 "same" convolutions in ``precision`` ("float32" or "bfloat16"):
+    the best over ``shapes`` of the median over ``repeats`` runs. Returns ``(GFLOP/s, shape)``."""
+    random = np.random.RandomState(0)
+    best = (0.0, None)
+    for height, width, channels_in, channels_out in shapes:
+        images = tf.constant(random.rand(1, height, width, channels_in), precision)
+        kernel = tf.constant(random.rand(3, 3, channels_in, channels_out) / (9 * channels_in), precision)
+        convolve = tf.function(lambda images, kernel: tf.nn.conv2d(images, kernel, 1, "SAME"))
+        convolve(images, kernel).numpy()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            convolve(images, kernel).numpy()
+            times.append(time.perf_counter() - start)
+        gflops = 2 * height * width * 9 * channels_in * channels_out / statistics.median(times) / 1e9
+        best = max(best, (gflops, (height, width, channels_in, channels_out)), key=lambda pair: pair[0])
+    return best
 
 
 def _transfer(vgg_weights, size, precision="float32", **changes):
@@ -192,14 +216,18 @@ def measure_engine(
     runs=3,
     load_runs=5,
     matmul_size=2048,
+    conv_shapes=CONV_PEAK_SHAPES,
 ):
     """The engine's figures for ``bench.json``: the machine, the matmul peak, the steps of each
     optimiser and precision at each of ``step_sizes`` (``runs`` runs each), the bfloat16 quality at
     ``quality_size`` after ``quality_steps`` L-BFGS steps, L-BFGS against ``adam_steps`` Adam steps at
     ``compare_size``, and the weights load (``load_runs`` processes). Returns ``(results, images)``,
-    ``images`` being the quality run's final image per precision."""
+    ``images`` being the quality run's final image per precision. The conv peaks are measured on
+    ``conv_shapes`` in each precision, just before the steps, so that the ratios to them compare
+    figures taken under the same conditions."""
     settings = defaults_for(vgg_weights)
     peak = matmul_peak_gflops(matmul_size)
+    conv_peaks = {precision: conv_peak_gflops(precision, conv_shapes) for precision in ("float32", "bfloat16")}
     results = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -209,6 +237,8 @@ def measure_engine(
             "default_precision": resolve_precision("auto"),
         },
         "matmul_peak_gflops": peak,
+        "conv_peak_gflops": {precision: gflops for precision, (gflops, _) in conv_peaks.items()},
+        "conv_peak_shape": {precision: list(shape) for precision, (_, shape) in conv_peaks.items()},
         "targets": TARGETS,
         "steps": [],
     }
@@ -228,6 +258,7 @@ def measure_engine(
                         "gflop_per_step": flops / 1e9,
                         "gflops": flops / seconds / 1e9,
                         "share_of_fp32_peak": flops / seconds / 1e9 / peak,
+                        "share_of_conv_peak": flops / seconds / 1e9 / conv_peaks[precision][0],
                     }
                 )
                 print(results["steps"][-1], flush=True)
@@ -272,16 +303,23 @@ def markdown(r):
         f"Machine: {r['machine']['cpus']} CPUs, {r['machine']['platform']}, TensorFlow "
         f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}, default precision "
         f"(auto): {r['machine']['default_precision']}. "
-        f"Measured fp32 matmul peak: {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20).",
+        f"Measured peaks: fp32 matmul {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20); "
+        + "; ".join(
+            f"{precision} 3x3 convolution {r['conv_peak_gflops'][precision]:.0f} GFLOP/s "
+            f"({'x'.join(str(n) for n in r['conv_peak_shape'][precision])}: height, width, channels in, out)"
+            for precision in ("float32", "bfloat16")
+        )
+        + ".",
         "",
-        "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 peak "
-        "| evaluations/step | share of fp32 peak per evaluation |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| size | optimizer | precision | s/step | GFLOP/step | GFLOP/s | share of fp32 matmul peak "
+        "| share of its precision's conv peak | evaluations/step | share of fp32 matmul peak per evaluation |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in r["steps"]:
         lines.append(
             f"| {s['size']} | {s['optimizer']} | {s['precision']} | {s['seconds_per_step']:.3f} | "
             f"{s['gflop_per_step']:.0f} | {s['gflops']:.0f} | {s['share_of_fp32_peak']:.0%} | "
+            f"{s['share_of_conv_peak']:.0%} | "
             f"{s['evaluations_per_step']:.2f} | {s['share_of_fp32_peak_per_evaluation']:.0%} |"
         )
     q, c, w = r["bf16_quality"], r["lbfgs_vs_adam"], r["weights_load"]
@@ -298,6 +336,9 @@ def markdown(r):
         f"| fp32 step, share of the fp32 peak | "
         f"{min(s['share_of_fp32_peak'] for s in r['steps'] if s['precision'] == 'float32'):.0%} "
         f"or more | ≥ {t['fp32_share_of_peak']:.0%} |",
+        f"| bf16 step, share of the bf16 conv peak | "
+        f"{min(s['share_of_conv_peak'] for s in r['steps'] if s['precision'] == 'bfloat16'):.0%} "
+        f"or more | ≥ {t['bf16_share_of_conv_peak']:.0%} |",
         f"| bf16 step / fp32 step | {ratios} | ≤ {t['bf16_over_fp32_time']} |",
         f"| bf16 final cost vs fp32 ({q['steps']} L-BFGS steps, evaluated in fp32) | "
         f"{q['relative_change']:+.1%} | within ±{t['bf16_loss_change']:.0%} |",
@@ -320,7 +361,9 @@ def markdown(r):
         "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
         f"{c['adam_steps']} steps). FLOPs are counted "
         "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
-        "and the Gram matrices. An evaluation is one cost-and-gradient computation; the L-BFGS "
+        "and the Gram matrices. A conv peak is the best, over the shapes named in the bench, of the "
+        "median of 10 timings of one 3x3 convolution, measured just before the steps. "
+        "An evaluation is one cost-and-gradient computation; the L-BFGS "
         "versus Adam run is in float32.",
     ]
     return "\n".join(lines) + "\n"

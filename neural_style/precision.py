@@ -1,7 +1,7 @@
 """The precision the engine's network computes in: float32, or bfloat16 where the CPU has it natively.
 
 In bfloat16 the network's convolutions, the bulk of every step, move and multiply half the bits;
-the costs and the image stay float32 (``nst_utils.build_vgg_model`` returns float32 activations).
+the costs and the image stay float32 (``neural_style.losses`` sums in float32).
 The student notebook always runs in float32.
 """
 
@@ -12,8 +12,9 @@ from pathlib import Path
 import tensorflow as tf
 
 PRECISIONS = ("auto", "float32", "bfloat16")
-DTYPE_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
-"""The Keras dtype policy for each precision (``mixed_bfloat16`` keeps the weights in float32)."""
+DTYPE_POLICIES = {"float32": "float32", "bfloat16": "bfloat16"}
+"""The Keras dtype policy for each precision. The weights are stored in bfloat16 too: they are never
+trained, and ``mixed_bfloat16`` would round its float32 copies to bfloat16 again at every step."""
 
 
 @functools.cache  # the hardware does not change while the process runs

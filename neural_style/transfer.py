@@ -143,7 +143,7 @@ class StyleTransfer:
             vgg_weights, [self.settings.content_layer, *self.style_layers], dtype_policy=DTYPE_POLICIES[self.precision]
         )
         content_activations = self.model(content)
-        self.content_target = content_activations[self.settings.content_layer]
+        self.content_target = tf.cast(content_activations[self.settings.content_layer], tf.float32)
         style_activations = [self.model(style) for style in styles]
         # A style image may have another size than the content (``--style-scale``): its Gram matrix,
         # a sum over positions, is rescaled to the generated image's number of positions at each layer,
@@ -163,7 +163,7 @@ class StyleTransfer:
         """Weighted cost terms for ``image`` (1, H, W, 3): dict of scalar tensors, with ``total``."""
         settings = self.settings
         activations = self.model(image)
-        content = content_loss(self.content_target, activations[settings.content_layer])
+        content = content_loss(self.content_target, tf.cast(activations[settings.content_layer], tf.float32))
         style = tf.add_n(
             [
                 weight * style_layer_loss(gram, activations[name])

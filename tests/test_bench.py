@@ -56,7 +56,11 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
         runs=1,
         load_runs=1,
         matmul_size=64,
+        conv_shapes=((12, 16, 8, 8), (6, 8, 16, 16)),
     )
+    for precision in ("float32", "bfloat16"):
+        assert results["conv_peak_gflops"][precision] > 0
+        assert results["conv_peak_shape"][precision] in ([12, 16, 8, 8], [6, 8, 16, 16])
     assert [(s["size"], s["optimizer"], s["precision"]) for s in results["steps"]] == [
         ("32x24", optimizer, precision) for optimizer in ("adam", "lbfgs") for precision in ("float32", "bfloat16")
     ]
@@ -92,19 +96,22 @@ def test_markdown_computes_the_ratios():
             "gflop_per_step": 1.0,
             "gflops": 1 / seconds,
             "share_of_fp32_peak": 0.9,
+            "share_of_conv_peak": share_of_conv_peak,
             "evaluations_per_step": 1.0,
             "share_of_fp32_peak_per_evaluation": 0.9,
         }
-        for optimizer, precision, seconds in (
-            ("adam", "float32", 0.2),
-            ("adam", "bfloat16", 0.1),
-            ("lbfgs", "float32", 0.25),
-            ("lbfgs", "bfloat16", 0.15),
+        for optimizer, precision, seconds, share_of_conv_peak in (
+            ("adam", "float32", 0.2, 0.85),
+            ("adam", "bfloat16", 0.1, 0.7),
+            ("lbfgs", "float32", 0.25, 0.8),
+            ("lbfgs", "bfloat16", 0.15, 0.65),
         )
     ]
     results = {
         "machine": {"cpus": 2, "platform": "test", "tensorflow": "2", "gpu": [], "default_precision": "float32"},
         "matmul_peak_gflops": 100.0,
+        "conv_peak_gflops": {"float32": 120.0, "bfloat16": 700.0},
+        "conv_peak_shape": {"float32": [300, 400, 64, 64], "bfloat16": [100, 100, 512, 512]},
         "targets": bench.TARGETS,
         "steps": steps,
         "bf16_quality": {"steps": 5, "relative_change": 0.013},
@@ -121,5 +128,7 @@ def test_markdown_computes_the_ratios():
     table = bench.markdown(results)
     assert "adam 48x36 0.50, lbfgs 48x36 0.60" in table  # bf16 / fp32 step ratios
     assert "| 90% or more | ≥ 80% |" in table
+    assert "| bf16 step, share of the bf16 conv peak | 65% or more | ≥ 60% |" in table
+    assert "bfloat16 3x3 convolution 700 GFLOP/s (100x100x512x512" in table
     assert "+1.3%" in table and "| 150 MB |" in table
     assert "1.5 s (9 steps, 11 evaluations) vs 8.0 s = 19%" in table
