@@ -12,7 +12,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test lint bench weights weights-official figures release autograde feedback report lab clean
+.PHONY: demo test lint bench quality weights weights-official figures release autograde feedback report lab clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -57,6 +57,12 @@ lint: $(VENV)/.installed
 bench: $(WEIGHTS)
 	$(PY) -m neural_style.bench
 	$(PY) -m nst_grader.bench
+
+# On an idle machine (about 20 minutes): the engine's defaults against a Keras + Adam loop written the
+# TensorFlow-tutorial way, for the same time, on 4 photos x 4 styles from scikit-image's sample data
+# -> outputs/quality.json, outputs/quality.md and images/readme/quality_grid.jpg (commit it).
+quality: $(WEIGHTS) $(LPIPS_WEIGHTS)
+	$(PY) -m neural_style.quality
 
 # The notebook's figures -> images/figures/ (commit them). The reference result paints the default pair
 # with the notebook's settings and times it: a few minutes on a 2-core CPU.

@@ -29,8 +29,11 @@ import scipy.fft
 
 # Curvature pairs (s, y) kept. More pairs model the cost's curvature better, so fewer evaluations
 # reach a given cost; the price is memory, 2 * MEMORY images of float32 (144 MB at 400x300), which
-# also go into every checkpoint.
+# also go into every checkpoint. Big images keep fewer, so that the pairs stay within MEMORY_BYTES
+# (see ``memory_for``).
 MEMORY = 50
+MEMORY_BYTES = 512e6
+MIN_MEMORY = 5
 GRADIENT_DECAY = 0.9  # of the running mean of squared gradients behind the pixel scale D
 SCALE_POWER = 0.25  # D = v ** -SCALE_POWER (0: no pixel scale)
 SCALE_FLOOR = 1e-3  # v is floored at this share of its mean, so that D stays bounded
@@ -55,6 +58,14 @@ def smoothing_filter(height, width, decay=0.5, floor=0.02):
     return (response / response.mean()).astype(np.float32)[:, :, None]
 
 
+def memory_for(shape):
+    """The curvature pairs kept for images of ``shape`` (1, H, W, 3): ``MEMORY``, or fewer (at least
+    ``MIN_MEMORY``) where that many would take more than ``MEMORY_BYTES`` (above about 1.3 megapixels).
+    A big picture is refined from an upsampled smaller one in few steps, where the last pairs matter most."""
+    pair_bytes = 2 * 4 * int(np.prod(shape))  # s and y, float32
+    return max(MIN_MEMORY, min(MEMORY, int(MEMORY_BYTES // pair_bytes)))
+
+
 class ProjectedLBFGS:
     """The optimiser's state for images of ``shape`` (1, H, W, 3): the curvature memory and the
     running mean of squared gradients.
@@ -62,8 +73,9 @@ class ProjectedLBFGS:
     ``state`` is what ``state()`` returned (for a resumed run), or None to start afresh.
     """
 
-    def __init__(self, shape, state=None, memory=MEMORY, scale_power=SCALE_POWER):
-        self.shape, self.memory, self.scale_power = tuple(shape), memory, scale_power
+    def __init__(self, shape, state=None, memory=None, scale_power=SCALE_POWER):
+        self.shape, self.scale_power = tuple(shape), scale_power
+        self.memory = memory_for(self.shape) if memory is None else memory
         self.filter = smoothing_filter(*self.shape[1:3])
         self.s, self.y, self.squared_gradient = [], [], None
         if state:

@@ -1,7 +1,7 @@
 """A run's memory, estimated before it starts, against what the machine has free.
 
 A run's peak memory grows with the pixels of its largest level: the network's activations, which the
-gradient needs, and the optimiser's state (L-BFGS keeps two images per step in its curvature memory,
+gradient needs, and the optimiser's state (L-BFGS keeps two images per step, up to ``lbfgs.memory_for``,
 Adam two moments). The constants come from runs measured with ``/usr/bin/time -v`` (README, Big
 pictures); a run that would need more than the machine has free is refused before it starts, rather
 than killed by the system after minutes.
@@ -9,11 +9,11 @@ than killed by the system after minutes.
 
 from pathlib import Path
 
-from .lbfgs import MEMORY
+from .lbfgs import memory_for
 from .transfer import MIN_SIZE
 
-BASE_BYTES = 0.95e9  # TensorFlow, the network's weights, the images
-ACTIVATION_BYTES_PER_PIXEL = {"bfloat16": 2530, "float32": 3220}
+BASE_BYTES = 0.9e9  # TensorFlow, the network's weights, the images
+ACTIVATION_BYTES_PER_PIXEL = {"bfloat16": 1790, "float32": 3240}
 IMAGE_BYTES_PER_PIXEL = 3 * 4  # float32 RGB
 
 
@@ -23,7 +23,7 @@ def peak_bytes(sizes, steps_per_level, precision, optimizer):
     ("float32" or "bfloat16") with ``optimizer`` ("lbfgs" or "adam")."""
 
     def level(size, steps):
-        kept_images = 2 * min(steps, MEMORY) if optimizer == "lbfgs" else 2
+        kept_images = 2 * min(steps, memory_for((1, size[1], size[0], 3))) if optimizer == "lbfgs" else 2
         return size[0] * size[1] * (ACTIVATION_BYTES_PER_PIXEL[precision] + kept_images * IMAGE_BYTES_PER_PIXEL)
 
     return BASE_BYTES + max(level(size, steps) for size, steps in zip(sizes, steps_per_level))

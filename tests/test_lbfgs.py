@@ -202,3 +202,20 @@ def test_smoothing_filter_passes_low_frequencies_and_has_mean_one():
     assert response[0, 0, 0] / response[15, 20, 0] == pytest.approx(
         ((0.5**2 + 0.5**2) ** 0.5 + 0.02) ** 0.5 / 0.02**0.5, rel=1e-4
     )
+
+
+def test_big_images_keep_fewer_curvature_pairs():
+    """At most MEMORY_BYTES of pairs (s and y, float32): all 50 up to about 1.3 megapixels, then fewer,
+    never under MIN_MEMORY; a run keeps no more than that, and the memory estimate counts the same."""
+    from neural_style import lbfgs, memory
+
+    assert lbfgs.memory_for((1, 300, 400, 3)) == lbfgs.MEMORY == 50
+    assert lbfgs.memory_for((1, 1080, 1920, 3)) == int(lbfgs.MEMORY_BYTES // (2 * 4 * 1080 * 1920 * 3)) == 10
+    assert lbfgs.memory_for((1, 8000, 8000, 3)) == lbfgs.MIN_MEMORY
+    assert ProjectedLBFGS((1, 1080, 1920, 3)).memory == 10 and ProjectedLBFGS(SHAPE).memory == lbfgs.MEMORY
+    optimizer = ProjectedLBFGS(SHAPE, memory=3)
+    _minimise(_smooth_fit(np.full(SHAPE, 0.5, np.float32), stiffness=10.0), np.zeros(SHAPE, np.float32), 6, optimizer)
+    assert len(optimizer.s) == len(optimizer.y) == 3
+    sizes, steps = [(480, 270), (1920, 1080)], [200, 25]
+    expected = memory.BASE_BYTES + 1920 * 1080 * (memory.ACTIVATION_BYTES_PER_PIXEL["bfloat16"] + 2 * 10 * 12)
+    assert memory.peak_bytes(sizes, steps, "bfloat16", "lbfgs") == pytest.approx(expected)

@@ -1,0 +1,101 @@
+"""The quality grid's parts (``neural_style.quality``), run for real at tiny sizes; the grid itself is
+``make quality``."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neural_style import quality
+from nst_utils import read_vgg19
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def vgg_weights():
+    return read_vgg19()
+
+
+@pytest.fixture(scope="module")
+def images():
+    return quality.grid_images(48, 32)
+
+
+def test_the_grid_is_4_photos_by_4_styles_none_of_them_in_images(images):
+    contents, styles = images
+    assert len(contents) == 4 and len(styles) == 4
+    bundled = {path.stem for path in (ROOT / "images").iterdir()}
+    assert not (set(contents) | set(styles)) & bundled
+    for image in (*contents.values(), *styles.values()):
+        assert image.shape == (1, 32, 48, 3) and image.dtype == np.float32
+        assert image.min() >= 0 and image.max() <= 1
+    # The pale styles are pale: the drawn wash is light and nearly grey, the textures are grey.
+    wash = styles["pastel_wash"][0]
+    assert wash.mean() > 0.75 and np.ptp(wash, axis=-1).mean() < 0.15
+    assert all(np.ptp(styles[name][0], axis=-1).max() < 0.02 for name in ("brick", "gravel"))
+
+
+def test_drawn_styles_are_the_same_for_the_same_seed():
+    np.testing.assert_array_equal(quality.pastel_wash(40, 30), quality.pastel_wash(40, 30))
+    np.testing.assert_array_equal(quality.stained_glass(40, 30), quality.stained_glass(40, 30))
+    assert not np.array_equal(quality.stained_glass(40, 30, seed=1), quality.stained_glass(40, 30, seed=2))
+
+
+def test_gram_distance_is_zero_for_the_style_and_relative_to_its_size(vgg_weights, images):
+    contents, styles = images
+    distance = quality.GramDistance(vgg_weights)
+    style_grams = distance.grams(styles["stained_glass"])
+    assert distance(styles["stained_glass"], style_grams) == 0.0
+    assert distance(contents["camera"], style_grams) > 0.1
+    # Relative to the style's own Gram norm: a style twice as bright in every feature is as far away.
+    doubled = [2 * gram for gram in style_grams]
+    assert distance(contents["camera"], doubled) > distance(contents["camera"], style_grams)
+
+
+def test_tutorial_loop_takes_steps_towards_the_style(vgg_weights, images):
+    contents, styles = images
+    content, style = contents["coins"], styles["stained_glass"]
+    distance = quality.GramDistance(vgg_weights)
+    style_grams = distance.grams(style)
+    image, steps = quality.tutorial_loop(vgg_weights, content, style, seconds=3.0, feature_scale=30.0)
+    assert steps >= 1 and image.shape == content.shape and image.min() >= 0 and image.max() <= 1
+    assert distance(image, style_grams) < distance(content, style_grams)
+
+
+def test_summary_counts_the_pairs_where_the_engine_wins_on_both_scores():
+    def record(engine, tutorial):
+        return {
+            "content": "c",
+            "style": "s",
+            "seconds": 10.0,
+            "engine": dict(zip(("styled", "lpips", "steps"), (*engine, 200))),
+            "tutorial": dict(zip(("styled", "lpips", "steps"), (*tutorial, 90))),
+        }
+
+    records = [
+        record((0.3, 0.40), (0.5, 0.40)),  # more styled, as much content kept: counts
+        record((0.3, 0.45), (0.5, 0.40)),  # more styled, less content kept
+        record((0.6, 0.30), (0.5, 0.40)),  # less styled
+    ]
+    summary = quality.summary(records)
+    assert summary["engine_dominates"] == 1 and summary["pairs"] == 3
+    assert summary["medians"]["engine"] == {"styled": 0.3, "lpips": 0.40}
+    table = quality.markdown({"size": "48x32", "tutorial_feature_scale": 100.0, "records": records, "summary": summary})
+    assert "on 1 of 3 pairs" in table and "feature scale (calibrated): 100." in table
+    assert table.count("| c | s |") == 3
+
+
+def test_gallery_has_a_row_per_photo_and_two_columns_per_style(images):
+    contents, styles = images
+    pictures = {
+        (content, style): {"engine": styles[style], "tutorial": contents[content]}
+        for content in contents
+        for style in styles
+    }
+    sheet = quality.gallery(contents, styles, pictures, tile=(40, 30))
+    label = 14
+    assert sheet.size == ((1 + 2 * 4) * 40, label + (1 + 4) * 30 + label)
+    # The engine's cell of the first photo and first style holds that style image.
+    cell = np.asarray(sheet)[label + 30 + 5 : label + 60 - 5, 40 + 5 : 80 - 5] / 255
+    assert abs(cell.mean() - next(iter(styles.values())).mean()) < 0.05
