@@ -23,6 +23,7 @@ Writes ``outputs/quality.json``, ``outputs/quality.md`` and the gallery ``images
 """
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -158,9 +159,9 @@ def tutorial_loop(vgg_weights, content, style, seconds, feature_scale):
     return image.numpy(), steps
 
 
-def engine_run(vgg_weights, content, style):
-    """The engine's defaults from ``content``: ``(image, seconds, steps)``."""
-    result = stylize(vgg_weights, content, [style], content, settings=defaults_for(vgg_weights), progress=False)
+def engine_run(vgg_weights, content, style, settings):
+    """The engine with ``settings`` (a ``transfer.Settings``) from ``content``: ``(image, seconds, steps)``."""
+    result = stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
     return result.image, result.seconds, result.steps
 
 
@@ -172,13 +173,13 @@ def scores(image, content, style_grams, gram_distance, lpips):
     }
 
 
-def calibrate(vgg_weights, width, height, gram_distance, lpips):
+def calibrate(vgg_weights, settings, width, height, gram_distance, lpips):
     """The tutorial loop's feature scale: among ``CALIBRATION_FEATURE_SCALES``, the one whose picture of the
     calibration pair, after the engine's time, has the "styled" score nearest the engine's (in log ratio).
     Returns ``(feature scale, record of every try)``."""
     content, style = (load_image(path, width, height) for path in CALIBRATION_PAIR)
     style_grams = gram_distance.grams(style)
-    image, seconds, steps = engine_run(vgg_weights, content, style)
+    image, seconds, steps = engine_run(vgg_weights, content, style, settings)
     engine = {"seconds": seconds, "steps": steps, **scores(image, content, style_grams, gram_distance, lpips)}
     tries = []
     for feature_scale in CALIBRATION_FEATURE_SCALES:
@@ -195,7 +196,7 @@ def calibrate(vgg_weights, width, height, gram_distance, lpips):
     return best["feature_scale"], {"engine": engine, "tutorial": tries}
 
 
-def run_grid(vgg_weights, width, height, feature_scale, gram_distance, lpips):
+def run_grid(vgg_weights, settings, width, height, feature_scale, gram_distance, lpips):
     """Every pair of the grid, each method for the engine's time: ``(records, pictures)``, pictures being
     ``{(content, style): {"engine": image, "tutorial": image}}``."""
     contents, styles = grid_images(width, height)
@@ -203,7 +204,7 @@ def run_grid(vgg_weights, width, height, feature_scale, gram_distance, lpips):
     for content_name, content in contents.items():
         for style_name, style in styles.items():
             style_grams = gram_distance.grams(style)
-            image, seconds, steps = engine_run(vgg_weights, content, style)
+            image, seconds, steps = engine_run(vgg_weights, content, style, settings)
             tutorial_image, tutorial_steps = tutorial_loop(vgg_weights, content, style, seconds, feature_scale)
             record = {
                 "content": content_name,
@@ -266,7 +267,7 @@ def markdown(results):
     lines = [
         f"Quality grid at {results['size']}: {s['pairs']} pairs; each method ran for the engine's time "
         f"(median {statistics.median(r['seconds'] for r in results['records']):.0f} s). Tutorial loop's feature "
-        f"scale (calibrated): {results['tutorial_feature_scale']:g}.",
+        f"scale: {results['tutorial_feature_scale']:g}. Engine's content weight: {results['engine_content_weight']:g}.",
         "",
         "| content | style | engine styled | tutorial styled | engine LPIPS | tutorial LPIPS "
         "| engine steps | tutorial steps |",
@@ -294,15 +295,31 @@ def main(argv=None):
     parser.add_argument("--size", default="256x192", help="WIDTHxHEIGHT of every picture (default %(default)s)")
     parser.add_argument("--out", type=Path, default=ROOT / "outputs")
     parser.add_argument("--gallery", type=Path, default=ROOT / "images" / "readme" / "quality_grid.jpg")
+    parser.add_argument(
+        "--content-weight", type=float, help="the engine's content weight, to try another (default: its default)"
+    )
+    parser.add_argument(
+        "--feature-scale", type=float, help="the tutorial loop's feature scale, calibrated if not given (saves 5 min)"
+    )
     args = parser.parse_args(argv)
     width, height = (int(part) for part in args.size.split("x"))
 
     vgg_weights = read_vgg19()
+    settings = defaults_for(vgg_weights)
+    if args.content_weight is not None:
+        settings = dataclasses.replace(settings, content_weight=args.content_weight)
     gram_distance, lpips = GramDistance(vgg_weights), LPIPS()
-    feature_scale, calibration = calibrate(vgg_weights, width, height, gram_distance, lpips)
-    records, (contents, styles, pictures) = run_grid(vgg_weights, width, height, feature_scale, gram_distance, lpips)
+    feature_scale, calibration = (
+        (args.feature_scale, None)
+        if args.feature_scale
+        else calibrate(vgg_weights, settings, width, height, gram_distance, lpips)
+    )
+    records, (contents, styles, pictures) = run_grid(
+        vgg_weights, settings, width, height, feature_scale, gram_distance, lpips
+    )
     results = {
         "size": args.size,
+        "engine_content_weight": settings.content_weight,
         "tutorial_feature_scale": feature_scale,
         "calibration": calibration,
         "records": records,

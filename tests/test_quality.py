@@ -81,8 +81,16 @@ def test_summary_counts_the_pairs_where_the_engine_wins_on_both_scores():
     summary = quality.summary(records)
     assert summary["engine_dominates"] == 1 and summary["pairs"] == 3
     assert summary["medians"]["engine"] == {"styled": 0.3, "lpips": 0.40}
-    table = quality.markdown({"size": "48x32", "tutorial_feature_scale": 100.0, "records": records, "summary": summary})
-    assert "on 1 of 3 pairs" in table and "feature scale (calibrated): 100." in table
+    table = quality.markdown(
+        {
+            "size": "48x32",
+            "tutorial_feature_scale": 100.0,
+            "engine_content_weight": 11.0,
+            "records": records,
+            "summary": summary,
+        }
+    )
+    assert "on 1 of 3 pairs" in table and "feature scale: 100. Engine's content weight: 11." in table
     assert table.count("| c | s |") == 3
 
 
