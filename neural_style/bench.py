@@ -41,6 +41,8 @@ TARGETS = {
     "lbfgs_over_adam_time": 0.20,
     "weights_load_s": 0.5,
     "weights_load_rss_mb": 400,
+    "big_picture_seconds": 360,
+    "big_picture_rss_gb": 4.0,
 }
 
 
@@ -205,6 +207,40 @@ def weights_load(path, runs=5):
     return {key: statistics.median(r[key] for r in results) for key in results[0]}
 
 
+_BIG_PICTURE_SCRIPT = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+seconds = time.perf_counter() - start
+peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: kilobytes
+print(json.dumps({"seconds": seconds, "peak_rss_gb": peak_kb * 1024 / 1e9}))
+"""
+
+
+def big_picture(size, output, steps=None):
+    """Wall seconds (start-up included) and peak RSS (GB) of the command line painting the bundled
+    pair at ``size`` (width, height) with its defaults (coarse to fine above 512 px), in a fresh
+    process; ``steps`` overrides the default steps (for tests)."""
+    command = [sys.executable, "-m", "neural_style", "--content", str(CONTENT), "--style", str(STYLE)]
+    command += ["--size", f"{size[0]}x{size[1]}", "--quiet", "--output", str(output)]
+    command += ["--steps", str(steps)] if steps else []
+    result = subprocess.run(
+        [sys.executable, "-c", _BIG_PICTURE_SCRIPT, *command], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    return {"size": f"{size[0]}x{size[1]}", **json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def cpu_name():
+    """The CPU's model name (Linux), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def measure_engine(
     vgg_weights,
     weights_path,
@@ -217,6 +253,9 @@ def measure_engine(
     load_runs=5,
     matmul_size=2048,
     conv_shapes=CONV_PEAK_SHAPES,
+    big_size=(1920, 1080),
+    big_steps=None,
+    out=ROOT / "outputs",
 ):
     """The engine's figures for ``bench.json``: the machine, the matmul peak, the steps of each
     optimiser and precision at each of ``step_sizes`` (``runs`` runs each), the bfloat16 quality at
@@ -224,13 +263,15 @@ def measure_engine(
     ``compare_size``, and the weights load (``load_runs`` processes). Returns ``(results, images)``,
     ``images`` being the quality run's final image per precision. The conv peaks are measured on
     ``conv_shapes`` in each precision, just before the steps, so that the ratios to them compare
-    figures taken under the same conditions."""
+    figures taken under the same conditions. Last, the command line paints a ``big_size`` picture
+    (``big_picture``, with ``big_steps``) into ``out``."""
     settings = defaults_for(vgg_weights)
     peak = matmul_peak_gflops(matmul_size)
     conv_peaks = {precision: conv_peak_gflops(precision, conv_shapes) for precision in ("float32", "bfloat16")}
     results = {
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu": cpu_name(),
             "platform": platform.platform(),
             "tensorflow": tf.__version__,
             "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
@@ -265,6 +306,7 @@ def measure_engine(
     results["bf16_quality"], images = bf16_quality(vgg_weights, quality_size, quality_steps)
     results["lbfgs_vs_adam"] = lbfgs_versus_adam(vgg_weights, compare_size, adam_steps, lbfgs_runs=runs)
     results["weights_load"] = weights_load(weights_path, load_runs)
+    results["big_picture"] = big_picture(big_size, out / f"bench_{big_size[0]}x{big_size[1]}.png", big_steps)
     return results, images
 
 
@@ -279,6 +321,7 @@ def main(argv=None):
 
     vgg_weights = read_vgg19()
     width, height = (int(v) for v in args.compare_size.split("x"))
+    args.out.mkdir(exist_ok=True)
     results, images = measure_engine(
         vgg_weights,
         CONFIG.weights_path,
@@ -287,8 +330,8 @@ def main(argv=None):
         quality_steps=defaults_for(vgg_weights).steps,
         compare_size=(width, height),
         adam_steps=args.adam_steps,
+        out=args.out,
     )
-    args.out.mkdir(exist_ok=True)
     for precision, image in images.items():
         save_image(args.out / f"bench_{precision}.png", image)
 
@@ -300,7 +343,7 @@ def main(argv=None):
 def markdown(r):
     t = r["targets"]
     lines = [
-        f"Machine: {r['machine']['cpus']} CPUs, {r['machine']['platform']}, TensorFlow "
+        f"Machine: {r['machine']['cpus']} CPUs ({r['machine']['cpu']}), {r['machine']['platform']}, TensorFlow "
         f"{r['machine']['tensorflow']}, GPU: {r['machine']['gpu'] or 'none'}, default precision "
         f"(auto): {r['machine']['default_precision']}. "
         f"Measured peaks: fp32 matmul {r['matmul_peak_gflops']:.0f} GFLOP/s (2048x2048, median of 20); "
@@ -322,7 +365,7 @@ def markdown(r):
             f"{s['share_of_conv_peak']:.0%} | "
             f"{s['evaluations_per_step']:.2f} | {s['share_of_fp32_peak_per_evaluation']:.0%} |"
         )
-    q, c, w = r["bf16_quality"], r["lbfgs_vs_adam"], r["weights_load"]
+    q, c, w, b = r["bf16_quality"], r["lbfgs_vs_adam"], r["weights_load"], r["big_picture"]
     seconds = {(s["size"], s["optimizer"], s["precision"]): s["seconds_per_step"] for s in r["steps"]}
     ratios = ", ".join(
         f"{optimizer} {size} {seconds[size, optimizer, 'bfloat16'] / seconds[size, optimizer, 'float32']:.2f}"
@@ -355,6 +398,9 @@ def markdown(r):
         f"| memory added by loading, at its peak (process RSS {w['rss_before_mb']:.0f} MB "
         f"with TensorFlow imported) | {w['peak_rss_mb'] - w['rss_before_mb']:.0f} MB | "
         f"≤ {t['weights_load_rss_mb']} MB |",
+        f"| a {b['size']} picture from the command line, its defaults (time with start-up; peak RSS) | "
+        f"{b['seconds']:.0f} s; {b['peak_rss_gb']:.1f} GB | "
+        f"≤ {t['big_picture_seconds']} s; ≤ {t['big_picture_rss_gb']:g} GB |",
         "",
         "Step times are medians of 3 runs of 5 steps, timed after a warm-up of 1 Adam step or "
         "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "

@@ -42,8 +42,9 @@ from .transfer import (  # noqa: E402
 )
 
 MAX_STYLE_SCALE = 4.0  # style images of up to 4 x 4 times the output's pixels
-ESTIMATE_AFTER_STEPS = 4
-"""A coarse-to-fine run prints its time once it has timed this many steps of its first level."""
+ESTIMATE_AFTER_STEPS = 11
+"""A coarse-to-fine run prints its time once it has timed this many steps of its first level (the
+time from the first to the last of them): the first few steps take longer than the average."""
 
 
 def _size(text):

@@ -36,9 +36,14 @@ def gram_matrix(features):
 
 def style_layer_loss(style_gram, generated_features):
     """J_style^[l] = sum((G_S - G_G)^2) / (4 n_C^2 (n_H n_W)^2), with G_S precomputed."""
-    _, n_h, n_w, n_c = generated_features.shape
-    difference = style_gram - gram_matrix(generated_features)
-    return tf.reduce_sum(tf.square(difference)) / (4.0 * n_c**2 * (n_h * n_w) ** 2)
+    _, n_h, n_w, _ = generated_features.shape
+    return gram_loss(style_gram, gram_matrix(generated_features), n_h * n_w)
+
+
+def gram_loss(style_gram, generated_gram, positions):
+    """``style_layer_loss`` from the generated image's Gram matrix (n_C, n_C) over ``positions`` = n_H n_W."""
+    n_c = generated_gram.shape[-1]
+    return tf.reduce_sum(tf.square(style_gram - generated_gram)) / (4.0 * n_c**2 * positions**2)
 
 
 @tf.custom_gradient

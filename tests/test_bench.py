@@ -42,7 +42,7 @@ def test_step_flops_counts_the_gram_matrix_of_any_kind_of_layer(vgg_weights):
     assert flops("conv1_1") - flops("pool1") == 2 * (gram_at_conv1_1 - gram_at_conv1_1 // 4)
 
 
-def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
+def test_the_engine_measurements_run_and_fill_the_table(vgg_weights, tmp_path):
     """Every engine measurement of ``make bench``, at a tiny size and with the fewest runs, then the
     table."""
     results, images = bench.measure_engine(
@@ -57,6 +57,9 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
         load_runs=1,
         matmul_size=64,
         conv_shapes=((12, 16, 8, 8), (6, 8, 16, 16)),
+        big_size=(48, 32),
+        big_steps=2,
+        out=tmp_path,
     )
     for precision in ("float32", "bfloat16"):
         assert results["conv_peak_gflops"][precision] > 0
@@ -80,6 +83,9 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights):
     assert results["bf16_quality"]["steps"] == 3
     load = results["weights_load"]
     assert load["peak_rss_mb"] - load["rss_before_mb"] > 40  # the file's 80 MB of kernels were read
+    big = results["big_picture"]
+    assert big["size"] == "48x32" and (tmp_path / "bench_48x32.png").is_file()
+    assert 0.3 < big["peak_rss_gb"] < 4 and big["seconds"] > 0  # TensorFlow alone takes 0.3 GB
     table = bench.markdown(results)
     assert table.count("| 32x24 |") == 4
     assert f"({results['bf16_quality']['steps']} L-BFGS steps, evaluated in fp32) | " in table
@@ -108,7 +114,14 @@ def test_markdown_computes_the_ratios():
         )
     ]
     results = {
-        "machine": {"cpus": 2, "platform": "test", "tensorflow": "2", "gpu": [], "default_precision": "float32"},
+        "machine": {
+            "cpus": 2,
+            "cpu": "Test CPU",
+            "platform": "test",
+            "tensorflow": "2",
+            "gpu": [],
+            "default_precision": "float32",
+        },
         "matmul_peak_gflops": 100.0,
         "conv_peak_gflops": {"float32": 120.0, "bfloat16": 700.0},
         "conv_peak_shape": {"float32": [300, 400, 64, 64], "bfloat16": [100, 100, 512, 512]},
@@ -124,6 +137,7 @@ def test_markdown_computes_the_ratios():
             "lbfgs_evaluations": 11,
         },
         "weights_load": {"seconds": 0.3, "rss_before_mb": 500.0, "peak_rss_mb": 650.0},
+        "big_picture": {"size": "1920x1080", "seconds": 341.6, "peak_rss_gb": 3.62},
     }
     table = bench.markdown(results)
     assert "adam 48x36 0.50, lbfgs 48x36 0.60" in table  # bf16 / fp32 step ratios
@@ -132,3 +146,8 @@ def test_markdown_computes_the_ratios():
     assert "bfloat16 3x3 convolution 700 GFLOP/s (100x100x512x512" in table
     assert "+1.3%" in table and "| 150 MB |" in table
     assert "1.5 s (9 steps, 11 evaluations) vs 8.0 s = 19%" in table
+    assert "2 CPUs (Test CPU)" in table
+    assert (
+        "| a 1920x1080 picture from the command line, its defaults" in table
+        and "| 342 s; 3.6 GB | ≤ 360 s; ≤ 4 GB |" in table
+    )

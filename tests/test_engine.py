@@ -586,6 +586,24 @@ def test_a_larger_copy_of_a_texture_asks_for_nearly_the_same_style(vgg_weights):
         assert np.linalg.norm(4 * large - small) > np.linalg.norm(small)  # the sum over positions: far off
 
 
+def test_every_cost_is_a_mean_so_a_larger_canvas_of_the_same_pattern_costs_the_same(vgg_weights):
+    """The loss weights do not depend on the size: content, image and style all tiled from one
+    periodic pattern, 4 x 4 and 8 x 8 tiles give each cost term within 10% (only the borders differ).
+    A sum over positions would grow 4 times for content and total variation, 16 times for style."""
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), precision="float32")
+    rng = np.random.RandomState(15)
+    content_tile, style_tile, image_tile = (rng.uniform(0, 1, (1, 16, 16, 3)).astype(np.float32) for _ in range(3))
+    image_tile = 0.5 * (image_tile + content_tile)
+    terms = [
+        transfer.StyleTransfer(
+            vgg_weights, np.tile(content_tile, (1, n, n, 1)), [np.tile(style_tile, (1, n, n, 1))], settings=settings
+        ).evaluate(np.tile(image_tile, (1, n, n, 1)))[2]
+        for n in (4, 8)
+    ]
+    for name in ("content", "style", "tv"):
+        assert terms[1][name] == pytest.approx(terms[0][name], rel=0.1), name
+
+
 def test_pyramid_halves_down_to_the_first_level():
     assert transfer.pyramid(400, 300) == [(400, 300)]
     assert transfer.pyramid(512, 384) == [(512, 384)]
