@@ -421,20 +421,22 @@ def test_a_run_over_the_memory_limit_is_refused_with_a_size_that_fits(tmp_path, 
         assert image.size == (width, height)
 
 
-# Runs the command in a fresh process and prints the process's peak memory after it.
+# Runs the command in a fresh process and prints the process's peak memory after it: VmHWM, the
+# high-water mark of this program's own memory. Not getrusage's ru_maxrss: Linux carries it over
+# from the process that forked this one (here a pytest worker, with gigabytes of models) across exec.
 WITH_PEAK = """
-import resource, sys
+import sys
+from pathlib import Path
 from neural_style import cli
 cli.main(sys.argv[1:])
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+hwm = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("VmHWM:"))
+print("PEAK", int(hwm.split()[1]) * 1024)
 """
 
 
 def test_the_memory_estimate_is_close_to_the_real_peak(tmp_path, photo):
     """The peak memory estimated before a run (and printed with its result) is near the peak memory that
-    the run then has: within 6% on an idle machine, but one run of the whole suite saw a 640x480 run
-    peak at 2.6 GB against 1.7 GB estimated (cause not found), so the bounds are 0.5 to 1.25 times the peak:
-    wide enough for that, narrow enough to catch an estimate off by a factor of two."""
+    the run then has: within 6% on an idle machine; the bounds are 0.8 to 1.25 times the peak."""
     result = subprocess.run(
         [
             sys.executable,
@@ -462,7 +464,7 @@ def test_the_memory_estimate_is_close_to_the_real_peak(tmp_path, photo):
     assert result.returncode == 0, result.stderr[-3000:]
     estimated = float(re.search(r"estimated peak memory ([0-9.]+) GB\)", result.stdout)[1]) * 1e9
     peak = int(re.search(r"PEAK (\d+)", result.stdout)[1])
-    assert 0.5 * peak <= estimated <= 1.25 * peak, (estimated, peak)
+    assert 0.8 * peak <= estimated <= 1.25 * peak, (estimated, peak)
 
 
 def test_unknown_layer_is_refused(tmp_path, photo, capsys):
