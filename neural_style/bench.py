@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from nst_grader.bench import cpu_model  # noqa: E402
 from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
 from vgg_weights import VGG19_LAYERS  # noqa: E402
 
@@ -230,17 +231,6 @@ def big_picture(size, output, steps=None):
     return {"size": f"{size[0]}x{size[1]}", **json.loads(result.stdout.strip().splitlines()[-1])}
 
 
-def cpu_name():
-    """The CPU's model name (Linux), or the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def measure_engine(
     vgg_weights,
     weights_path,
@@ -271,7 +261,7 @@ def measure_engine(
     results = {
         "machine": {
             "cpus": os.cpu_count(),
-            "cpu": cpu_name(),
+            "cpu": cpu_model(),
             "platform": platform.platform(),
             "tensorflow": tf.__version__,
             "gpu": [d.name for d in tf.config.list_physical_devices("GPU")],
