@@ -26,6 +26,7 @@ a checkpoint can hold them and a resumed run continues exactly.
 
 import numpy as np
 import scipy.fft
+from scipy.linalg.blas import saxpy
 
 # Curvature pairs (s, y) kept. More pairs model the cost's curvature better, so fewer evaluations
 # reach a given cost; the price is memory, 2 * MEMORY images of float32 (144 MB at 400x300), which
@@ -77,7 +78,7 @@ class ProjectedLBFGS:
         self.shape, self.scale_power = tuple(shape), scale_power
         self.memory = memory_for(self.shape) if memory is None else memory
         self.filter = smoothing_filter(*self.shape[1:3])
-        self.s, self.y, self.squared_gradient = [], [], None
+        self.s, self.y, self.rho, self.squared_gradient = [], [], [], None
         if state:
             if len(state) != 3:
                 raise ValueError(
@@ -92,6 +93,7 @@ class ProjectedLBFGS:
             ):
                 raise ValueError(f"L-BFGS memory of shape {steps.shape[1:]} does not fit images of shape {self.shape}")
             self.s, self.y = list(np.float32(steps)), list(np.float32(gradient_changes))
+            self.rho = [1.0 / np.vdot(y, s) for s, y in zip(self.s, self.y)]
             self.squared_gradient = np.float32(squared_gradient[0]) if len(squared_gradient) else None
 
     def state(self):
@@ -105,9 +107,10 @@ class ProjectedLBFGS:
         ]
 
     def smooth(self, image):
-        """``image`` (1, H, W, 3) through the low-pass filter F (one float32 FFT each way)."""
-        spectrum = scipy.fft.rfft2(image, axes=(1, 2)) * self.filter
-        return scipy.fft.irfft2(spectrum, s=self.shape[1:3], axes=(1, 2))
+        """``image`` (1, H, W, 3) through the low-pass filter F (one float32 FFT each way, on every
+        core: the network waits meanwhile)."""
+        spectrum = scipy.fft.rfft2(image, axes=(1, 2), workers=-1) * self.filter
+        return scipy.fft.irfft2(spectrum, s=self.shape[1:3], axes=(1, 2), workers=-1)
 
     def pixel_scale(self):
         """D: (1, H, W, 3), mean 1, from the running mean v of squared gradients; all ones before
@@ -123,21 +126,27 @@ class ProjectedLBFGS:
         return scale * self.smooth(scale * image)
 
     def direction(self, gradient, free):
-        """Quasi-Newton direction for the ``free`` pixels (zero elsewhere)."""
-        q = np.where(free, gradient, np.float32(0))
+        """Quasi-Newton direction for the ``free`` pixels (zero elsewhere).
+
+        The two loops update q and r with BLAS ``saxpy`` (in place, on flat float32 arrays), and
+        rho = 1 / y's is kept with each pair: numpy's ``q -= alpha * y`` would fill a temporary
+        image for every pair, and at the largest sizes the recursion would then take a sizeable
+        share of a step."""
+        q = np.where(free, gradient, 0).astype(np.float32).ravel()
         alphas = []
-        for s, y in zip(reversed(self.s), reversed(self.y)):
-            rho = 1.0 / np.vdot(y, s)
+        for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho)):
             alphas.append(rho * np.vdot(s, q))
-            q -= alphas[-1] * y
+            q = saxpy(y.ravel(), q, a=-alphas[-1])
         scale = self.pixel_scale()
-        r = self.precondition(q, scale)
+        r = self.precondition(q.reshape(self.shape), scale)
         if self.s:
             r *= np.vdot(self.s[-1], self.y[-1]) / np.vdot(self.y[-1], self.precondition(self.y[-1], scale))
         else:
             r *= FIRST_MOVE / max(float(np.abs(r).max()), 1e-30)
-        for s, y, alpha in zip(self.s, self.y, reversed(alphas)):
-            r += (alpha - np.vdot(y, r) / np.vdot(y, s)) * s
+        r = r.astype(np.float32).ravel()
+        for s, y, rho, alpha in zip(self.s, self.y, self.rho, reversed(alphas)):
+            r = saxpy(s.ravel(), r, a=alpha - rho * np.vdot(y, r))
+        r = r.reshape(self.shape)
         return np.where(free, -r, np.float32(0))
 
     def step(self, image, cost, gradient, evaluate):
@@ -167,7 +176,7 @@ class ProjectedLBFGS:
                     t *= min(max(-slope / (2 * curvature), 0.1), 0.5) if curvature > 0 else 0.5
             if not self.s:
                 return None
-            self.s, self.y = [], []  # a stale memory: start again from the smoothed gradient
+            self.s, self.y, self.rho = [], [], []  # a stale memory: start again from the smoothed gradient
 
     def minimise(self, image, evaluate, steps, on_step):
         """Up to ``steps`` steps from ``image``, fewer if a stationary point comes first; calls
@@ -193,7 +202,10 @@ class ProjectedLBFGS:
         )
 
     def _remember(self, s, y):
-        if np.vdot(s, y) > 1e-10 * np.linalg.norm(s) * np.linalg.norm(y):  # curvature condition
-            self.s.append(s)
-            self.y.append(y)
-            del self.s[: -self.memory], self.y[: -self.memory]
+        """Keep the pair (s, y), with rho = 1 / y's, if it meets the curvature condition."""
+        curvature = np.vdot(s, y)
+        if curvature > 1e-10 * np.linalg.norm(s) * np.linalg.norm(y):
+            self.s.append(np.ascontiguousarray(s, np.float32))
+            self.y.append(np.ascontiguousarray(y, np.float32))
+            self.rho.append(1.0 / curvature)
+            del self.s[: -self.memory], self.y[: -self.memory], self.rho[: -self.memory]
