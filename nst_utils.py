@@ -30,6 +30,7 @@ __all__ = [
     "load_vgg_model",
     "read_vgg19",
     "build_vgg_model",
+    "check_layer_names",
     "load_image",
     "generate_noise_image",
     "image_suffix",
@@ -191,6 +192,14 @@ def read_vgg19(path=None):
     return VGG19Weights(kernels, mean_rgb, description, network)
 
 
+def check_layer_names(layers):
+    """Raise ``ValueError`` naming the ``layers`` that are not VGG-19 layer names, and the names."""
+    all_names = [name for name, _, _ in VGG19_LAYERS]
+    unknown = [name for name in layers if name not in all_names]
+    if unknown:
+        raise ValueError(f"unknown VGG-19 layer(s) {unknown}; choose from {all_names}")
+
+
 def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     """Keras model mapping images (batch, height, width, 3), RGB in [0, 1], to a dict
     ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``
@@ -200,9 +209,7 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     """
     all_names = [name for name, _, _ in VGG19_LAYERS]
     layers = list(all_names if layers is None else layers)
-    unknown = [name for name in layers if name not in all_names]
-    if unknown:
-        raise ValueError(f"unknown VGG-19 layer(s) {unknown}; choose from {all_names}")
+    check_layer_names(layers)
     policy = tf.keras.mixed_precision.Policy(dtype_policy)
     deepest = max(all_names.index(name) for name in layers)
 

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -23,9 +24,9 @@ import tensorflow as tf  # noqa: E402
 
 from nst_grader.bench import cpu_model  # noqa: E402
 from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
-from vgg_weights import VGG19_LAYERS  # noqa: E402
 
 from .precision import resolve_precision  # noqa: E402
+from .speed import conv_gflops, step_flops  # noqa: E402
 from .transfer import StyleTransfer, defaults_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +36,7 @@ CONV_PEAK_SHAPES = ((300, 400, 64, 64), (150, 200, 128, 128), (75, 100, 256, 256
 """(height, width, input channels, output channels) of the 3x3 convolutions timed for the conv peak:
 VGG-19's four widths at the bench's 400x300 size, and its widest at a size that keeps the chip busy."""
 TARGETS = {
-    "fp32_share_of_peak": 0.80,
+    "fp32_share_of_conv_peak": 0.80,
     "bf16_share_of_conv_peak": 0.60,
     "bf16_over_fp32_time": 0.6,
     "bf16_loss_change": 0.02,
@@ -45,26 +46,6 @@ TARGETS = {
     "big_picture_seconds": 360,
     "big_picture_rss_gb": 4.0,
 }
-
-
-def step_flops(width, height, settings):
-    """FLOPs of one step: VGG-19's forward pass up to the deepest layer used, the gradient with
-    respect to the input (as many FLOPs again: one transposed convolution per convolution), and
-    the Gram matrices (2 n_H n_W n_C^2 each, twice with the gradient) at the style layers, whatever
-    their kind (conv, relu or pool). A multiply-add is 2 FLOPs; ReLUs and poolings count as free."""
-    style_layers = dict(settings.style_layers)
-    order = [name for name, _, _ in VGG19_LAYERS]
-    deepest = max(order.index(name) for name in (settings.content_layer, *style_layers))
-    conv, gram, h, w, n_c = 0, 0, height, width, 3
-    for name, kind, channels in VGG19_LAYERS[: deepest + 1]:
-        if kind == "conv":
-            n_c = channels[1]
-            conv += 2 * h * w * 9 * channels[0] * n_c
-        elif kind == "pool":
-            h, w = h // 2, w // 2
-        if name in style_layers:
-            gram += 2 * h * w * n_c**2
-    return 2 * conv + 2 * gram
 
 
 def matmul_peak_gflops(n=2048, repeats=20):
@@ -81,23 +62,9 @@ def matmul_peak_gflops(n=2048, repeats=20):
 
 
 def conv_peak_gflops(precision, shapes=CONV_PEAK_SHAPES, repeats=10):
-    """Measured throughput of 3x3 "same" convolutions in ``precision`` ("float32" or "bfloat16"):
-    the best over ``shapes`` of the median over ``repeats`` runs. Returns ``(GFLOP/s, shape)``."""
-    random = np.random.RandomState(0)
-    best = (0.0, None)
-    for height, width, channels_in, channels_out in shapes:
-        images = tf.constant(random.rand(1, height, width, channels_in), precision)
-        kernel = tf.constant(random.rand(3, 3, channels_in, channels_out) / (9 * channels_in), precision)
-        convolve = tf.function(lambda images, kernel: tf.nn.conv2d(images, kernel, 1, "SAME"))
-        convolve(images, kernel).numpy()
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            convolve(images, kernel).numpy()
-            times.append(time.perf_counter() - start)
-        gflops = 2 * height * width * 9 * channels_in * channels_out / statistics.median(times) / 1e9
-        best = max(best, (gflops, (height, width, channels_in, channels_out)), key=lambda pair: pair[0])
-    return best
+    """The best throughput over ``shapes`` of ``speed.conv_gflops`` in ``precision``. Returns
+    ``(GFLOP/s, shape)``."""
+    return max(((conv_gflops(precision, shape, repeats), shape) for shape in shapes), key=lambda pair: pair[0])
 
 
 def _transfer(vgg_weights, size, precision="float32", **changes):
@@ -243,7 +210,7 @@ def weights_load(path, runs=5):
 _BIG_PICTURE_SCRIPT = """
 import json, resource, subprocess, sys, time
 start = time.perf_counter()
-subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.run(sys.argv[1:], check=True, stderr=subprocess.DEVNULL)  # its stdout: the estimate
 seconds = time.perf_counter() - start
 peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux: kilobytes
 print(json.dumps({"seconds": seconds, "peak_rss_gb": peak_kb * 1024 / 1e9}))
@@ -251,16 +218,22 @@ print(json.dumps({"seconds": seconds, "peak_rss_gb": peak_kb * 1024 / 1e9}))
 
 
 def big_picture(size, output, steps=None):
-    """Wall seconds (start-up included) and peak RSS (GB) of the command line painting the bundled
-    pair at ``size`` (width, height) with its defaults (coarse to fine above 512 px), in a fresh
-    process; ``steps`` overrides the default steps (for tests)."""
+    """Wall seconds (start-up included), peak RSS (GB), and the time the command estimated before
+    its first step, of the command line painting the bundled pair at ``size`` (width, height) with
+    its defaults (coarse to fine above 512 px), in a fresh process; ``steps`` overrides the default
+    steps (for tests)."""
     command = [sys.executable, "-m", "neural_style", "--content", str(CONTENT), "--style", str(STYLE)]
-    command += ["--size", f"{size[0]}x{size[1]}", "--quiet", "--output", str(output)]
+    command += ["--size", f"{size[0]}x{size[1]}", "--output", str(output)]
     command += ["--steps", str(steps)] if steps else []
     result = subprocess.run(
         [sys.executable, "-c", _BIG_PICTURE_SCRIPT, *command], cwd=ROOT, check=True, capture_output=True, text=True
     )
-    return {"size": f"{size[0]}x{size[1]}", **json.loads(result.stdout.strip().splitlines()[-1])}
+    estimate = re.search(r"^estimated time: about (\d+) s", result.stdout, re.MULTILINE)
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "estimated_seconds": int(estimate[1]),
+        **json.loads(result.stdout.strip().splitlines()[-1]),
+    }
 
 
 def measure_engine(
@@ -313,7 +286,7 @@ def measure_engine(
 
                 def peaks(precision=precision, shape=shape):
                     return {
-                        "conv": conv_peak_gflops(precision, (shape,))[0],
+                        "conv": conv_gflops(precision, shape),
                         "matmul": matmul_peak_gflops(matmul_size, repeats=10),
                     }
 
@@ -396,9 +369,9 @@ def markdown(r):
         "",
         "| figure | measured | target |",
         "|---|---|---|",
-        f"| fp32 step, share of the fp32 matmul peak (of the fp32 conv peak) | "
-        f"{min(s['share_of_fp32_peak'] for s in fp32):.0%} or more "
-        f"({min(s['share_of_conv_peak'] for s in fp32):.0%} or more) | ≥ {t['fp32_share_of_peak']:.0%} |",
+        f"| fp32 step, share of the fp32 conv peak (of the fp32 matmul peak) | "
+        f"{min(s['share_of_conv_peak'] for s in fp32):.0%} or more "
+        f"({min(s['share_of_fp32_peak'] for s in fp32):.0%} or more) | ≥ {t['fp32_share_of_conv_peak']:.0%} |",
         f"| bf16 evaluation, share of the bf16 conv peak (per step) | "
         f"{min(s['share_of_conv_peak_per_evaluation'] for s in bf16):.0%} or more "
         f"({min(s['share_of_conv_peak'] for s in bf16):.0%} or more) | ≥ {t['bf16_share_of_conv_peak']:.0%} |",
@@ -421,6 +394,7 @@ def markdown(r):
         f"| a {b['size']} picture from the command line, its defaults (time with start-up; peak RSS) | "
         f"{b['seconds']:.0f} s; {b['peak_rss_gb']:.1f} GB | "
         f"≤ {t['big_picture_seconds']} s; ≤ {t['big_picture_rss_gb']:g} GB |",
+        f"| its time estimated before the first step (without start-up) | {b['estimated_seconds']} s | |",
         "",
         "Step times are medians of 3 runs of 10 steps, timed after a warm-up of 1 Adam step or "
         "10 L-BFGS steps (graph tracing; L-BFGS's first line searches); weights load: median of 5 "

@@ -25,7 +25,7 @@ from nst_utils import (
     save_image,
 )
 
-from . import memory  # noqa: E402
+from . import memory, speed  # noqa: E402
 from .precision import PRECISIONS, resolve_precision  # noqa: E402
 from .steps import Interrupted  # noqa: E402
 from .transfer import (  # noqa: E402
@@ -285,11 +285,19 @@ def main(argv=None):
         estimate = "" if needed is None else f"estimated peak memory {memory.gigabytes(needed)}"
 
         steps_per_level = level_steps(settings.steps, len(sizes))
+        if not args.quiet and not args.resume:
+            probe = speed.conv_gflops(precision, repeats=3)
+            seconds = speed.estimated_seconds(sizes, steps_per_level, settings, precision, probe)
+            print(
+                f"estimated time: about {seconds:.0f} s for {sum(steps_per_level)} steps "
+                f"(a probe convolution ran at {probe:.0f} GFLOP/s in {precision} just now)"
+            )
 
         def on_step_at(level):
             """The callback of ``level``: saves a snapshot every --snapshot-every steps (named after the
             level too, when there are several); in the first level of several, it also prints the whole
-            run's time, estimated from the first steps (the very first, which traces the graph, left out)."""
+            run's time, estimated again from the first steps (the very first, which traces the graph,
+            left out)."""
             name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
             estimating = level == 0 and len(sizes) > 1 and not args.quiet and not args.resume
             timed = []  # (step, time) of the first steps timed
@@ -303,7 +311,7 @@ def main(argv=None):
                         per_step = (timed[-1][1] - timed[0][1]) / max(timed[-1][0] - timed[0][0], 1)
                         total = sum(level_seconds(per_step, sizes[0], sizes, steps_per_level))
                         tqdm.write(
-                            f"estimated time: about {total:.0f} s for the {len(sizes)} levels "
+                            f"estimated again: about {total:.0f} s for the {len(sizes)} levels "
                             f"(level 1's first steps took {per_step:.3f} s each)"
                         )
 

@@ -100,6 +100,14 @@ def test_tiny_adam_run_writes_output_and_snapshots(tmp_path, photo):
         result.stdout,
     ), result.stdout
     assert "adam:" in result.stderr  # the progress bar
+    # Before the first step: the time, from the run's FLOPs and a probe convolution timed just then.
+    estimate = re.search(
+        r"^estimated time: about \d+ s for 2 steps \(a probe convolution ran at \d+ GFLOP/s in "
+        r"(float32|bfloat16) just now\)$",
+        result.stdout,
+        re.MULTILINE,
+    )
+    assert estimate and estimate.start() < result.stdout.index("saved"), result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cat.png", "cat_step0001.png", "cat_step0002.png"]
     for name in ("cat_step0001.png", "cat_step0002.png"):
         assert _size_of(tmp_path / name) == (48, 32)
@@ -138,7 +146,7 @@ def test_tiny_lbfgs_run_with_two_blended_styles(tmp_path, photo, capsys):
     with Image.open(output) as im:
         assert im.format == "JPEG" and im.size == (48, 32)
     assert f"saved {output}  (2 lbfgs steps" in out
-    assert "lbfgs:" not in err  # --quiet: no progress bar
+    assert "lbfgs:" not in err and "estimated time" not in out  # --quiet: no progress bar, no estimate
     assert sorted(p.name for p in tmp_path.iterdir()) == ["blend.jpg", "blend_step0002.jpg"]
 
 
@@ -367,10 +375,10 @@ def test_levels_run_coarse_to_fine_as_the_engine_does_by_hand(tmp_path, photo, c
     assert abs(int(left) - 4 * float(per_step)) <= 0.51
     # The whole run's time, estimated within the first level from its steps 2 to 4 (all it has): 4 + 1 * 4 steps' worth.
     total, first_steps = re.search(
-        r"estimated time: about (\d+) s for the 2 levels \(level 1's first steps took ([\d.]+) s each\)", out
+        r"estimated again: about (\d+) s for the 2 levels \(level 1's first steps took ([\d.]+) s each\)", out
     ).groups()
     assert abs(int(total) - 8 * float(first_steps)) <= 0.51
-    assert out.index("estimated time") < out.index("level 2 of 2")
+    assert out.index("estimated again") < out.index("level 2 of 2")
     assert "(5 lbfgs steps in " in out and "4 at 48x32 + 1 at 96x64" in out, out
     with Image.open(tmp_path / "out.png") as image:
         assert image.size == (96, 64)

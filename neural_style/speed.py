@@ -1,0 +1,73 @@
+"""What a run costs in arithmetic, and what this machine does per second: the bench's ratios and the
+command line's time estimate before a run both come from here.
+
+``step_flops`` counts one step's FLOPs from VGG-19's layer shapes; ``conv_gflops`` times one 3x3
+convolution; ``estimated_seconds`` divides a run's FLOPs by a short such probe, scaled by the share
+of it that whole runs reach (``RUN_SHARE``).
+"""
+
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from nst_utils import check_layer_names
+from vgg_weights import VGG19_LAYERS
+
+PROBE_SHAPE = (150, 200, 128, 128)
+"""(height, width, input channels, output channels) of the convolution a time estimate times: the
+shape at which ``make bench`` found both precisions' conv peaks on the machines measured."""
+RUN_SHARE = {"bfloat16": 0.55, "float32": 0.7}
+"""The share of the probe's throughput that the steps of a whole default run (L-BFGS, coarse to fine
+above 512 px) reach, in FLOPs counted by ``step_flops``: below 1 for the optimiser's own work, line
+searches that try twice, the layers and sizes less efficient than the probe's, and the first
+block's recomputation at the largest levels (``neural_style.strips``). Calibrated with the command
+line's runs at 400x300 and 1920x1080 (README, Big pictures)."""
+
+
+def step_flops(width, height, settings):
+    """FLOPs of one step: VGG-19's forward pass up to the deepest layer used, the gradient with
+    respect to the input (as many FLOPs again: one transposed convolution per convolution), and
+    the Gram matrices (2 n_H n_W n_C^2 each, twice with the gradient) at the style layers, whatever
+    their kind (conv, relu or pool). A multiply-add is 2 FLOPs; ReLUs and poolings count as free."""
+    style_layers = dict(settings.style_layers)
+    check_layer_names([settings.content_layer, *style_layers])
+    order = [name for name, _, _ in VGG19_LAYERS]
+    deepest = max(order.index(name) for name in (settings.content_layer, *style_layers))
+    conv, gram, h, w, n_c = 0, 0, height, width, 3
+    for name, kind, channels in VGG19_LAYERS[: deepest + 1]:
+        if kind == "conv":
+            n_c = channels[1]
+            conv += 2 * h * w * 9 * channels[0] * n_c
+        elif kind == "pool":
+            h, w = h // 2, w // 2
+        if name in style_layers:
+            gram += 2 * h * w * n_c**2
+    return 2 * conv + 2 * gram
+
+
+def conv_gflops(precision, shape=PROBE_SHAPE, repeats=10):
+    """Measured throughput (GFLOP/s) of one 3x3 "same" convolution of ``shape`` (height, width,
+    channels in, channels out) in ``precision`` ("float32" or "bfloat16"): the median of ``repeats``
+    timings, after one untimed run that builds the kernel."""
+    height, width, channels_in, channels_out = shape
+    random = np.random.RandomState(0)
+    images = tf.constant(random.rand(1, height, width, channels_in), precision)
+    kernel = tf.constant(random.rand(3, 3, channels_in, channels_out) / (9 * channels_in), precision)
+    convolve = tf.function(lambda images, kernel: tf.nn.conv2d(images, kernel, 1, "SAME"))
+    convolve(images, kernel).numpy()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        convolve(images, kernel).numpy()
+        times.append(time.perf_counter() - start)
+    return 2 * height * width * 9 * channels_in * channels_out / statistics.median(times) / 1e9
+
+
+def estimated_seconds(sizes, steps_per_level, settings, precision, probe_gflops):
+    """Estimated seconds of the steps of a run over ``sizes`` ((width, height) per level) with
+    ``steps_per_level`` steps, in ``precision``, on a machine whose probe convolution
+    (``conv_gflops(precision)``) ran at ``probe_gflops``. Start-up and the targets are not counted."""
+    flops = sum(steps * step_flops(width, height, settings) for (width, height), steps in zip(sizes, steps_per_level))
+    return flops / (probe_gflops * 1e9 * RUN_SHARE[precision])

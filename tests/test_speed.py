@@ -1,0 +1,65 @@
+"""FLOPs per step, the probe convolution, and the time estimate a run prints before its first step."""
+
+import dataclasses
+
+import pytest
+
+from neural_style import speed, transfer
+from nst_utils import read_vgg19
+
+
+@pytest.fixture(scope="module")
+def vgg_weights():
+    return read_vgg19()
+
+
+def test_step_flops_counts_convolutions_gradient_and_grams(vgg_weights):
+    # conv1_1 (3 -> 64) and conv1_2 (64 -> 64) on 10x8 pixels; one Gram matrix at conv1_1.
+    settings = dataclasses.replace(
+        transfer.defaults_for(vgg_weights), content_layer="conv1_2", style_layers=(("conv1_1", 1.0),)
+    )
+    pixels = 10 * 8
+    convolutions = 2 * pixels * 9 * 3 * 64 + 2 * pixels * 9 * 64 * 64
+    gram = 2 * pixels * 64 * 64
+    assert speed.step_flops(10, 8, settings) == 2 * convolutions + 2 * gram
+    # Deeper layers see fewer positions after each pooling: the default set costs more per pixel.
+    default = transfer.defaults_for(vgg_weights)
+    assert speed.step_flops(40, 32, default) > 16 * speed.step_flops(10, 8, settings)
+
+
+def test_step_flops_counts_the_gram_matrix_of_any_kind_of_layer(vgg_weights):
+    """A Gram matrix of relu1_1 (the default's kind of style layer) costs what one of conv1_1 does,
+    and one of pool1 a quarter of that (a quarter of the positions); the convolutions are the same."""
+
+    def flops(style_layer):
+        settings = dataclasses.replace(
+            transfer.defaults_for(vgg_weights), content_layer="pool1", style_layers=((style_layer, 1.0),)
+        )
+        return speed.step_flops(10, 8, settings)
+
+    gram_at_conv1_1 = 2 * 10 * 8 * 64**2
+    assert flops("relu1_1") == flops("conv1_1")
+    assert flops("conv1_1") - flops("pool1") == 2 * (gram_at_conv1_1 - gram_at_conv1_1 // 4)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_probe_convolution_runs_in_either_precision_at_a_plausible_rate(precision):
+    """A real 3x3 convolution (a small one here): its GFLOP/s are positive and below a few TFLOP/s
+    per core, which no CPU reaches."""
+    gflops = speed.conv_gflops(precision, (12, 16, 32, 32), repeats=3)
+    assert 0 < gflops < 10_000
+
+
+def test_the_estimate_is_the_run_flops_over_the_probe_scaled_by_the_share_runs_reach(vgg_weights):
+    """Twice the probe's speed halves the estimate, and the levels of a pyramid add up."""
+    settings = transfer.defaults_for(vgg_weights)
+    sizes, steps = transfer.pyramid(1920, 1080), transfer.level_steps(200, 3)
+    assert (sizes, steps) == ([(480, 270), (960, 540), (1920, 1080)], [200, 50, 25])
+    whole = speed.estimated_seconds(sizes, steps, settings, "bfloat16", probe_gflops=500)
+    levels = [speed.estimated_seconds([size], [count], settings, "bfloat16", 500) for size, count in zip(sizes, steps)]
+    assert whole == pytest.approx(sum(levels))
+    assert speed.estimated_seconds(sizes, steps, settings, "bfloat16", 1000) == pytest.approx(whole / 2)
+    # A level of 4 times the pixels and a quarter of the steps costs about as much: FLOPs go with pixels.
+    assert levels[1] == pytest.approx(levels[0], rel=0.02)
+    flops = sum(count * speed.step_flops(*size, settings) for size, count in zip(sizes, steps))
+    assert whole == pytest.approx(flops / (500e9 * speed.RUN_SHARE["bfloat16"]))
