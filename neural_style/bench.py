@@ -26,7 +26,7 @@ from nst_grader.bench import cpu_model  # noqa: E402
 from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
 
 from .precision import resolve_precision  # noqa: E402
-from .speed import conv_gflops, step_flops  # noqa: E402
+from .speed import PROBE_REPEATS, conv_gflops, step_flops  # noqa: E402
 from .transfer import StyleTransfer, defaults_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def matmul_peak_gflops(n=2048, repeats=20):
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def conv_peak_gflops(precision, shapes=CONV_PEAK_SHAPES, repeats=10):
+def conv_peak_gflops(precision, shapes=CONV_PEAK_SHAPES, repeats=PROBE_REPEATS):
     """The best throughput over ``shapes`` of ``speed.conv_gflops`` in ``precision``. Returns
     ``(GFLOP/s, shape)``."""
     return max(((conv_gflops(precision, shape, repeats), shape) for shape in shapes), key=lambda pair: pair[0])
@@ -401,7 +401,7 @@ def markdown(r):
         "fresh processes; L-BFGS to the Adam cost: median of 3 runs (Adam: one run of "
         f"{c['adam_steps']} steps). FLOPs are counted "
         "analytically: forward convolutions up to conv5_1, the same again for the input gradient, "
-        "and the Gram matrices. A conv peak is the median of 10 timings of one 3x3 convolution, "
+        f"and the Gram matrices. A conv peak is the median of {PROBE_REPEATS} timings of one 3x3 convolution, "
         "of the shape that was the best of those named in the bench at the start (the header's "
         "peaks). The peaks are measured again just before each run of steps, and each share is "
         "the median over the runs of the run's share of its own peaks, as the host's speed drifts. "

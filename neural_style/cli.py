@@ -286,8 +286,8 @@ def main(argv=None):
 
         steps_per_level = level_steps(settings.steps, len(sizes))
         if not args.quiet and not args.resume:
-            probe = speed.conv_gflops(precision, repeats=3)
-            seconds = speed.estimated_seconds(sizes, steps_per_level, settings, precision, probe)
+            probe = speed.conv_gflops(precision)
+            seconds = speed.estimated_seconds(sizes, steps_per_level, settings, probe)
             print(
                 f"estimated time: about {seconds:.0f} s for {sum(steps_per_level)} steps "
                 f"(a probe convolution ran at {probe:.0f} GFLOP/s in {precision} just now)"

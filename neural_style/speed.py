@@ -16,14 +16,18 @@ from nst_utils import check_layer_names
 from vgg_weights import VGG19_LAYERS
 
 PROBE_SHAPE = (150, 200, 128, 128)
-"""(height, width, input channels, output channels) of the convolution a time estimate times: the
-shape at which ``make bench`` found both precisions' conv peaks on the machines measured."""
-RUN_SHARE = {"bfloat16": 0.55, "float32": 0.7}
+"""(height, width, input channels, output channels) of the convolution a time estimate times: conv2_2
+at 400x300, mid-network, where ``make bench`` has found the fp32 conv peak."""
+PROBE_REPEATS = 30
+"""Timings whose median a throughput is: about 0.4 s of work in bfloat16. Shorter probes caught the
+host's first, faster tenths of a second of load, up to twice the rate it keeps up."""
+RUN_SHARE = 0.65
 """The share of the probe's throughput that the steps of a whole default run (L-BFGS, coarse to fine
 above 512 px) reach, in FLOPs counted by ``step_flops``: below 1 for the optimiser's own work, line
 searches that try twice, the layers and sizes less efficient than the probe's, and the first
 block's recomputation at the largest levels (``neural_style.strips``). Calibrated with the command
-line's runs at 400x300 and 1920x1080 (README, Big pictures)."""
+line's runs at 400x300 and 1920x1080 in bfloat16 and at 400x300 in float32, which reached
+0.66-0.78 (README, Big pictures)."""
 
 
 def step_flops(width, height, settings):
@@ -47,7 +51,7 @@ def step_flops(width, height, settings):
     return 2 * conv + 2 * gram
 
 
-def conv_gflops(precision, shape=PROBE_SHAPE, repeats=10):
+def conv_gflops(precision, shape=PROBE_SHAPE, repeats=PROBE_REPEATS):
     """Measured throughput (GFLOP/s) of one 3x3 "same" convolution of ``shape`` (height, width,
     channels in, channels out) in ``precision`` ("float32" or "bfloat16"): the median of ``repeats``
     timings, after one untimed run that builds the kernel."""
@@ -65,9 +69,10 @@ def conv_gflops(precision, shape=PROBE_SHAPE, repeats=10):
     return 2 * height * width * 9 * channels_in * channels_out / statistics.median(times) / 1e9
 
 
-def estimated_seconds(sizes, steps_per_level, settings, precision, probe_gflops):
+def estimated_seconds(sizes, steps_per_level, settings, probe_gflops):
     """Estimated seconds of the steps of a run over ``sizes`` ((width, height) per level) with
-    ``steps_per_level`` steps, in ``precision``, on a machine whose probe convolution
-    (``conv_gflops(precision)``) ran at ``probe_gflops``. Start-up and the targets are not counted."""
+    ``steps_per_level`` steps, on a machine whose probe convolution (``conv_gflops`` in the run's
+    precision) ran at ``probe_gflops``. Start-up and the targets are not
+    counted."""
     flops = sum(steps * step_flops(width, height, settings) for (width, height), steps in zip(sizes, steps_per_level))
-    return flops / (probe_gflops * 1e9 * RUN_SHARE[precision])
+    return flops / (probe_gflops * 1e9 * RUN_SHARE)

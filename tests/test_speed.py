@@ -55,11 +55,11 @@ def test_the_estimate_is_the_run_flops_over_the_probe_scaled_by_the_share_runs_r
     settings = transfer.defaults_for(vgg_weights)
     sizes, steps = transfer.pyramid(1920, 1080), transfer.level_steps(200, 3)
     assert (sizes, steps) == ([(480, 270), (960, 540), (1920, 1080)], [200, 50, 25])
-    whole = speed.estimated_seconds(sizes, steps, settings, "bfloat16", probe_gflops=500)
-    levels = [speed.estimated_seconds([size], [count], settings, "bfloat16", 500) for size, count in zip(sizes, steps)]
+    whole = speed.estimated_seconds(sizes, steps, settings, probe_gflops=500)
+    levels = [speed.estimated_seconds([size], [count], settings, 500) for size, count in zip(sizes, steps)]
     assert whole == pytest.approx(sum(levels))
-    assert speed.estimated_seconds(sizes, steps, settings, "bfloat16", 1000) == pytest.approx(whole / 2)
+    assert speed.estimated_seconds(sizes, steps, settings, 1000) == pytest.approx(whole / 2)
     # A level of 4 times the pixels and a quarter of the steps costs about as much: FLOPs go with pixels.
     assert levels[1] == pytest.approx(levels[0], rel=0.02)
     flops = sum(count * speed.step_flops(*size, settings) for size, count in zip(sizes, steps))
-    assert whole == pytest.approx(flops / (500e9 * speed.RUN_SHARE["bfloat16"]))
+    assert whole == pytest.approx(flops / (500e9 * speed.RUN_SHARE))
