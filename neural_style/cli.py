@@ -26,6 +26,7 @@ from nst_utils import (
 )
 
 from . import memory, speed  # noqa: E402
+from .colors import COLOR_MODES  # noqa: E402
 from .precision import PRECISIONS, resolve_precision  # noqa: E402
 from .steps import Interrupted  # noqa: E402
 from .transfer import (  # noqa: E402
@@ -159,7 +160,12 @@ def build_parser():
         "--resume", action="store_true", help="continue an interrupted run from OUTPUT.checkpoint.npz (same options)"
     )
     io.add_argument(
-        "--preserve-colors", action="store_true", help="transfer luminance only and keep the content's colours"
+        "--preserve-colors",
+        nargs="?",
+        const="luminance",
+        choices=COLOR_MODES,
+        help="keep the content's colours: 'luminance' (the default mode) transfers luminance only and keeps "
+        "every pixel's colour; 'histogram' gives the style the content's palette first",
     )
     io.add_argument(
         "--max-memory",

@@ -40,6 +40,7 @@ from scipy import ndimage  # noqa: E402
 from atomic_files import atomic_path  # noqa: E402
 from nst_utils import build_vgg_model, load_image, read_vgg19  # noqa: E402
 
+from .colors import COLOR_MODES  # noqa: E402
 from .lpips import LPIPS  # noqa: E402
 from .transfer import defaults_for, stylize  # noqa: E402
 
@@ -182,9 +183,12 @@ def tutorial_loop(network, content, style, seconds, feature_scale):
     return image.numpy(), steps
 
 
-def engine_run(vgg_weights, content, style, settings):
-    """The engine with ``settings`` (a ``transfer.Settings``) from ``content``: ``(image, seconds, steps)``."""
-    result = stylize(vgg_weights, content, [style], content, settings=settings, progress=False)
+def engine_run(vgg_weights, content, style, settings, preserve_colors=None):
+    """The engine with ``settings`` (a ``transfer.Settings``) and ``preserve_colors`` (see
+    ``transfer.stylize``) from ``content``: ``(image, seconds, steps)``."""
+    result = stylize(
+        vgg_weights, content, [style], content, settings=settings, preserve_colors=preserve_colors, progress=False
+    )
     return result.image, result.seconds, result.steps
 
 
@@ -205,15 +209,15 @@ def calibrate(vgg_weights, network, settings, width, height, gram_distance, lpip
     return best["feature_scale"], {"engine": engine, "tutorial": tries}
 
 
-def run_grid(vgg_weights, network, settings, width, height, feature_scale, gram_distance, lpips):
-    """Every pair of the grid, each method for the engine's time: ``(records, pictures)``, pictures being
-    ``{(content, style): {"engine": image, "tutorial": image}}``."""
+def run_grid(vgg_weights, network, settings, width, height, feature_scale, gram_distance, lpips, preserve_colors=None):
+    """Every pair of the grid, each method for the engine's time (the engine with ``preserve_colors``):
+    ``(records, pictures)``, pictures being ``{(content, style): {"engine": image, "tutorial": image}}``."""
     contents, styles = grid_images(width, height)
     records, pictures = [], {}
     for content_name, content in contents.items():
         for style_name, style in styles.items():
             score = Scores(content, style, gram_distance, lpips)
-            image, seconds, steps = engine_run(vgg_weights, content, style, settings)
+            image, seconds, steps = engine_run(vgg_weights, content, style, settings, preserve_colors)
             tutorial_image, tutorial_steps = tutorial_loop(network, content, style, seconds, feature_scale)
             record = {
                 "content": content_name,
@@ -269,11 +273,12 @@ def summary(records):
 
 
 def markdown(results):
-    s = results["summary"]
+    s, colors = results["summary"], results.get("engine_preserve_colors")
     lines = [
         f"Quality grid at {results['size']}: {s['pairs']} pairs; each method ran for the engine's time "
         f"(median {statistics.median(r['seconds'] for r in results['records']):.0f} s). Tutorial loop's feature "
-        f"scale: {results['tutorial_feature_scale']:g}. Engine's content weight: {results['engine_content_weight']:g}.",
+        f"scale: {results['tutorial_feature_scale']:g}. Engine's content weight: {results['engine_content_weight']:g}"
+        f"{'; its colours preserved by ' + colors if colors else ''}.",
         "",
         "| content | style | engine styled | tutorial styled | engine LPIPS | tutorial LPIPS "
         "| engine steps | tutorial steps |",
@@ -305,6 +310,9 @@ def main(argv=None):
         "--content-weight", type=float, help="the engine's content weight, to try another (default: its default)"
     )
     parser.add_argument(
+        "--preserve-colors", choices=COLOR_MODES, help="the engine's colour mode, to try one (default: none)"
+    )
+    parser.add_argument(
         "--feature-scale", type=float, help="the tutorial loop's feature scale, calibrated if not given (saves 5 min)"
     )
     args = parser.parse_args(argv)
@@ -322,11 +330,12 @@ def main(argv=None):
         else calibrate(vgg_weights, network, settings, width, height, gram_distance, lpips)
     )
     records, (contents, styles, pictures) = run_grid(
-        vgg_weights, network, settings, width, height, feature_scale, gram_distance, lpips
+        vgg_weights, network, settings, width, height, feature_scale, gram_distance, lpips, args.preserve_colors
     )
     results = {
         "size": args.size,
         "engine_content_weight": settings.content_weight,
+        "engine_preserve_colors": args.preserve_colors,
         "tutorial_feature_scale": feature_scale,
         "calibration": calibration,
         "records": records,

@@ -16,7 +16,7 @@ from atomic_files import atomic_path
 from nst_utils import CONFIG, build_vgg_model
 
 from .adam import Adam
-from .colors import luminance, match_luminance, with_colors_of
+from .colors import COLOR_MODES, luminance, match_color_histogram, match_luminance, with_colors_of
 from .lbfgs import ProjectedLBFGS
 from .losses import content_loss, gram_loss, gram_matrix, total_variation_loss
 from .precision import DTYPE_POLICIES, resolve_precision
@@ -294,7 +294,7 @@ def stylize(
     init_image,
     style_blend=None,
     settings=None,
-    preserve_colors=False,
+    preserve_colors=None,
     callback=None,
     progress=True,
     checkpoint=None,
@@ -302,13 +302,18 @@ def stylize(
 ):
     """Run style transfer; return its ``RunResult`` (see ``StyleTransfer.run``).
 
-    With ``preserve_colors`` the transfer runs on luminance only (``neural_style.colors``) and the
-    result, like each image the callback sees, takes the content's colours. ``init_image``
-    (1, H, W, 3) is where the optimisation starts; ``checkpoint`` and ``resume`` are passed to
-    ``StyleTransfer.run``.
+    ``preserve_colors`` (``neural_style.colors``): None, the style's colours; ``"luminance"``, the
+    transfer runs on luminance only and the result, like each image the callback sees, takes the
+    content's colours; ``"histogram"``, the styles' colours are first given the content's mean and
+    covariance. ``init_image`` (1, H, W, 3) is where the optimisation starts; ``checkpoint`` and
+    ``resume`` are passed to ``StyleTransfer.run``.
     """
+    if preserve_colors not in (None, *COLOR_MODES):
+        raise ValueError(f"unknown colour mode {preserve_colors!r}; choose from {COLOR_MODES}")
     colors = np.asarray(content, np.float32)
-    if preserve_colors:
+    if preserve_colors == "histogram":
+        styles = [match_color_histogram(style, content) for style in styles]
+    if preserve_colors == "luminance":
         styles = [match_luminance(style, content) for style in styles]
         content, init_image = luminance(content), luminance(init_image)
         recolor = lambda image: with_colors_of(image, colors)  # noqa: E731

@@ -269,6 +269,27 @@ def test_preserve_colors_keeps_the_content_colours_whatever_the_style_brightness
     assert np.abs(results["dark"] - results["bright"]).mean() < 0.01
 
 
+def test_preserve_colors_histogram_gives_the_picture_the_content_palette(tmp_path, photo, capsys):
+    """``--preserve-colors histogram``: the blue-and-orange swirls take the cat photo's palette, so the
+    picture's mean colour is near the photo's, far nearer than without the option; ``--preserve-colors``
+    alone still means luminance."""
+    content = load_image(photo, *SIZE)[0].reshape(-1, 3)
+    mean_color_error = {}
+    for mode in ((), ("--preserve-colors", "histogram")):
+        output = tmp_path / f"{len(mode)}.png"
+        status, _, err = run_main(
+            capsys,
+            *("--content", photo, "--style", SWIRLS, "--size", "48x32", "--steps", 24, "--quiet"),
+            *mode,
+            *("--output", output),
+        )
+        assert status == 0, err
+        mean_color_error[mode] = np.abs(read_rgb(output).reshape(-1, 3).mean(0) - content.mean(0)).max()
+    assert mean_color_error[("--preserve-colors", "histogram")] < 0.03 < mean_color_error[()], mean_color_error
+    parse = cli.build_parser().parse_args
+    assert parse(["--content", "c.jpg", "--style", "s.jpg", "--preserve-colors"]).preserve_colors == "luminance"
+
+
 def test_style_layers_option_parses_weights():
     parse = cli.build_parser().parse_args
     base = ["--content", "c.jpg", "--style", "s.jpg"]

@@ -12,7 +12,7 @@ from scipy.io import loadmat, savemat
 import vgg_weights as weights_sources
 from matconvnet_fixtures import GENERATIONS, random_vgg_kernels, vgg_layer_names, write_vgg_mat
 from neural_style import transfer
-from neural_style.colors import RGB_TO_YIQ, luminance, match_luminance
+from neural_style.colors import RGB_TO_YIQ, luminance, match_color_histogram, match_luminance
 from neural_style.losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
 from neural_style.precision import resolve_precision
 from nst_utils import CONFIG, VGG19_LAYERS, WeightsError, build_vgg_model, load_image, read_vgg19
@@ -475,12 +475,53 @@ def test_preserve_colors_keeps_chrominance(vgg_weights, photo_path):
     style = load_image(STYLE_PATH, 64, 48)
     settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=10)
     image = transfer.stylize(
-        vgg_weights, content, [style], content, settings=settings, preserve_colors=True, progress=False
+        vgg_weights, content, [style], content, settings=settings, preserve_colors="luminance", progress=False
     ).image
     assert image.shape == content.shape and image.min() >= 0.0 and image.max() <= 1.0
     result, original = image[0] @ RGB_TO_YIQ.T, content[0] @ RGB_TO_YIQ.T
     np.testing.assert_allclose(result[..., 1:], original[..., 1:], atol=2e-3)  # I and Q kept
     assert np.abs(result[..., 0] - original[..., 0]).mean() > 0.01  # luminance restyled
+
+
+def test_match_color_histogram_gives_the_style_the_content_mean_and_covariance():
+    """A colourful style (its channels mixed, so their covariance is full) takes the content's colour
+    mean and 3x3 covariance exactly while nothing is clipped; a grey style, which has no spread across
+    colours to match, varies along C_c^1/2 (1, 1, 1) instead: tinted with the content's colours."""
+    rng = np.random.RandomState(3)
+    content = 0.5 + rng.randn(1, 20, 30, 3) @ np.diag([0.06, 0.03, 0.02]) @ [[1, 0.5, 0], [0, 1, 0.3], [0, 0, 1]]
+    style = 0.5 + rng.randn(1, 24, 16, 3) @ np.diag([0.02, 0.05, 0.04]) @ [[1, 0, 0.4], [0.2, 1, 0], [0, 0.3, 1]]
+    assert content.min() > 0 and content.max() < 1 and style.min() > 0 and style.max() < 1
+    matched = match_color_histogram(style.astype(np.float32), content.astype(np.float32))
+    assert matched.shape == style.shape and matched.dtype == np.float32
+    assert matched.min() > 0 and matched.max() < 1  # nothing clipped
+    np.testing.assert_allclose(matched.reshape(-1, 3).mean(0), content.reshape(-1, 3).mean(0), atol=1e-5)
+    np.testing.assert_allclose(
+        np.cov(matched.reshape(-1, 3), rowvar=False), np.cov(content.reshape(-1, 3), rowvar=False), atol=1e-5
+    )
+
+    grey = np.repeat(rng.uniform(0.3, 0.7, (1, 10, 10, 1)), 3, axis=-1).astype(np.float32)
+    colored = match_color_histogram(grey, content.astype(np.float32)).reshape(-1, 3)
+    values, vectors = np.linalg.eigh(np.cov(content.reshape(-1, 3), rowvar=False))
+    grey_axis = (vectors * values**0.5) @ vectors.T @ np.ones(3)  # C_c^1/2 (1, 1, 1)
+    spread = np.linalg.svd(colored - colored.mean(0), full_matrices=False)[2][0]  # the one direction it varies in
+    assert abs(spread @ grey_axis) / np.linalg.norm(grey_axis) > 0.999
+    assert np.abs(colored[:, 0] - colored[:, 1]).max() > 0.01  # no longer grey
+
+
+def test_histogram_colors_run_the_transfer_on_the_matched_style(vgg_weights, photo_path):
+    """``preserve_colors="histogram"`` is the plain transfer with the style matched first, the same
+    picture to the last bit; an unknown mode is refused."""
+    content = load_image(photo_path, 64, 48)
+    style = load_image(STYLE_PATH, 64, 48)
+    settings = dataclasses.replace(transfer.defaults_for(vgg_weights), optimizer="lbfgs", steps=5)
+    run = lambda styles, mode: (
+        transfer.stylize(  # noqa: E731
+            vgg_weights, content, styles, content, settings=settings, preserve_colors=mode, progress=False
+        ).image
+    )
+    np.testing.assert_array_equal(run([style], "histogram"), run([match_color_histogram(style, content)], None))
+    with pytest.raises(ValueError, match="unknown colour mode 'sepia'"):
+        run([style], "sepia")
 
 
 def test_match_luminance_takes_the_content_brightness_and_contrast():
