@@ -93,7 +93,7 @@ def _floats(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def _layers(text):
+def layer_weights(text):
     """``relu1_1,relu2_1`` (equal weights) or ``relu1_1:0.5,relu2_1:0.5``."""
     parts = [part.split(":") for part in text.split(",")]
     try:
@@ -190,7 +190,7 @@ def build_parser():
     opt.add_argument("--content-layer", help=f"VGG-19 layer for content (default {CONFIG.content_layer})")
     opt.add_argument(
         "--style-layers",
-        type=_layers,
+        type=layer_weights,
         help=f"e.g. relu1_1,relu2_1 or relu1_1:0.5,relu2_1:0.5 (default "
         f"{','.join(f'{name}:{weight:g}' for name, weight in CONFIG.style_layers)})",
     )

@@ -40,6 +40,7 @@ from scipy import ndimage  # noqa: E402
 from atomic_files import atomic_path  # noqa: E402
 from nst_utils import build_vgg_model, load_image, read_vgg19  # noqa: E402
 
+from .cli import layer_weights  # noqa: E402
 from .colors import COLOR_MODES  # noqa: E402
 from .lpips import LPIPS  # noqa: E402
 from .transfer import defaults_for, stylize  # noqa: E402
@@ -273,12 +274,13 @@ def summary(records):
 
 
 def markdown(results):
-    s, colors = results["summary"], results.get("engine_preserve_colors")
+    s, colors, layers = results["summary"], results.get("engine_preserve_colors"), results.get("engine_style_layers")
     lines = [
         f"Quality grid at {results['size']}: {s['pairs']} pairs; each method ran for the engine's time "
         f"(median {statistics.median(r['seconds'] for r in results['records']):.0f} s). Tutorial loop's feature "
         f"scale: {results['tutorial_feature_scale']:g}. Engine's content weight: {results['engine_content_weight']:g}"
-        f"{'; its colours preserved by ' + colors if colors else ''}.",
+        f"{'; its colours preserved by ' + colors if colors else ''}"
+        f"{'; its style layers ' + ','.join(f'{name}:{weight:g}' for name, weight in layers) if layers else ''}.",
         "",
         "| content | style | engine styled | tutorial styled | engine LPIPS | tutorial LPIPS "
         "| engine steps | tutorial steps |",
@@ -310,6 +312,9 @@ def main(argv=None):
         "--content-weight", type=float, help="the engine's content weight, to try another (default: its default)"
     )
     parser.add_argument(
+        "--style-layers", type=layer_weights, help="the engine's style layers and weights, to try others (as the CLI's)"
+    )
+    parser.add_argument(
         "--preserve-colors", choices=COLOR_MODES, help="the engine's colour mode, to try one (default: none)"
     )
     parser.add_argument(
@@ -322,6 +327,8 @@ def main(argv=None):
     settings = defaults_for(vgg_weights)
     if args.content_weight is not None:
         settings = dataclasses.replace(settings, content_weight=args.content_weight)
+    if args.style_layers is not None:
+        settings = dataclasses.replace(settings, style_layers=args.style_layers)
     network = vgg_network(vgg_weights)
     gram_distance, lpips = GramDistance(network), LPIPS()
     feature_scale, calibration = (
@@ -336,6 +343,7 @@ def main(argv=None):
         "size": args.size,
         "engine_content_weight": settings.content_weight,
         "engine_preserve_colors": args.preserve_colors,
+        "engine_style_layers": settings.style_layers,
         "tutorial_feature_scale": feature_scale,
         "calibration": calibration,
         "records": records,

@@ -100,6 +100,8 @@ def test_summary_counts_the_pairs_where_the_engine_wins_on_both_scores():
     with_colors = {"size": "48x32", "tutorial_feature_scale": 100.0, "engine_content_weight": 11.0}
     with_colors.update(records=records, summary=summary, engine_preserve_colors="histogram")
     assert "Engine's content weight: 11; its colours preserved by histogram." in quality.markdown(with_colors)
+    with_colors["engine_style_layers"] = (("relu1_1", 0.5), ("relu3_1", 0.5))
+    assert "by histogram; its style layers relu1_1:0.5,relu3_1:0.5." in quality.markdown(with_colors)
 
 
 def test_gallery_has_a_row_per_photo_and_two_columns_per_style(images):
