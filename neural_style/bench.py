@@ -26,7 +26,7 @@ from nst_grader.bench import cpu_model  # noqa: E402
 from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
 
 from .precision import resolve_precision  # noqa: E402
-from .speed import PROBE_REPEATS, conv_gflops, step_flops  # noqa: E402
+from .speed import PROBE_REPEATS, conv_gflops, median_seconds, step_flops  # noqa: E402
 from .transfer import StyleTransfer, defaults_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,14 +51,8 @@ TARGETS = {
 def matmul_peak_gflops(n=2048, repeats=20):
     """Measured fp32 matrix-multiply throughput (median over ``repeats`` products of n x n)."""
     a = tf.constant(np.random.RandomState(0).rand(n, n), tf.float32)
-    matmul = tf.function(lambda x: tf.matmul(x, x))
-    matmul(a).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        matmul(a).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * n**3 / statistics.median(times) / 1e9
+    matmul = tf.function(lambda: tf.matmul(a, a))
+    return 2 * n**3 / median_seconds(lambda: matmul().numpy(), repeats) / 1e9
 
 
 def conv_peak_gflops(precision, shapes=CONV_PEAK_SHAPES, repeats=PROBE_REPEATS):

@@ -132,7 +132,7 @@ class ProjectedLBFGS:
         rho = 1 / y's is kept with each pair: numpy's ``q -= alpha * y`` would fill a temporary
         image for every pair, and at the largest sizes the recursion would then take a sizeable
         share of a step."""
-        q = np.where(free, gradient, 0).astype(np.float32).ravel()
+        q = np.where(free, np.asarray(gradient, np.float32), np.float32(0)).ravel()
         alphas = []
         for s, y, rho in zip(reversed(self.s), reversed(self.y), reversed(self.rho)):
             alphas.append(rho * np.vdot(s, q))
@@ -143,7 +143,7 @@ class ProjectedLBFGS:
             r *= np.vdot(self.s[-1], self.y[-1]) / np.vdot(self.y[-1], self.precondition(self.y[-1], scale))
         else:
             r *= FIRST_MOVE / max(float(np.abs(r).max()), 1e-30)
-        r = r.astype(np.float32).ravel()
+        r = np.asarray(r, np.float32).ravel()
         for s, y, rho, alpha in zip(self.s, self.y, self.rho, reversed(alphas)):
             r = saxpy(s.ravel(), r, a=alpha - rho * np.vdot(y, r))
         r = r.reshape(self.shape)

@@ -51,28 +51,33 @@ def step_flops(width, height, settings):
     return 2 * conv + 2 * gram
 
 
+def median_seconds(run, repeats=PROBE_REPEATS):
+    """The median wall time of ``repeats`` calls of ``run()``, after one untimed call (which traces
+    and builds the kernels)."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def conv_gflops(precision, shape=PROBE_SHAPE, repeats=PROBE_REPEATS):
     """Measured throughput (GFLOP/s) of one 3x3 "same" convolution of ``shape`` (height, width,
-    channels in, channels out) in ``precision`` ("float32" or "bfloat16"): the median of ``repeats``
-    timings, after one untimed run that builds the kernel."""
+    channels in, channels out) in ``precision`` ("float32" or "bfloat16"), from ``median_seconds``."""
     height, width, channels_in, channels_out = shape
     random = np.random.RandomState(0)
     images = tf.constant(random.rand(1, height, width, channels_in), precision)
     kernel = tf.constant(random.rand(3, 3, channels_in, channels_out) / (9 * channels_in), precision)
-    convolve = tf.function(lambda images, kernel: tf.nn.conv2d(images, kernel, 1, "SAME"))
-    convolve(images, kernel).numpy()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        convolve(images, kernel).numpy()
-        times.append(time.perf_counter() - start)
-    return 2 * height * width * 9 * channels_in * channels_out / statistics.median(times) / 1e9
+    convolve = tf.function(lambda: tf.nn.conv2d(images, kernel, 1, "SAME"))
+    seconds = median_seconds(lambda: convolve().numpy(), repeats)
+    return 2 * height * width * 9 * channels_in * channels_out / seconds / 1e9
 
 
 def estimated_seconds(sizes, steps_per_level, settings, probe_gflops):
     """Estimated seconds of the steps of a run over ``sizes`` ((width, height) per level) with
     ``steps_per_level`` steps, on a machine whose probe convolution (``conv_gflops`` in the run's
-    precision) ran at ``probe_gflops``. Start-up and the targets are not
-    counted."""
+    precision) ran at ``probe_gflops``. Start-up and the targets are not counted."""
     flops = sum(steps * step_flops(width, height, settings) for (width, height), steps in zip(sizes, steps_per_level))
     return flops / (probe_gflops * 1e9 * RUN_SHARE)

@@ -310,15 +310,14 @@ def stylize(
     """
     if preserve_colors not in (None, *COLOR_MODES):
         raise ValueError(f"unknown colour mode {preserve_colors!r}; choose from {COLOR_MODES}")
-    colors = np.asarray(content, np.float32)
+    recolor = lambda image: np.asarray(image, np.float32)  # noqa: E731
     if preserve_colors == "histogram":
         styles = [match_color_histogram(style, content) for style in styles]
-    if preserve_colors == "luminance":
+    elif preserve_colors == "luminance":
+        colors = np.asarray(content, np.float32)
         styles = [match_luminance(style, content) for style in styles]
         content, init_image = luminance(content), luminance(init_image)
         recolor = lambda image: with_colors_of(image, colors)  # noqa: E731
-    else:
-        recolor = lambda image: np.asarray(image, np.float32)  # noqa: E731
     transfer = StyleTransfer(vgg_weights, content, styles, style_blend, settings)
     on_step = None if callback is None else (lambda step, image, terms: callback(step, recolor(image), terms))
     result = transfer.run(init_image, on_step, progress, checkpoint, resume)
