@@ -19,8 +19,10 @@ PROBE_SHAPE = (150, 200, 128, 128)
 """(height, width, input channels, output channels) of the convolution a time estimate times: conv2_2
 at 400x300, mid-network, where ``make bench`` has found the fp32 conv peak."""
 PROBE_REPEATS = 30
-"""Timings whose median a throughput is: about 0.4 s of work in bfloat16. Shorter probes caught the
-host's first, faster tenths of a second of load, up to twice the rate it keeps up."""
+"""Timings whose median a throughput is: about 0.4 s of work in bfloat16."""
+WARMUP_SECONDS = 0.75
+"""Untimed work before the timings: the host runs its first tenths of a second of load after a pause
+up to twice as fast as it keeps up, and a probe without this caught that rate whole."""
 RUN_SHARE = 0.65
 """The share of the probe's throughput that the steps of a whole default run (L-BFGS, coarse to fine
 above 512 px) reach, in FLOPs counted by ``step_flops``: below 1 for the optimiser's own work, line
@@ -51,10 +53,13 @@ def step_flops(width, height, settings):
     return 2 * conv + 2 * gram
 
 
-def median_seconds(run, repeats=PROBE_REPEATS):
-    """The median wall time of ``repeats`` calls of ``run()``, after one untimed call (which traces
-    and builds the kernels)."""
+def median_seconds(run, repeats=PROBE_REPEATS, warmup_seconds=WARMUP_SECONDS):
+    """The median wall time of ``repeats`` calls of ``run()``, after untimed calls for
+    ``warmup_seconds`` (at least one, which traces and builds the kernels)."""
+    start = time.perf_counter()
     run()
+    while time.perf_counter() - start < warmup_seconds:
+        run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -253,9 +253,10 @@ def pyramid(width, height, levels=None):
 
 
 def level_steps(steps, levels):
-    """Steps at each level of a pyramid: all of ``steps`` at the first, then a quarter, an eighth, ...
-    (at least 1): the larger levels start close to their result and cost 4 times more per step."""
-    return [steps] + [max(1, steps // 2 ** (level + 1)) for level in range(1, levels)]
+    """Steps at each level of a pyramid: all of ``steps`` at the first, then a quarter of the level
+    before's (at least 1). A level has 4 times the pixels of the one before, so each costs about as
+    much time as the first: the larger levels start close to their result and only refine it."""
+    return [max(1, steps // 4**level) for level in range(levels)]
 
 
 def level_seconds(seconds_per_step, measured_size, sizes, steps):

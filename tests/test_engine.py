@@ -658,7 +658,8 @@ def test_pyramid_halves_down_to_the_first_level():
 
 def test_level_steps_spend_most_steps_where_they_are_cheap():
     assert transfer.level_steps(200, 1) == [200]
-    assert transfer.level_steps(200, 3) == [200, 50, 25]
+    assert transfer.level_steps(200, 3) == [200, 50, 12]
+    assert transfer.level_steps(200, 4) == [200, 50, 12, 3]
     assert transfer.level_steps(3, 3) == [3, 1, 1]
 
 

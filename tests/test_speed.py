@@ -1,6 +1,7 @@
 """FLOPs per step, the probe convolution, and the time estimate a run prints before its first step."""
 
 import dataclasses
+import time
 
 import pytest
 
@@ -42,6 +43,17 @@ def test_step_flops_counts_the_gram_matrix_of_any_kind_of_layer(vgg_weights):
     assert flops("conv1_1") - flops("pool1") == 2 * (gram_at_conv1_1 - gram_at_conv1_1 // 4)
 
 
+def test_median_seconds_works_untimed_for_the_warm_up_first():
+    """One untimed call at least, more until ``warmup_seconds`` have passed, then ``repeats`` timed."""
+    calls = []
+    speed.median_seconds(lambda: calls.append(1), repeats=5, warmup_seconds=0)
+    assert len(calls) == 6
+    calls.clear()
+    seconds = speed.median_seconds(lambda: (calls.append(1), time.sleep(0.01)), repeats=5, warmup_seconds=0.2)
+    assert len(calls) > 6 + 2  # 0.2 s of 10 ms calls is many more than one
+    assert seconds >= 0.01
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_the_probe_convolution_runs_in_either_precision_at_a_plausible_rate(precision):
     """A real 3x3 convolution (a small one here): its GFLOP/s are positive and below a few TFLOP/s
@@ -54,12 +66,13 @@ def test_the_estimate_is_the_run_flops_over_the_probe_scaled_by_the_share_runs_r
     """Twice the probe's speed halves the estimate, and the levels of a pyramid add up."""
     settings = transfer.defaults_for(vgg_weights)
     sizes, steps = transfer.pyramid(1920, 1080), transfer.level_steps(200, 3)
-    assert (sizes, steps) == ([(480, 270), (960, 540), (1920, 1080)], [200, 50, 25])
+    assert (sizes, steps) == ([(480, 270), (960, 540), (1920, 1080)], [200, 50, 12])
     whole = speed.estimated_seconds(sizes, steps, settings, probe_gflops=500)
     levels = [speed.estimated_seconds([size], [count], settings, 500) for size, count in zip(sizes, steps)]
     assert whole == pytest.approx(sum(levels))
     assert speed.estimated_seconds(sizes, steps, settings, 1000) == pytest.approx(whole / 2)
     # A level of 4 times the pixels and a quarter of the steps costs about as much: FLOPs go with pixels.
     assert levels[1] == pytest.approx(levels[0], rel=0.02)
+    assert levels[2] == pytest.approx(levels[0], rel=0.06)  # 12 steps, not 12.5
     flops = sum(count * speed.step_flops(*size, settings) for size, count in zip(sizes, steps))
     assert whole == pytest.approx(flops / (500e9 * speed.RUN_SHARE))
