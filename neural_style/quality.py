@@ -20,6 +20,9 @@ grid (images/chelsea.jpg and images/swirls.jpg): the k, among half powers of ten
 styled as much as the engine's. The grid then compares how much content each keeps at that scale.
 
 Writes ``outputs/quality.json``, ``outputs/quality.md`` and the gallery ``images/readme/quality_grid.jpg``.
+
+``--score PICTURE ... --content PHOTO --style STYLE --size WxH`` scores pictures made elsewhere (a big
+picture scaled down, say) against one pair instead, and adds their ``sharpness``.
 """
 
 import argparse
@@ -142,6 +145,26 @@ class Scores:
             "styled": self.gram_distance(image, self.style_grams) / self.content_distance,
             "lpips": float(self.lpips(image, self.content)[0]),
         }
+
+
+def sharpness(image):
+    """Mean absolute Laplacian of ``image`` (1, H, W, 3) in grey, per pixel: fine strokes raise it,
+    an upsampled, blurred picture has little."""
+    grey = np.asarray(image, np.float32)[0].mean(axis=-1)
+    return float(np.abs(ndimage.laplace(grey))[1:-1, 1:-1].mean())
+
+
+def score_pictures(paths, content_path, style_path, width, height, gram_distance, lpips):
+    """``{"picture", "styled", "lpips", "sharpness"}`` of each picture file in ``paths``, every image
+    (the pictures, the photo and the style) scaled and cropped to ``width`` x ``height`` first."""
+    scores = Scores(
+        load_image(content_path, width, height), load_image(style_path, width, height), gram_distance, lpips
+    )
+    records = []
+    for path in paths:
+        picture = load_image(path, width, height)
+        records.append({"picture": str(path), **scores(picture), "sharpness": sharpness(picture)})
+    return records
 
 
 def tutorial_loop(network, content, style, seconds, feature_scale):
@@ -320,10 +343,20 @@ def main(argv=None):
     parser.add_argument(
         "--feature-scale", type=float, help="the tutorial loop's feature scale, calibrated if not given (saves 5 min)"
     )
+    parser.add_argument("--score", type=Path, nargs="+", metavar="PICTURE", help="score these pictures instead")
+    parser.add_argument("--content", type=Path, help="with --score: the photo")
+    parser.add_argument("--style", type=Path, help="with --score: the style image")
     args = parser.parse_args(argv)
     width, height = (int(part) for part in args.size.split("x"))
+    if args.score and not (args.content and args.style):
+        parser.error("--score needs --content and --style")
 
     vgg_weights = read_vgg19()
+    if args.score:
+        gram_distance = GramDistance(vgg_network(vgg_weights))
+        for record in score_pictures(args.score, args.content, args.style, width, height, gram_distance, LPIPS()):
+            print(json.dumps(record))
+        return
     settings = defaults_for(vgg_weights)
     if args.content_weight is not None:
         settings = dataclasses.replace(settings, content_weight=args.content_weight)

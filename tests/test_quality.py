@@ -1,10 +1,12 @@
 """The quality grid's parts (``neural_style.quality``), run for real at tiny sizes; the grid itself is
 ``make quality``."""
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from neural_style import quality
 from nst_utils import read_vgg19
@@ -117,3 +119,42 @@ def test_gallery_has_a_row_per_photo_and_two_columns_per_style(images):
     # The engine's cell of the first photo and first style holds that style image.
     cell = np.asarray(sheet)[label + 30 + 5 : label + 60 - 5, 40 + 5 : 80 - 5] / 255
     assert abs(cell.mean() - next(iter(styles.values())).mean()) < 0.05
+
+
+def test_score_mode_scores_pictures_against_a_pair_with_their_sharpness(tmp_path, capsys):
+    """``--score``: the photo itself is not styled at all (1) and as close to itself as LPIPS goes (0); a
+    blurred copy is less sharp and farther from the photo; a flat grey picture has no sharpness."""
+    from neural_style import lpips
+    from nst_utils import load_image, save_image
+
+    if not lpips.LPIPS_WEIGHTS.is_file():
+        pytest.skip(f"{lpips.LPIPS_WEIGHTS} is missing: run `python -m neural_style.lpips prepare`")
+    photo, style = ROOT / "images" / "chelsea.jpg", ROOT / "images" / "swirls.jpg"
+    blurred, flat = tmp_path / "blurred.png", tmp_path / "flat.png"
+    save_image(blurred, ndimage.gaussian_filter(load_image(photo, 96, 64), (0, 2, 2, 0)))
+    save_image(flat, np.full((1, 64, 96, 3), 0.5, np.float32))
+    quality.main(
+        [
+            "--score",
+            str(photo),
+            str(blurred),
+            str(flat),
+            "--content",
+            str(photo),
+            "--style",
+            str(style),
+            "--size",
+            "96x64",
+        ]
+    )
+    itself, blur, grey = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert itself["styled"] == pytest.approx(1.0) and itself["lpips"] == pytest.approx(0.0, abs=1e-5)
+    assert blur["sharpness"] < 0.5 * itself["sharpness"] and blur["lpips"] > 0.1
+    assert grey["sharpness"] == 0.0 and grey["picture"] == str(flat)
+
+
+def test_score_mode_needs_the_pair(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        quality.main(["--score", "a.png", "--style", "b.png"])
+    assert exit_info.value.code == 2
+    assert "--score needs --content and --style" in capsys.readouterr().err
