@@ -72,14 +72,20 @@ def timed_runs(vgg_weights, size, optimizer, precision="float32", timed_steps=10
     steps) leaves out graph tracing and, for L-BFGS, the first steps, whose line searches often
     backtrack; after them nearly every step needs one evaluation. Returns one dict per run: its
     ``seconds`` per step, its cost ``evaluations`` per step, and what ``peaks()`` (if given) measured
-    just before it, so that each run is compared with peaks taken under the same load."""
+    between the warm-up and the timed steps, so that each run is compared with peaks taken under the
+    same load: the host's speed can change within the seconds a warm-up takes."""
     warmup = 1 if optimizer == "adam" else 10
     transfer, content = _transfer(vgg_weights, size, precision, optimizer=optimizer, steps=warmup + timed_steps)
     measured = []
     for _ in range(runs):
-        peaks_before = peaks() if peaks else {}
-        ends = []
-        result = transfer.run(content, callback=lambda *_, ends=ends: ends.append(time.perf_counter()), progress=False)
+        peaks_before, ends = {}, []
+
+        def on_step(step, image, terms, peaks_before=peaks_before, ends=ends):
+            if step == warmup and peaks:
+                peaks_before.update(peaks())
+            ends.append(time.perf_counter())  # after the peaks: the timed steps start here
+
+        result = transfer.run(content, callback=on_step, progress=False)
         measured.append(
             {
                 "seconds": (ends[-1] - ends[warmup - 1]) / timed_steps,

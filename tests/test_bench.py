@@ -1,5 +1,7 @@
 """The benchmark's measuring code, run for real on tiny images (its timings are not judged here)."""
 
+import time
+
 import pytest
 
 from neural_style import bench
@@ -79,6 +81,22 @@ def test_each_share_is_taken_within_its_run_against_the_peaks_measured_just_befo
     assert row["share_of_fp32_peak"] == pytest.approx(1.0)
     assert row["share_of_conv_peak_per_evaluation"] == pytest.approx(0.5)  # the median of 0.5, 0.5, 0.75
     assert row["gflops"] == pytest.approx(50.0) and row["gflop_per_step"] == 100.0
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_the_peaks_are_measured_once_per_run_outside_the_timed_steps(vgg_weights, optimizer):
+    """``peaks()`` runs once per run, between the warm-up and the timed steps: its 1.5 s are in
+    neither, so 3 timed steps at 32x24 (milliseconds each) stay far below it."""
+    calls = []
+
+    def peaks():
+        calls.append(1)
+        time.sleep(1.5)
+        return {"conv": 1.0, "matmul": 1.0}
+
+    runs = bench.timed_runs(vgg_weights, (32, 24), optimizer, timed_steps=3, runs=2, peaks=peaks)
+    assert len(calls) == 2 and [run["conv"] for run in runs] == [1.0, 1.0]
+    assert all(run["seconds"] * 3 < 1.5 for run in runs), runs
 
 
 def test_markdown_computes_the_ratios():
