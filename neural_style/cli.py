@@ -30,6 +30,7 @@ from .colors import COLOR_MODES  # noqa: E402
 from .precision import PRECISIONS, resolve_precision  # noqa: E402
 from .steps import Interrupted  # noqa: E402
 from .transfer import (  # noqa: E402
+    DEFAULTS,
     FIRST_LEVEL_PX,
     MIN_SIZE,
     OPTIMIZERS,
@@ -192,7 +193,8 @@ def build_parser():
         "--style-layers",
         type=layer_weights,
         help=f"e.g. relu1_1,relu2_1 or relu1_1:0.5,relu2_1:0.5 (default "
-        f"{','.join(f'{name}:{weight:g}' for name, weight in CONFIG.style_layers)})",
+        f"{','.join(f'{name}:{weight:g}' for name, weight in DEFAULTS['normalised'].style_layers)}; "
+        "equal weights with the official weights file)",
     )
     opt.add_argument(
         "--init",

@@ -301,10 +301,11 @@ def test_style_layers_option_parses_weights():
 
 
 def test_help_names_the_default_layers():
-    """The help shows the layers a run uses when none are given: Gatys et al.'s, after the ReLU."""
+    """The help shows the layers a run uses when none are given: Gatys et al.'s, after the ReLU, with the
+    default weights file's style-layer weights."""
     text = "".join(cli.build_parser().format_help().split())  # argparse wraps lines, even inside words
     assert "VGG-19layerforcontent(defaultrelu4_2)" in text
-    assert "(defaultrelu1_1:0.2,relu2_1:0.2,relu3_1:0.2,relu4_1:0.2,relu5_1:0.2)" in text
+    assert "(defaultrelu1_1:0.1,relu2_1:0.15,relu3_1:0.25,relu4_1:0.25,relu5_1:0.25;equalweightswiththeofficial" in text
 
 
 def _command_final_cost(capsys, photo, output, *options):

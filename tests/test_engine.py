@@ -250,13 +250,21 @@ def _write_converted(path, description, network):
 @pytest.mark.parametrize("network", sorted(transfer.DEFAULTS))
 def test_default_layers_are_the_activations_after_the_relu(vgg_weights, network):
     """Gatys et al.'s features, for every network and in CONFIG (which the notebook uses): content at
-    relu4_2, style at relu1_1 ... relu5_1 with equal weights. Each is its convolution's output with
-    the negative values set to 0 (the convolution's own output has negative values)."""
+    relu4_2, style at relu1_1 ... relu5_1, with equal weights in CONFIG and for the official network,
+    and weighted towards the deeper layers for the normalised one (the quality grid's choice). Each is
+    its convolution's output with the negative values set to 0 (the convolution's own output has
+    negative values)."""
     settings = transfer.DEFAULTS[network]
-    assert (settings.content_layer, settings.style_layers) == (CONFIG.content_layer, CONFIG.style_layers)
-    assert settings.content_layer == "relu4_2"
-    assert [name for name, _ in settings.style_layers] == [f"relu{block}_1" for block in range(1, 6)]
-    assert [weight for _, weight in settings.style_layers] == [0.2] * 5
+    assert settings.content_layer == CONFIG.content_layer == "relu4_2"
+    names = [f"relu{block}_1" for block in range(1, 6)]
+    assert [name for name, _ in settings.style_layers] == [name for name, _ in CONFIG.style_layers] == names
+    weights = [weight for _, weight in settings.style_layers]
+    assert sum(weights) == pytest.approx(1.0)
+    assert [weight for _, weight in CONFIG.style_layers] == [0.2] * 5
+    if network == "imagenet":
+        assert weights == [0.2] * 5
+    else:
+        assert weights == [0.1, 0.15, 0.25, 0.25, 0.25]
 
     layers = [settings.content_layer, *(name for name, _ in settings.style_layers)]
     convolutions = [name.replace("relu", "conv") for name in layers]
