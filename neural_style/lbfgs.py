@@ -27,6 +27,7 @@ a checkpoint can hold them and a resumed run continues exactly.
 import numpy as np
 import scipy.fft
 from scipy.linalg.blas import saxpy
+from threadpoolctl import threadpool_limits
 
 # Curvature pairs (s, y) kept. More pairs model the cost's curvature better, so fewer evaluations
 # reach a given cost; the price is memory, 2 * MEMORY images of float32 (144 MB at 400x300), which
@@ -182,14 +183,19 @@ class ProjectedLBFGS:
         """Up to ``steps`` steps from ``image``, fewer if a stationary point comes first; calls
         ``on_step(image, cost, extra)`` after each with the new image and what ``evaluate`` returned
         for it. Returns the last image. ``evaluate(image)`` returns ``(cost, gradient, extra)``; it is
-        called for the start, then at least once per step (once per line-search try)."""
-        cost, gradient, _ = evaluate(image)
-        for _ in range(steps):
-            point = self.step(image, cost, gradient, evaluate)
-            if point is None:
-                break
-            image, cost, gradient, extra = point
-            on_step(image, cost, extra)
+        called for the start, then at least once per step (once per line-search try).
+
+        numpy's and scipy's BLAS (OpenBLAS) run on one thread meanwhile: the update's vector
+        operations gain little from a second, and OpenBLAS's threads keep spinning for a while
+        after each call, on the cores the network's next evaluation needs."""
+        with threadpool_limits(limits=1, user_api="blas"):
+            cost, gradient, _ = evaluate(image)
+            for _ in range(steps):
+                point = self.step(image, cost, gradient, evaluate)
+                if point is None:
+                    break
+                image, cost, gradient, extra = point
+                on_step(image, cost, extra)
         return image
 
     def _observe(self, gradient):

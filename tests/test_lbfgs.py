@@ -1,10 +1,11 @@
 """The projected, preconditioned L-BFGS on box-constrained quadratics whose answers are known,
 what each part of its preconditioner buys, the bounds on its moves, then its memory: dropped when
-it points uphill, and its round trip. (Style-transfer runs with it are in test_engine and
-test_resume.)"""
+it points uphill, and its round trip; and BLAS held to one thread while it runs. (Style-transfer
+runs with it are in test_engine and test_resume.)"""
 
 import numpy as np
 import pytest
+import threadpoolctl
 
 from neural_style.lbfgs import FIRST_MOVE, MAX_MOVE, ProjectedLBFGS, smoothing_filter
 
@@ -219,3 +220,26 @@ def test_big_images_keep_fewer_curvature_pairs():
     sizes, steps = [(480, 270), (1920, 1080)], [200, 25]
     expected = memory.BASE_BYTES + 1920 * 1080 * (memory.ACTIVATION_BYTES_PER_PIXEL["bfloat16"] + 2 * 10 * 12)
     assert memory.peak_bytes(sizes, steps, "bfloat16", "lbfgs") == pytest.approx(expected)
+
+
+def test_blas_runs_on_one_thread_during_a_run_and_as_before_after_it():
+    """numpy's and scipy's OpenBLAS are held to one thread while the optimiser runs (its evaluations
+    and steps), and get their thread counts back afterwards."""
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpoolctl.threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "no BLAS library loaded"
+    if max(before) == 1:
+        pytest.skip("BLAS already runs on one thread here: nothing to limit")
+    seen = []
+    fit = _smooth_fit(np.full(SHAPE, 0.5, np.float32), stiffness=1.0)
+
+    def evaluate(x):
+        seen.append(blas_threads())
+        return fit(x)
+
+    _minimise(evaluate, np.zeros(SHAPE, np.float32), steps=3)
+    assert len(seen) >= 4 and all(threads == [1] * len(before) for threads in seen[1:]), seen
+    assert blas_threads() == before
