@@ -136,8 +136,9 @@ def lbfgs_versus_adam(vgg_weights, size, adam_steps=1000, lbfgs_runs=3):
     lbfgs.evaluate(content)  # trace the graph before timing
     runs = [_lbfgs_run_to(lbfgs, content, aims) for _ in range(lbfgs_runs)]
 
-    def median_run(runs):  # a run that never reached the cost counts as the slowest (reported as not reached)
-        return sorted(runs, key=lambda run: math.inf if run["seconds"] is None else run["seconds"])[len(runs) // 2]
+    def median_run(aim_runs):  # a run that never reached the cost counts as the slowest (reported as not reached)
+        ordered = sorted(aim_runs, key=lambda run: math.inf if run["seconds"] is None else run["seconds"])
+        return ordered[len(ordered) // 2]
 
     return {
         "size": f"{size[0]}x{size[1]}",
@@ -168,10 +169,10 @@ def _lbfgs_run_to(lbfgs, content, aims):
 
     started = time.perf_counter()
     result = lbfgs.run(content, callback=on_step, progress=False)
-    runs = {aim: {"steps": None, "seconds": None, "evaluations": None} for aim in aims}
+    per_aim = {aim: {"steps": None, "seconds": None, "evaluations": None} for aim in aims}
     for aim, (step, seconds) in reached.items():
-        runs[aim] = {"steps": step, "seconds": seconds, "evaluations": result.step_evaluations[step - 1]}
-    return runs
+        per_aim[aim] = {"steps": step, "seconds": seconds, "evaluations": result.step_evaluations[step - 1]}
+    return per_aim
 
 
 def bf16_quality(vgg_weights, size, steps):
