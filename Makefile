@@ -12,7 +12,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test lint bench quality weights weights-official figures release autograde feedback report lab clean
+.PHONY: demo test system-packages lint bench quality weights weights-official figures release autograde feedback report lab clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -41,10 +41,17 @@ weights-official: $(VENV)/.installed
 demo: $(WEIGHTS)
 	$(PY) -m neural_style --content $(DEMO_CONTENT) --style $(DEMO_STYLE) --output outputs/demo.png
 
-# Lint (rules in pyproject.toml), then the test suite in two processes, one file each at a time
-# (pytest-xdist): test_grading.py, which keeps both cores busy with graded kernels for minutes,
-# starts first, and the other files run beside it.
-test: lint $(WEIGHTS) $(LPIPS_WEIGHTS)
+# The Debian packages the tests need (Chromium, bubblewrap, PostgreSQL 15): installed when missing
+# as root on Debian; elsewhere the one command to run is printed, unless PARTIAL=1 asks for a
+# partial run (see scripts/system_packages.sh).
+system-packages:
+	@bash scripts/system_packages.sh
+
+# System packages, lint (rules in pyproject.toml), then the test suite in two processes, one file each
+# at a time (pytest-xdist): test_grading.py, which keeps both cores busy with graded kernels for
+# minutes, starts first, and the other files run beside it. The last line counts the tests and names
+# each skip's reason; with CI=true a skip fails the run (tests/suite_summary.py).
+test: system-packages lint $(WEIGHTS) $(LPIPS_WEIGHTS)
 	$(PY) -m pytest --numprocesses 2 --dist loadfile tests/test_grading.py tests
 
 lint: $(VENV)/.installed

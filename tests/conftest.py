@@ -8,6 +8,9 @@ import pytest
 from course import make_course
 from helpers import LoopbackServer
 
+# The run's closing line, and no skipped test under CI=true (tests/suite_summary.py).
+pytest_plugins = ["suite_summary"]
+
 # Before any test module imports TensorFlow (nothing imported above does).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
