@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SUITE = '''
+SUITE = """
 import pytest
 
 def test_runs():
@@ -19,7 +19,7 @@ def test_needs_a_tool():
 
 def test_elsewhere_only():
     pytest.skip("not applicable here: a big-endian machine")
-'''
+"""
 
 
 def run_suite(tmp_path, ci, *args):
