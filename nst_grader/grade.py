@@ -12,8 +12,11 @@ default, or ``--db postgresql://...``) with nbgrader's ``SaveAutoGrades`` and wr
   core); ``--scheduler ADDRESS`` sends the same tasks to an existing Dask cluster, whose workers
   must see the course directory at the same path.
 * A rerun grades only the submissions not graded yet; ``--force`` regrades all.
-* A submission that cannot be graded (no notebook, a notebook that does not parse or is over
-  ``MAX_NOTEBOOK_MB``, a kernel that dies) costs only itself: it is recorded with the reason in
+* The submission's folder is copied by ``nst_grader.intake``, which follows no link and copies
+  only regular files and folders, within limits; a notebook that is not a regular file is not
+  graded, and every entry left out is recorded (its ``dropped`` column and its reason).
+* A submission that cannot be graded (no notebook, a notebook that is not a regular file, does not
+  parse or is over ``intake.MAX_FILE_MB``, a kernel that dies) costs only itself: it is recorded with the reason in
   ``grading_log.csv`` and retried by the next run. A graded submission that ran into a limit (time,
   output, the sandbox's memory, processes or file size: ``nst_grader.execute``) is recorded there
   with the limits it met.
@@ -34,8 +37,6 @@ from pathlib import Path
 ASSIGNMENT = "art_generation"
 NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
 LOG = "grading_log.csv"
-# A submitted notebook with its outputs (pictures included) is a few MB; a larger one is not read.
-MAX_NOTEBOOK_MB = 50
 
 
 def _config(course, root, db_url):
@@ -135,47 +136,43 @@ def limits_met(result):
 def grade_submission(course, student, template):
     """Grade one submission in a private copy of the course (runs on a Dask worker).
 
-    Returns ``{"student", "status": "graded"|"failed", "reason", "notebook", "seconds"}``; the reason
-    of a graded submission lists the limits it ran into (empty if none).
+    Returns ``{"student", "status": "graded"|"failed", "reason", "dropped", "notebook", "seconds"}``:
+    the reason of a graded submission lists the limits it ran into and the entries of its folder that
+    were not copied (empty if none); ``dropped`` lists those entries as JSON (``nst_grader.intake``).
     """
+    from nst_grader.intake import Refused, admit
+    from nst_grader.sandbox import share_with_kernels
+
     start = time.perf_counter()
     folder = Path(course) / "submitted" / student / ASSIGNMENT
-    if not (folder / NOTEBOOK).is_file():
+
+    def failed(reason, dropped=""):
         return {
             "student": student,
             "status": "failed",
-            "reason": f"no {NOTEBOOK} in {folder}",
+            "reason": reason,
+            "dropped": dropped,
             "seconds": time.perf_counter() - start,
         }
-    if (folder / NOTEBOOK).stat().st_size > MAX_NOTEBOOK_MB * 2**20:
-        return {
-            "student": student,
-            "status": "failed",
-            "reason": f"{NOTEBOOK} is over {MAX_NOTEBOOK_MB} MB",
-            "seconds": time.perf_counter() - start,
-        }
-    from nst_grader.sandbox import share_with_kernels
 
     with tempfile.TemporaryDirectory(prefix="nst-grade-") as work:
         work = Path(work)
         share_with_kernels(work)
-        shutil.copytree(
-            folder, work / "submitted" / student / ASSIGNMENT, symlinks=False, ignore_dangling_symlinks=True
-        )
+        try:
+            intake = admit(folder, work / "submitted" / student / ASSIGNMENT, NOTEBOOK)
+        except Refused as refused:
+            return failed(refused.reason)
         shutil.copy(template, work / "gradebook.db")
         result = _api(course, work, f"sqlite:///{work / 'gradebook.db'}").autograde(ASSIGNMENT, student)
         graded = work / "autograded" / student / ASSIGNMENT / NOTEBOOK
+        notes = [intake.dropped_text()]
         if not result["success"] or not graded.is_file():
-            return {
-                "student": student,
-                "status": "failed",
-                "reason": _reason(result),
-                "seconds": time.perf_counter() - start,
-            }
+            return failed("; ".join(filter(None, [_reason(result), *notes])), intake.dropped_json())
         return {
             "student": student,
             "status": "graded",
-            "reason": limits_met(result),
+            "reason": "; ".join(filter(None, [limits_met(result), *notes])),
+            "dropped": intake.dropped_json(),
             "notebook": graded.read_text(),
             "seconds": time.perf_counter() - start,
         }
@@ -228,11 +225,26 @@ def graded_students(course, db_url):
     }
 
 
+LOG_FIELDS = ["student", "status", "score", "reason", "seconds", "dropped"]
+
+
 def _append_log(course, row):
+    """Append ``row`` to ``grading_log.csv`` (a log written with fewer columns is rewritten first)."""
     path = Path(course) / LOG
+    if path.exists():
+        with path.open(newline="") as file:
+            reader = csv.DictReader(file)
+            if reader.fieldnames != LOG_FIELDS:
+                rows = list(reader)
+                partial = path.with_name(path.name + ".part")
+                with partial.open("w", newline="") as out:
+                    writer = csv.DictWriter(out, fieldnames=LOG_FIELDS, restval="", extrasaction="ignore")
+                    writer.writeheader()
+                    writer.writerows(rows)
+                os.replace(partial, path)
     new = not path.exists()
     with path.open("a", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=["student", "status", "score", "reason", "seconds"])
+        writer = csv.DictWriter(file, fieldnames=LOG_FIELDS)
         if new:
             writer.writeheader()
         writer.writerow(row)
@@ -287,6 +299,7 @@ def main(argv=None):
                         "score": score,
                         "reason": result.get("reason", ""),
                         "seconds": f"{result['seconds']:.1f}",
+                        "dropped": result.get("dropped", ""),
                     },
                 )
         if cluster is not None:

@@ -8,7 +8,7 @@ import os
 from sqlalchemy import create_engine, text
 
 from course import ASSIGNMENT, NOTEBOOK, nbgrader_env
-from nst_grader import grade
+from nst_grader import grade, intake
 from nst_grader.execute import LIMIT_NOTE
 
 
@@ -37,9 +37,10 @@ def test_an_oversized_notebook_is_refused_unread(tmp_path):
     folder = tmp_path / "submitted" / "big" / ASSIGNMENT
     folder.mkdir(parents=True)
     with (folder / NOTEBOOK).open("wb") as file:  # sparse: no 51 MB written
-        file.truncate((grade.MAX_NOTEBOOK_MB + 1) * 2**20)
+        file.truncate((intake.MAX_FILE_MB + 1) * 2**20)
     result = grade.grade_submission(str(tmp_path), "big", str(tmp_path / "no-template.db"))
-    assert result["status"] == "failed" and f"over {grade.MAX_NOTEBOOK_MB} MB" in result["reason"]
+    assert result["status"] == "failed"
+    assert result["reason"] == f"{NOTEBOOK} is over {intake.MAX_FILE_MB} MB: not graded"
     assert os.listdir(tmp_path) == ["submitted"]  # nothing copied, no course made
 
 

@@ -1,0 +1,260 @@
+"""Files in (``nst_grader.intake``), on a real file system: a submission folder holding every kind of
+entry is copied with only its regular files and folders, each other entry dropped with its reason,
+and a notebook that is not a regular file refuses the submission with nothing copied."""
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+
+from nst_grader import intake
+from nst_grader.intake import Refused, admit
+
+NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
+SECRET = "root's secret"
+
+
+@pytest.fixture
+def course(tmp_path):
+    """``tmp_path`` with a secret outside the submissions, a peer's notebook and one student's folder
+    holding a regular notebook."""
+    (tmp_path / "secret.txt").write_text(SECRET)
+    peer = tmp_path / "submitted" / "peer" / "art_generation"
+    peer.mkdir(parents=True)
+    (peer / NOTEBOOK).write_text("peer's notebook")
+    folder = tmp_path / "submitted" / "student" / "art_generation"
+    folder.mkdir(parents=True)
+    (folder / NOTEBOOK).write_text("student's notebook")
+    return tmp_path
+
+
+def folder_of(course):
+    return course / "submitted" / "student" / "art_generation"
+
+
+def every_file(target):
+    """{relative path: content} of every file under ``target``, and the relative folders."""
+    files, folders = {}, []
+    for root, dirnames, filenames in os.walk(target):
+        for name in dirnames:
+            folders.append(os.path.relpath(os.path.join(root, name), target))
+        for name in filenames:
+            path = os.path.join(root, name)
+            assert stat.S_ISREG(os.lstat(path).st_mode)
+            with open(path, "rb") as file:
+                files[os.path.relpath(path, target)] = file.read()
+    return files, sorted(folders)
+
+
+def test_only_regular_files_and_folders_come_in_and_every_other_entry_is_dropped_with_its_reason(course, tmp_path):
+    folder = folder_of(course)
+    (folder / "images").mkdir()
+    (folder / "images" / "mine.txt").write_text("kept")
+    (folder / "absolute").symlink_to(course / "secret.txt")
+    (folder / "relative").symlink_to("../../../secret.txt")
+    (folder / "dangling").symlink_to("../../nowhere/at/all")
+    (folder / "loop").symlink_to("loop")
+    (folder / "peer.ipynb").symlink_to(course / "submitted" / "peer" / "art_generation" / NOTEBOOK)
+    (folder / "linked_folder").symlink_to(course)
+    (folder / "images" / "deep_link").symlink_to("/etc")
+    os.link(course / "secret.txt", folder / "hard_link")
+    os.mkfifo(folder / "fifo")
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(folder / "socket"))
+    odd = os.fsdecode(b"odd\xff\x1b[31mname")
+    (folder / odd).write_text("odd but regular")
+    devices = {}
+    if os.geteuid() == 0:
+        os.mknod(folder / "zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))
+        os.mknod(folder / "block", stat.S_IFBLK | 0o600, os.makedev(7, 0))
+        devices = {"zero": "is a character device", "block": "is a block device"}
+    target = tmp_path / "work" / "copy"
+    try:
+        result = admit(folder, target, NOTEBOOK)
+    finally:
+        listening.close()
+    files, folders = every_file(target)
+    assert files == {
+        NOTEBOOK: b"student's notebook",
+        "images/mine.txt": b"kept",
+        os.fsdecode(os.fsencode(odd)): b"odd but regular",
+    }
+    assert folders == ["images"]
+    assert dict(result.dropped) == {
+        "absolute": "is a symbolic link",
+        "relative": "is a symbolic link",
+        "dangling": "is a symbolic link",
+        "loop": "is a symbolic link",
+        "peer.ipynb": "is a symbolic link",
+        "linked_folder": "is a symbolic link",
+        "images/deep_link": "is a symbolic link",
+        "hard_link": "has 2 names (a hard link)",
+        "fifo": "is a FIFO",
+        "socket": "is a socket",
+        **devices,
+    }
+    assert sorted(result.copied) == sorted(files)
+    assert json.loads(result.dropped_json()) == [list(entry) for entry in result.dropped]
+    assert result.dropped_text().startswith(f"dropped {len(result.dropped)} entries: ")
+    assert SECRET.encode() not in b"".join(files.values())
+
+
+def test_an_odd_name_is_shown_escaped():
+    shown = intake.printable(os.fsdecode(b"a\xff\x1b[2Jb\n"))
+    assert shown == "a\\xff\\x1b[2Jb\\n" and shown.isprintable()
+    assert len(intake.printable("x" * 1000)) == 200
+
+
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda path, course: path.symlink_to(course / "secret.txt"), "is a symbolic link"),
+        (lambda path, course: path.symlink_to("../../peer/art_generation/" + NOTEBOOK), "is a symbolic link"),
+        (lambda path, course: path.symlink_to("/nowhere"), "is a symbolic link"),
+        (lambda path, course: os.mkfifo(path), "is a FIFO"),
+        (lambda path, course: path.mkdir(), "is a folder"),
+        (lambda path, course: os.link(course / "secret.txt", path), "has 2 names (a hard link)"),
+        (lambda path, course: None, "is missing"),
+        (
+            lambda path, course: path.open("wb").truncate((intake.MAX_FILE_MB + 1) * 2**20),
+            f"is over {intake.MAX_FILE_MB} MB",
+        ),
+    ],
+    ids=["link-out", "link-to-peer", "dangling", "fifo", "folder", "hard-link", "missing", "too-big"],
+)
+def test_a_notebook_that_is_not_a_regular_file_refuses_the_submission_with_nothing_copied(course, tmp_path, make, why):
+    folder = folder_of(course)
+    (folder / NOTEBOOK).unlink()
+    (folder / "other.txt").write_text("x")
+    make(folder / NOTEBOOK, course)
+    target = tmp_path / "work" / "copy"
+    with pytest.raises(Refused) as refused:
+        admit(folder, target, NOTEBOOK)
+    assert refused.value.reason == f"{NOTEBOOK} {why}: not graded"
+    assert not target.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may make a device node")
+def test_a_notebook_that_is_a_character_device_is_refused_unread(course, tmp_path):
+    folder = folder_of(course)
+    (folder / NOTEBOOK).unlink()
+    os.mknod(folder / NOTEBOOK, stat.S_IFCHR | 0o666, os.makedev(1, 5))  # /dev/zero: endless
+    with pytest.raises(Refused, match="is a character device: not graded"):
+        admit(folder, tmp_path / "copy", NOTEBOOK)
+
+
+def test_a_submission_folder_that_is_a_link_is_refused(course, tmp_path):
+    linked = course / "submitted" / "linked" / "art_generation"
+    linked.parent.mkdir()
+    linked.symlink_to(course / "submitted" / "peer" / "art_generation")
+    with pytest.raises(Refused, match="^the submission folder is a symbolic link: not graded$"):
+        admit(linked, tmp_path / "copy", NOTEBOOK)
+
+
+def test_a_fifo_is_dropped_without_blocking_even_with_a_writer_waiting(course, tmp_path):
+    """A FIFO swapped in after the ``lstat`` would block a plain open; O_NONBLOCK and the ``fstat``
+    after opening drop it. Shown here on a FIFO opened directly."""
+    folder = folder_of(course)
+    os.mkfifo(folder / "fifo")
+    copier = intake._Copier(tmp_path)
+    root = intake.open_submission(folder)
+    try:
+        assert copier.copy_file("fifo", root, "fifo") == "is a FIFO"
+    finally:
+        os.close(root)
+    assert not (tmp_path / "fifo").exists()
+
+
+def test_file_count_size_and_depth_limits(course, tmp_path, monkeypatch):
+    monkeypatch.setattr(intake, "MAX_FILES", 4)
+    monkeypatch.setattr(intake, "MAX_TOTAL_MB", 1)
+    monkeypatch.setattr(intake, "MAX_DEPTH", 3)
+    folder = folder_of(course)
+    for index in range(5):
+        (folder / f"small-{index}.txt").write_text("x")
+    (folder / "a-big.bin").write_bytes(bytes(2**20))  # would pass the total (the notebook is in)
+    deep = folder / "d1" / "d2" / "d3"
+    deep.mkdir(parents=True)
+    (deep / "too-deep.txt").write_text("x")
+    result = admit(folder, tmp_path / "copy", NOTEBOOK)
+    files, folders = every_file(tmp_path / "copy")
+    assert sorted(files) == [NOTEBOOK, "small-0.txt", "small-1.txt", "small-2.txt"]
+    assert folders == ["d1", "d1/d2"]
+    assert dict(result.dropped) == {
+        "a-big.bin": "would take the submission over 1 MB",
+        "d1/d2/d3": "is deeper than 3 folders",
+        "small-3.txt": "is over the limit of 4 files",
+        "small-4.txt": "is over the limit of 4 files",
+    }
+    assert result.total_bytes == sum(map(len, files.values()))
+
+
+NOBODY = 65534
+# Copies the submission at argv[1] into argv[2] and prints what was dropped, as JSON.
+ADMIT = """
+import json, sys
+from nst_grader.intake import admit
+print(json.dumps(admit(sys.argv[1], sys.argv[2], sys.argv[3]).dropped))
+"""
+
+
+def test_an_unreadable_file_is_dropped_for_a_normal_user(tmp_path):
+    """Root reads a file of mode 0; a normal user (here, as root, the user ``nobody``) drops it."""
+    with tempfile.TemporaryDirectory() as shared:
+        os.chmod(shared, 0o755)
+        folder = Path(shared) / "art_generation"
+        folder.mkdir()
+        (folder / NOTEBOOK).write_text("notebook")
+        (folder / "private.txt").write_text("x")
+        os.chmod(folder / "private.txt", 0)
+        (folder / "closed").mkdir(mode=0)
+        as_user = []
+        if os.geteuid() == 0:
+            as_user = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+            os.chown(shared, NOBODY, NOBODY)
+        result = subprocess.run(
+            [*as_user, sys.executable, "-c", ADMIT, str(folder), str(Path(shared) / "copy"), NOTEBOOK],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).parents[1],
+        )
+        assert result.returncode == 0, result.stderr
+        assert dict(json.loads(result.stdout)) == {
+            "private.txt": "cannot be read (Permission denied)",
+            "closed": "cannot be read (Permission denied)",
+        }
+
+
+def test_a_file_that_grows_while_it_is_read_is_cut_off(course, tmp_path, monkeypatch):
+    """The size checked before reading is not trusted: at most the limit is read."""
+    monkeypatch.setattr(intake, "MAX_FILE_MB", 1)
+    monkeypatch.setattr(intake, "READ_CHUNK", 2**16)
+    folder = folder_of(course)
+    growing = folder / "growing.bin"
+    growing.write_bytes(b"")
+    stop = threading.Event()
+
+    def grow():
+        with growing.open("ab") as file:
+            while not stop.is_set() and file.tell() < 8 * 2**20:
+                file.write(bytes(2**16))
+                file.flush()
+
+    writer = threading.Thread(target=grow)
+    writer.start()
+    try:
+        result = admit(folder, tmp_path / "copy", NOTEBOOK)
+    finally:
+        stop.set()
+        writer.join()
+    copied = tmp_path / "copy" / "growing.bin"
+    assert ("growing.bin" in result.copied and copied.stat().st_size <= 2**20) or (
+        dict(result.dropped).get("growing.bin", "").startswith("is over") and not copied.exists()
+    )
