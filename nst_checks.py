@@ -167,25 +167,44 @@ def describe(exercise, case):
 
 
 # ------------------------------------------------------------------------------------------------
-# Summaries: every result is compared as (shape, value, scale), the value being a fingerprint
+# Results: every value and gradient is reported and compared whole, entry by entry
 
 
-def fingerprint_weights(size):
-    """The fixed random weighting W of a fingerprint (a flat array of ``size``)."""
-    return np.random.RandomState(0).uniform(-1.0, 1.0, size)
+def gradient_direction(exercise, case):
+    """The upstream gradient (n_C, n_C) along which ``gram_matrix``'s gradient is taken, or None.
+
+    A matrix-valued result has no single gradient: the gradient of sum(G * D) is taken, D drawn
+    from the case's own seed. The graded cells' seeds come from the course's secret (see
+    ``nst_grader.secret``), so D is not known before grading, and only the true vector-Jacobian
+    product of the Gram matrix gives the right gradient for it.
+    """
+    if exercise != "gram_matrix":
+        return None
+    seed, (n_C, _) = case
+    return np.random.RandomState((seed, 1)).uniform(-1.0, 1.0, (n_C, n_C))
 
 
-def summarise(array):
-    """``(shape, value, scale)`` of an array: a scalar as itself; a larger array as the
-    fingerprint sum(x * W) with a fixed random W, which changes with every entry. ``scale`` bounds
-    the rounding error: the sum of |x * W|."""
-    array = np.asarray(array, np.float64)
-    weights = fingerprint_weights(array.size).reshape(array.shape) if array.ndim else np.float64(1.0)
-    return list(array.shape), float(np.sum(array * weights)), float(np.sum(np.abs(array * weights)))
+def entries(array):
+    """The entries of an array as a flat list of floats (None for NaN and infinities, which JSON
+    cannot carry)."""
+    flat = np.ravel(np.asarray(array, np.float64))
+    return [float(x) if np.isfinite(x) else None for x in flat]
 
 
-def close(value, expected_value, scale):
-    return abs(value - expected_value) <= RTOL * scale + 1e-12
+def as_array(values):
+    """A flat float64 array of reported entries (None becomes NaN, which matches nothing)."""
+    return np.array([np.nan if x is None else x for x in values], np.float64)
+
+
+def close(values, expected_values):
+    """Whether float32 results ``values`` match float64 references ``expected_values`` (flat lists
+    of the same length) entry by entry: each within RTOL of its own magnitude plus that of the
+    array's root mean square, which bounds the rounding of entries that cancel to near zero."""
+    got, want = as_array(values), as_array(expected_values)
+    if got.shape != want.shape:
+        return False
+    scale = np.abs(want) + np.sqrt(np.mean(want**2)) if want.size else want
+    return bool(np.all(np.abs(got - want) <= RTOL * scale + 1e-12))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -258,13 +277,12 @@ def _kind(result):
 
 
 def _summary(value):
-    """``{"kind", "shape", "value"}`` of what a function returned, the value a fingerprint (only
-    ``{"kind"}`` for what is not an array or a number)."""
+    """``{"kind", "shape", "value"}`` of what a function returned, the value its entries (``entries``;
+    only ``{"kind"}`` for what is not an array or a number)."""
     kind = _kind(value)
     if kind not in ("tensor", "numpy", "number"):
         return {"kind": kind}
-    shape, fingerprint, _ = summarise(value)
-    return {"kind": kind, "shape": shape, "value": fingerprint}
+    return {"kind": kind, "shape": list(np.shape(value)), "value": entries(value)}
 
 
 @contextlib.contextmanager
@@ -289,8 +307,12 @@ def _flat_targets(args, targets):
     return flat
 
 
-def _run(exercise, function, arrays, targets, in_graph):
-    """One run of a cost function: ``{"kind", "shape", "value", "gradient"}``, or ``{"error"}``."""
+def _run(function, arrays, targets, direction, in_graph):
+    """One run of a cost function: ``{"kind", "shape", "value", "gradient"}``, or ``{"error"}``.
+
+    ``gradient`` holds the entries of the gradient wrt every target (``make_inputs``), one after the
+    other, of the result itself, or of sum(result * direction) for a matrix (``gradient_direction``).
+    """
     import tensorflow as tf
 
     def to_tensor(value):
@@ -299,10 +321,7 @@ def _run(exercise, function, arrays, targets, in_graph):
         return tf.constant(value) if isinstance(value, np.ndarray | np.generic) else value
 
     tensor_args = [to_tensor(value) for value in arrays]
-    size = None if exercise != "gram_matrix" else arrays[0].shape[0] ** 2
-    weighting = (
-        None if size is None else tf.constant(fingerprint_weights(size).reshape((-1, arrays[0].shape[0])), tf.float32)
-    )
+    weighting = None if direction is None else tf.constant(direction, tf.float32)
 
     def evaluate(*args):
         sources = _flat_targets(args, targets)
@@ -333,7 +352,7 @@ def _run(exercise, function, arrays, targets, in_graph):
                 np.zeros(np.size(source)) if gradient is None else np.ravel(np.asarray(gradient, np.float64))
                 for gradient, source in zip(gradients, _flat_targets(arrays, targets))
             ]
-            run["gradient"] = summarise(np.concatenate(flat))[1]
+            run["gradient"] = entries(np.concatenate(flat))
         return run
     except Exception as error:  # the student's function may raise anything; it is reported
         return {"error": _error(error)}
@@ -349,8 +368,8 @@ def _returned(value):
 
 def _run_steps(function, arrays, in_graph):
     """TRAIN_STEPS calls of ``train_step`` on a fresh variable and SGD optimizer, with the stand-in
-    costs: ``{"steps": [{"returned", "image"}], "iterations"}``, ``image`` being the fingerprint of
-    the variable after the call and ``iterations`` the optimizer's count of steps at the end; or
+    costs: ``{"steps": [{"returned", "image"}], "iterations"}``, ``image`` being the entries of the
+    variable after the call and ``iterations`` the optimizer's count of steps at the end; or
     ``{"error"}``."""
     import tensorflow as tf
 
@@ -365,7 +384,7 @@ def _run_steps(function, arrays, in_graph):
             steps = []
             for _ in range(TRAIN_STEPS):
                 returned = _returned(step())
-                steps.append({"returned": returned, "image": summarise(generated_image.numpy())[1]})
+                steps.append({"returned": returned, "image": entries(generated_image.numpy())})
         return {"steps": steps, "iterations": int(optimizer.iterations.numpy())}
     except Exception as error:  # the student's function may raise anything; it is reported
         return {"error": _error(error)}
@@ -378,6 +397,7 @@ def measure(exercise, function, case, namespace=None):
     ``namespace`` (by default the globals of ``function``: the notebook's).
     """
     arrays, targets = make_inputs(exercise, case)
+    direction = gradient_direction(exercise, case)
     if exercise == "train_step":
         return {
             "eager": _run_steps(function, arrays, in_graph=False),
@@ -392,8 +412,8 @@ def measure(exercise, function, case, namespace=None):
         namespace[replaced] = STAND_INS[replaced]
     try:
         return {
-            "eager": _run(exercise, function, arrays, targets, in_graph=False),
-            "graph": _run(exercise, function, arrays, targets, in_graph=True),
+            "eager": _run(function, arrays, targets, direction, in_graph=False),
+            "graph": _run(function, arrays, targets, direction, in_graph=True),
         }
     finally:
         if replaced:
@@ -407,21 +427,31 @@ def measure(exercise, function, case, namespace=None):
 # Judging a measurement (here for the checks, and by the autograder for the graded cells)
 
 
-def _matching(run, expected, key):
-    """The expected variants whose ``key`` (value or gradient) matches ``run``'s."""
-    return [
-        variant
-        for variant in expected
-        if run.get(key) is not None and close(run[key], variant[key], variant[key + "_scale"])
-    ]
+def _number(value):
+    return "nan" if value is None else f"{value:.6g}"
+
+
+def _got(values, expected, shape, show_expected):
+    """What a wrong result is, in words: a scalar as itself (and every expected value, if shown),
+    an array by its entry farthest from the first expected array."""
+    if not shape:
+        text = f"got {_number(values[0])}"
+        return text + (" instead of " + " or ".join(_number(want[0]) for want in expected) if show_expected else "")
+    gap = np.abs(as_array(values) - as_array(expected[0]))
+    gap[np.isnan(gap)] = np.inf
+    flat = int(np.argmax(gap))
+    index = tuple(int(i) for i in np.unravel_index(flat, shape))
+    text = f"its entry {index} is {_number(values[flat])}"
+    return text + (f" instead of {_number(expected[0][flat])}" if show_expected else "")
 
 
 def _wrong_result(case, run, expectation, show_expected):
     """What is wrong with a run of a cost function (``_run``), or None.
 
-    ``expectation`` is ``{"variants": [...], "mistakes": [[hint, value, scale], ...]}``. A variant is
-    ``{"shape", "value", "value_scale", "gradient", "gradient_scale"}``: the reference with the
-    stand-in and, for exercises that build on another, the reference computed without it.
+    ``expectation`` is ``{"variants": [...], "mistakes": [[hint, value], ...]}``. A variant is
+    ``{"shape", "value", "gradient"}`` (``value`` and ``gradient`` as entries, see ``entries``): the
+    reference with the stand-in and, for exercises that build on another, the reference computed
+    without it. A mistake's value is what that typical mistake returns.
     """
     variants = expectation["variants"]
     if run.get("kind") == "none":
@@ -438,14 +468,12 @@ def _wrong_result(case, run, expectation, show_expected):
             }.get(tuple(run.get("shape", [])), f"the Gram matrix of A has shape ({n_c}, {n_c})")
         )
         return f"the result has shape {tuple(run.get('shape', []))}; {hint}."
-    what = "fingerprint of the matrix" if expected_shape else "cost"
-    matches = _matching(run, variants, "value")
+    what = "matrix" if expected_shape else "cost"
+    matches = [variant for variant in variants if close(run["value"], variant["value"])]
     if not matches:
-        got = f"got {run['value']:.6g}"
-        if show_expected:
-            got += " instead of " + " or ".join(f"{variant['value']:.6g}" for variant in variants)
+        got = _got(run["value"], [variant["value"] for variant in variants], expected_shape, show_expected)
         hint = next(
-            (HINTS[name] for name, value, scale in expectation["mistakes"] if close(run["value"], value, scale)),
+            (HINTS[name] for name, value in expectation["mistakes"] if close(run["value"], value)),
             "it differs from the expected value",
         )
         return f"the {what} is wrong ({got}); {hint}."
@@ -453,7 +481,7 @@ def _wrong_result(case, run, expectation, show_expected):
         return f"the {what} is right, but {HINTS['numpy_value']}."
     if run["gradient"] is None:
         return f"the {what} is right, but {HINTS['no_gradient']}."
-    if not _matching(run, matches, "gradient"):
+    if not any(close(run["gradient"], variant["gradient"]) for variant in matches):
         return f"{HINTS['wrong_gradient']}."
     return None
 
@@ -470,10 +498,10 @@ def _shown(returned):
 def _wrong_steps(case, run, expectation, show_expected):
     """What is wrong with a run of ``train_step`` (``_run_steps``), or None.
 
-    ``expectation`` is ``{"steps": [...], "mistakes": [[hint, value, scale], ...]}``. Each step is
-    ``{"image", "costs", "costs_after"}``: the fingerprint of the image after the step, and the
-    three costs of the image before it and after it, each as ``[value, scale]``. A mistake is the
-    fingerprint of the image after the first step taken that wrong way.
+    ``expectation`` is ``{"steps": [...], "mistakes": [[hint, image], ...]}``. Each step is
+    ``{"image", "costs", "costs_after"}``: the entries of the image after the step, and the three
+    costs of the image before it and after it. A mistake is the image after the first step taken
+    that wrong way.
     """
     expected_steps, steps = expectation["steps"], run["steps"]
     if len(steps) != len(expected_steps):
@@ -483,29 +511,33 @@ def _wrong_steps(case, run, expectation, show_expected):
     if run["iterations"] != len(steps):
         hint = HINTS["optimizer_not_used"] if run["iterations"] == 0 else "apply the gradient once per call"
         return f"optimizer.iterations is {run['iterations']} after {len(steps)} calls; {hint}."
+    shape = list(case[1][0])
     for number, (step, expected) in enumerate(zip(steps, expected_steps), 1):
-        if not close(step["image"], *expected["image"]):
-            got = f"got {step['image']:.6g}" + (f" instead of {expected['image'][0]:.6g}" if show_expected else "")
+        if not close(step["image"], expected["image"]):
+            got = _got(step["image"], [expected["image"]], shape, show_expected)
             hint = next(
-                (
-                    HINTS[name]
-                    for name, value, scale in expectation["mistakes"]
-                    if number == 1 and close(step["image"], value, scale)
-                ),
+                (HINTS[name] for name, image in expectation["mistakes"] if number == 1 and close(step["image"], image)),
                 "it differs from the expected image",
             )
-            return f"the fingerprint of the image after step {number} is wrong ({got}); {hint}."
+            return f"the image after step {number} is wrong ({got}); {hint}."
     for number, (step, expected) in enumerate(zip(steps, expected_steps), 1):
         items = step["returned"].get("items", [])
         if step["returned"]["kind"] != "sequence" or len(items) != 3 or any(item.get("shape") != [] for item in items):
             return f"step {number} returned {_shown(step['returned'])}; {HINTS['return_costs']}."
-        costs = [item["value"] for item in items]
-        if not all(close(cost, *expected_cost) for cost, expected_cost in zip(costs, expected["costs"])):
-            got = "got " + ", ".join(f"{cost:.6g}" for cost in costs)
+        costs = [item["value"][0] for item in items]
+
+        def right(expected_costs, costs=costs):
+            return all(close([cost], [want]) for cost, want in zip(costs, expected_costs))
+
+        if not right(expected["costs"]):
+            got = "got " + ", ".join(_number(cost) for cost in costs)
             if show_expected:
-                got += " instead of " + ", ".join(f"{value:.6g}" for value, _ in expected["costs"])
-            after = all(close(cost, *expected_cost) for cost, expected_cost in zip(costs, expected["costs_after"]))
-            hint = HINTS["costs_after_step"] if after else "they are not the costs that compute_costs gave"
+                got += " instead of " + ", ".join(_number(value) for value in expected["costs"])
+            hint = (
+                HINTS["costs_after_step"]
+                if right(expected["costs_after"])
+                else "they are not the costs that compute_costs gave"
+            )
             return f"the costs that step {number} returned are wrong ({got}); {hint}."
     return None
 
@@ -587,92 +619,92 @@ EXPECTED = {
     'content_cost': {
         'case': (1, (1, 4, 3, 5)),
         'variants': [
-            {'shape': [], 'value': 0.416952446, 'value_scale': 0.416952446, 'gradient': 0.118475416, 'gradient_scale': 0.2664145791},
+            {'shape': [], 'value': [0.41695245], 'gradient': [-0.019822861, 0.015538538, 0.0086758465, 0.006457298, -0.0031407458, 0.018549725, -0.0051098535, 0.019008532, 0.01555447, -0.0095593826, -0.024218515, 0.012963956, 0.0040204523, 0.010501861, -0.0068177871, -0.0076859166, -0.0011147985, 0.014215275, 0.0015656749, 0.0014932995, 0.0073190921, -0.011212348, -0.0059585776, -0.00077035576, -0.0058546353, 0.0066894709, -0.0045647671, 0.010944443, 0.0032475778, 0.0049927374, 0.015754822, 0.0048492495, 0.0025990648, 0.0017206271, 0.0091228373, 0.00075003888, 0.0064454727, -0.001590157, -0.018998359, -0.00036676774, -0.0021274418, 0.017601139, 0.0095887495, -0.0091573005, -0.0095476631, 0.0067198176, 0.0045803417, -0.025449632, -0.0032198122, -0.0048715714, -0.013944064, 0.0055617437, 0.016572323, -0.0042514436, 0.0046620018, -0.015824222, -0.0073139911, -0.021223954, 0.0069652538, -0.0039686722]},
         ],
         'mistakes': [
-            ['factor_4', 1.667809784, 1.667809784],
-            ['factor_2', 0.8339048921, 0.8339048921],
-            ['no_normalisation', 100.068587, 100.068587],
-            ['no_square', -0.01377306861, 0.01377306861],
-            ['abs', 0.2614586627, 0.2614586627],
-            ['norm_not_squared', 0.04168095319, 0.04168095319],
+            ['factor_4', [1.6678098]],
+            ['factor_2', [0.83390489]],
+            ['no_normalisation', [100.06859]],
+            ['no_square', [-0.013773069]],
+            ['abs', [0.26145866]],
+            ['norm_not_squared', [0.041680953]],
         ],
     },
     'gram_matrix': {
         'case': (2, (3, 5)),
         'variants': [
-            {'shape': [3, 3], 'value': 9.607470968, 'value_scale': 12.30387793, 'gradient': -3.015904766, 'gradient_scale': 4.895094211},
+            {'shape': [3, 3], 'value': [10.647087, 2.8776075, -3.2480012, 2.8776075, 4.4577285, 1.3294987, -3.2480012, 1.3294987, 7.1003855], 'gradient': [-1.1171589, -1.3245887, -4.0008953, 3.534883, -3.6260207, -1.1082313, 0.8733871, -1.8072118, -1.4111105, -1.2896211, 0.38758884, 1.0465474, 1.0771846, -1.4650198, 1.1300462]},
         ],
         'mistakes': [
-            ['gram_normalised', 1.921494194, 2.460775586],
-            ['gram_normalised', 0.6404980645, 0.8202585286],
+            ['gram_normalised', [2.1294173, 0.5755215, -0.64960024, 0.5755215, 0.89154569, 0.26589975, -0.64960024, 0.26589975, 1.4200771]],
+            ['gram_normalised', [0.70980577, 0.1918405, -0.21653341, 0.1918405, 0.2971819, 0.088633249, -0.21653341, 0.088633249, 0.47335903]],
         ],
     },
     'layer_style_cost': {
         'case': (3, (1, 4, 3, 5)),
         'variants': [
-            {'shape': [], 'value': 0.01427877048, 'value_scale': 0.01427877048, 'gradient': -0.004254580238, 'gradient_scale': 0.02320738903},
-            {'shape': [], 'value': 0.04159555434, 'value_scale': 0.04159555434, 'gradient': 0.01050486877, 'gradient_scale': 0.0590187427},
+            {'shape': [], 'value': [0.01427877], 'gradient': [0.001158894, -0.00029894835, -0.00049353855, 0.00053398494, 0.0022608656, 0.0014042864, 0.00025727978, -0.00026412258, 0.00074155779, 0.0024459996, 0.0012033188, -0.00015445594, -0.00051584896, 0.000423241, 0.0022545495, 0.0011338502, -1.0632023e-05, -0.00035296404, 0.00051418319, 0.0024501543, 0.00076804654, -0.00033974691, -0.00058355437, 0.00010628622, 0.0015586465, 0.0004689878, -0.00049820076, -0.00032441548, 0.00025555269, 0.0013021741, 0.00070958644, -0.0002913429, -0.00039974844, 0.0001798676, 0.0013290533, 0.0013390986, 0.00016350196, -0.00023403279, 0.00070523016, 0.0024106312, 0.0012572679, 0.00010672772, -0.00032834207, 0.00064618506, 0.0023289764, 0.0010433697, -5.2368221e-05, -0.0003693922, 0.00044608572, 0.0019716346, 0.0007822672, -0.00033525477, -0.00049658046, 0.00021006637, 0.0014557192, 0.0012073985, -3.8880756e-05, -0.00041825305, 0.00056930373, 0.0025341212]},
+            {'shape': [], 'value': [0.041595554], 'gradient': [-0.0033498737, -0.0014507442, -0.00037793536, 0.0018671879, -0.003244867, -0.002002991, 0.0013426398, -0.0026868746, -0.0013148702, 0.0054637374, 0.0018005863, 0.0014942274, -0.00080687025, 0.00041433578, 0.0012646653, -0.0046170578, -0.00030946079, -0.003003203, -0.0019345595, 0.0034413597, 0.0032725683, 0.00079799485, 0.00092185509, -0.00054750792, 0.0020196132, -0.00073043248, -0.0038394359, 0.0057037953, 0.0015708293, 0.0023823259, 0.0041729894, 6.8626506e-06, 0.0036563724, 0.0015246475, 0.0010457104, -0.0020279741, 0.0010492861, -0.0023689634, -0.0015531717, 0.0071789658, -0.0034827193, 0.0017261375, -0.005002161, -0.0022956437, -0.00068794231, 0.0003072679, 0.0005748046, -0.00015403074, 7.4657326e-05, 0.00076511057, 0.0031238193, 7.0401549e-05, 0.0024135213, 0.0013525274, -0.00068514487, -0.0044947167, 7.0041377e-05, -0.0036467812, -0.0018932122, 0.0025387684]},
         ],
         'mistakes': [
-            ['no_transpose', 0.01324342408, 0.01324342408],
-            ['no_normalisation', 205.614295, 205.614295],
-            ['factor_4', 0.05711508194, 0.05711508194],
-            ['no_square', -0.002406785107, 0.002406785107],
-            ['normalisation_power', 0.856726229, 0.856726229],
-            ['normalisation_power', 0.1713452458, 0.1713452458],
-            ['no_transpose', 0.05550891567, 0.05550891567],
-            ['no_normalisation', 598.9759825, 598.9759825],
-            ['factor_4', 0.1663822174, 0.1663822174],
-            ['no_square', 0.004112009846, 0.004112009846],
-            ['normalisation_power', 2.49573326, 2.49573326],
-            ['normalisation_power', 0.4991466521, 0.4991466521],
+            ['no_transpose', [0.013243424]],
+            ['no_normalisation', [205.61429]],
+            ['factor_4', [0.057115082]],
+            ['no_square', [-0.0024067851]],
+            ['normalisation_power', [0.85672623]],
+            ['normalisation_power', [0.17134525]],
+            ['no_transpose', [0.055508916]],
+            ['no_normalisation', [598.97598]],
+            ['factor_4', [0.16638222]],
+            ['no_square', [0.0041120098]],
+            ['normalisation_power', [2.4957333]],
+            ['normalisation_power', [0.49914665]],
         ],
     },
     'style_cost': {
         'case': (4, (('relu3_1', (1, 2, 3, 4), 0.5), ('relu1_1', (1, 4, 3, 2), 0.3), ('relu2_1', (1, 3, 2, 4), None), ('relu4_1', (1, 2, 4, 3), None), ('relu4_2', (1, 2, 4, 3), None), ('relu5_1', (1, 1, 2, 3), None))),
         'variants': [
-            {'shape': [], 'value': 0.2031091803, 'value_scale': 0.2031091803, 'gradient': -0.001128493702, 'gradient_scale': 0.04705626861},
-            {'shape': [], 'value': 0.04952028093, 'value_scale': 0.04952028093, 'gradient': 0.02958777168, 'gradient_scale': 0.09874608559},
+            {'shape': [], 'value': [0.20310918], 'gradient': [0.0014330866, 0.0015109636, 0.00075227471, 0.00089791362, 0.00095691808, 0.00051011833, 0.00076081149, 0.0014593928, 0.0013444009, 0.00074684737, 0.0019851049, 0.0012532438, 0.001688734, 0.001346641, 0.00062659867, 0.0013713482, 0.0010793773, 0.0021259217, 0.0021034101, 0.0015095828, 0.00084957372, 0.0014468412, 0.001070075, 0.00041343523, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0012981134, 0.003629835, 0.00137426, 0.00070299024, 0.0026113082, 0.0018028728, 0.0016184292, 0.002175462, 0.00089247707, 0.0031991469, 0.0030852087, 0.0029117488, 0.0044091118, 0.001999905, 0.001728378, 0.00072561669, 0.0024280722, 0.0013985023, 0.0031821296, 0.0017698461, 0.0027544596, 0.0045792382, 0.0039022382, 0.0024224701, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
+            {'shape': [], 'value': [0.049520281], 'gradient': [0.006141852, 0.0058655528, -0.010944274, -0.0081260347, -0.00068473475, 0.004342624, -0.0075828704, -0.0089229381, 0.0024397439, 0.0061835025, 0.0047450027, 0.0035570765, -0.0066492667, -0.0061147921, -0.0067812333, -0.0069641986, -0.0049361638, -0.0035928883, -0.00240078, -0.00094062114, 0.0032069253, 0.001129447, 0.009820907, 0.010829048, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.0021629707, -0.0053286391, 0.0091296996, 0.0012827686, 0.0024333552, 0.0033502922, 0.0029312642, -0.0016291222, 0.00018136402, 0.00094650605, -0.0010180208, -0.002009612, -0.0013518045, -0.0054285716, 0.0091065932, -0.007615968, 0.0050300701, -0.0050968772, 0.00030043799, -0.0029727734, 0.0026046389, 0.0018584775, -0.0023894232, 0.00080949643, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]},
         ],
         'mistakes': [
-            ['coefficients', 0.4966890744, 0.4966890744],
-            ['last_layer', 0.06785303539, 0.06785303539],
-            ['first_layer', 0.1352561449, 0.1352561449],
-            ['divided_by_coefficients', 0.2538864754, 0.2538864754],
-            ['mean_of_layers', 0.1015545901, 0.1015545901],
-            ['pair_by_order', 0.1916429523, 0.1916429523],
-            ['global_layers', 0.2600574696, 0.2600574696],
-            ['coefficients', 0.1370843041, 0.1370843041],
-            ['last_layer', 0.02853280665, 0.02853280665],
-            ['first_layer', 0.02098747429, 0.02098747429],
-            ['divided_by_coefficients', 0.06190035117, 0.06190035117],
-            ['mean_of_layers', 0.02476014047, 0.02476014047],
-            ['pair_by_order', 0.07988047855, 0.07988047855],
-            ['global_layers', 0.09133966161, 0.09133966161],
+            ['coefficients', [0.49668907]],
+            ['last_layer', [0.067853035]],
+            ['first_layer', [0.13525614]],
+            ['divided_by_coefficients', [0.25388648]],
+            ['mean_of_layers', [0.10155459]],
+            ['pair_by_order', [0.19164295]],
+            ['global_layers', [0.26005747]],
+            ['coefficients', [0.1370843]],
+            ['last_layer', [0.028532807]],
+            ['first_layer', [0.020987474]],
+            ['divided_by_coefficients', [0.061900351]],
+            ['mean_of_layers', [0.02476014]],
+            ['pair_by_order', [0.079880479]],
+            ['global_layers', [0.091339662]],
         ],
     },
     'total_cost': {
         'case': (5, (3.0, 0.5)),
         'variants': [
-            {'shape': [], 'value': 6.706055641, 'value_scale': 6.706055641, 'gradient': 0.5080703899, 'gradient_scale': 0.5080703899},
+            {'shape': [], 'value': [6.7060556], 'gradient': [3.0, 0.5]},
         ],
         'mistakes': [
-            ['swapped_weights', 14.00437081, 14.00437081],
-            ['fixed_weights', 191.7215085, 191.7215085],
+            ['swapped_weights', [14.004371]],
+            ['fixed_weights', [191.72151]],
         ],
     },
     'train_step': {
         'case': (6, ((1, 3, 5, 3), 16.0)),
         'steps': [
-            {'image': [1.991611564, 11.8208105], 'costs': [[0.2634069038, 0.2634069038], [0.2269280977, 0.2269280977], [0.5501094291, 0.5501094291]], 'costs_after': [[0.2116369506, 0.2116369506], [0.2263804827, 0.2263804827], [0.4859279084, 0.4859279084]]},
-            {'image': [2.119437286, 11.11492008], 'costs': [[0.2116369506, 0.2116369506], [0.2263804827, 0.2263804827], [0.4859279084, 0.4859279084]], 'costs_after': [[0.1533358625, 0.1533358625], [0.2273870161, 0.2273870161], [0.4155894629, 0.4155894629]]},
+            {'image': [0.87799012, 0.50125142, 0.87291335, 0.0, 0.1169737, 0.53140572, 0.69606545, 0.47535316, 0.25574611, 0.37497189, 0.52275718, 1.0, 0.55917716, 0.48714676, 0.60152193, 0.79522793, 1.0, 0.61593987, 0.6252139, 0.71064774, 0.0, 0.71316672, 0.62855102, 0.72488898, 0.67967943, 0.53683725, 0.44731873, 0.77851572, 0.4980377, 0.45624068, 0.76810842, 0.81645497, 0.26793222, 0.5390657, 0.34801161, 0.72015464, 0.71843188, 0.29337925, 0.39655253, 0.43237946, 0.94128993, 0.48241887, 0.5232362, 0.66003131, 0.56738137], 'costs': [0.2634069, 0.2269281, 0.55010943], 'costs_after': [0.21163695, 0.22638048, 0.48592791]},
+            {'image': [0.82877557, 0.62045217, 0.88062911, 0.0, 0.11406226, 0.53080746, 0.82676161, 0.50971546, 0.16541754, 0.18354675, 0.63271459, 1.0, 0.59125223, 0.42645776, 0.56744933, 0.49110691, 1.0, 0.80866169, 0.35323595, 0.62481322, 0.0, 0.69973978, 0.4827531, 0.70203717, 0.55567395, 0.46044966, 0.80170052, 0.51405743, 0.51249651, 0.72063781, 0.78415063, 0.70497807, 0.28611908, 0.51904504, 0.2018899, 0.60967915, 0.39568955, 0.18282791, 0.65771407, 0.38192816, 1.0, 0.3200011, 0.5606916, 0.47322315, 0.6462145], 'costs': [0.21163695, 0.22638048, 0.48592791], 'costs_after': [0.15333586, 0.22738702, 0.41558946]},
         ],
         'mistakes': [
-            ['no_clip', 1.912535083, 11.90207843],
-            ['wrong_cost', 1.823804619, 11.44754421],
-            ['wrong_cost', 2.06882134, 12.83547484],
-            ['wrong_cost', 1.945098081, 11.91923815],
+            ['no_clip', [0.87799012, 0.50125142, 0.87291335, -0.013957244, 0.1169737, 0.53140572, 0.69606545, 0.47535316, 0.25574611, 0.37497189, 0.52275718, 1.0189605, 0.55917716, 0.48714676, 0.60152193, 0.79522793, 1.0264345, 0.61593987, 0.6252139, 0.71064774, -0.055946223, 0.71316672, 0.62855102, 0.72488898, 0.67967943, 0.53683725, 0.44731873, 0.77851572, 0.4980377, 0.45624068, 0.76810842, 0.81645497, 0.26793222, 0.5390657, 0.34801161, 0.72015464, 0.71843188, 0.29337925, 0.39655253, 0.43237946, 0.94128993, 0.48241887, 0.5232362, 0.66003131, 0.56738137]],
+            ['wrong_cost', [0.8544787, 0.45073537, 0.83918832, 0.0, 0.12061553, 0.49963419, 0.60635583, 0.42398703, 0.2628973, 0.42349936, 0.50915309, 0.91232717, 0.52220323, 0.49726787, 0.57997375, 0.80839101, 0.95440609, 0.54885827, 0.65160666, 0.71799402, 0.0, 0.67890754, 0.65647696, 0.70355985, 0.63080526, 0.50331237, 0.37548386, 0.77927342, 0.44812731, 0.39581965, 0.72902816, 0.82957115, 0.24550245, 0.53346369, 0.38468058, 0.67790126, 0.70738336, 0.2542227, 0.34898219, 0.40825126, 0.91371358, 0.46709221, 0.42670441, 0.7048703, 0.52209235]],
+            ['wrong_cost', [0.91836364, 0.35063341, 0.84469705, 0.043610214, 0.10244651, 0.63733815, 0.58707592, 0.45853391, 0.34277167, 0.61985661, 0.43615439, 0.78859117, 0.54655326, 0.58550264, 0.67415426, 1.0, 0.85270246, 0.44193051, 0.89573024, 0.83694194, 0.072815685, 0.75288983, 0.8062358, 0.75918866, 0.7618849, 0.57423009, 0.13665974, 0.9890864, 0.43470136, 0.23264741, 0.7460974, 1.0, 0.27518364, 0.70050277, 0.60847832, 0.75785853, 0.98740019, 0.4003308, 0.27416047, 0.42053226, 0.73830541, 0.78235918, 0.47881423, 1.0, 0.47348674]],
+            ['wrong_cost', [0.87998217, 0.46938896, 0.86265627, 0.0, 0.11540537, 0.54192027, 0.66361441, 0.46371352, 0.27026111, 0.42083654, 0.50716604, 0.96503624, 0.55072006, 0.5039119, 0.6087729, 0.83063245, 0.98725036, 0.57758784, 0.67106923, 0.73117652, 0.0, 0.71316014, 0.66054219, 0.72634189, 0.68355838, 0.53660563, 0.38731943, 0.8107125, 0.47957236, 0.41151589, 0.7578497, 0.84876087, 0.26507205, 0.56265704, 0.39415297, 0.71842767, 0.75743399, 0.30274373, 0.36950857, 0.42631103, 0.90550825, 0.52538085, 0.49941086, 0.72048223, 0.54507983]],
         ],
     },
 }

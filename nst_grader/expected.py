@@ -52,25 +52,20 @@ def _float64(value):
     return np.asarray(value, np.float64) if isinstance(value, np.ndarray | np.generic) else value
 
 
-def _value_and_scale(value):
-    """``[value, scale]`` of ``nst_checks.summarise``."""
-    return list(nst_checks.summarise(value)[1:])
-
-
 def _step_expectation(case, args):
     """``{"case", "steps", "mistakes"}`` of ``train_step`` (see ``nst_checks._wrong_steps``)."""
     steps = [
         {
-            "image": _value_and_scale(step["image"]),
-            "costs": [_value_and_scale(cost) for cost in step["costs"]],
-            "costs_after": [_value_and_scale(cost) for cost in step["costs_after"]],
+            "image": nst_checks.entries(step["image"]),
+            "costs": [float(cost) for cost in step["costs"]],
+            "costs_after": [float(cost) for cost in step["costs_after"]],
         }
         for step in reference.train_step(*args)
     ]
     mistakes = [
         [
             reference.HINT_OF_FORM.get(form, form),
-            *_value_and_scale(reference.train_step(*args, mistake=form)[0]["image"]),
+            nst_checks.entries(reference.train_step(*args, mistake=form)[0]["image"]),
         ]
         for form in reference.MISTAKE_FORMS["train_step"]
     ]
@@ -79,37 +74,33 @@ def _step_expectation(case, args):
 
 def expectation(exercise, case):
     """For ``nst_checks.judge``: ``{"case", "variants", "mistakes"}`` of a cost exercise, or
-    ``{"case", "steps", "mistakes"}`` of ``train_step`` (see there)."""
+    ``{"case", "steps", "mistakes"}`` of ``train_step`` (see there). Every value and gradient is
+    whole, as the entries that ``nst_checks.entries`` gives."""
     arrays, _ = nst_checks.make_inputs(exercise, case)
     args = [_float64(value) for value in arrays]
     if exercise == "train_step":
         return _step_expectation(case, args)
     function = REFERENCES[exercise]
+    direction = nst_checks.gradient_direction(exercise, case)
+    if direction is not None:
+        args.append(direction)
     variants, mistakes = [], []
     for world in WORLDS.get(exercise, ({},)):
         value, gradients = function(*args, **world)
-        shape, value, value_scale = nst_checks.summarise(value)
         flat = np.concatenate([np.ravel(gradient) for gradient in gradients])
-        _, gradient, gradient_scale = nst_checks.summarise(flat)
         variants.append(
-            {
-                "shape": shape,
-                "value": value,
-                "value_scale": value_scale,
-                "gradient": gradient,
-                "gradient_scale": gradient_scale,
-            }
+            {"shape": list(np.shape(value)), "value": nst_checks.entries(value), "gradient": nst_checks.entries(flat)}
         )
         for form in reference.MISTAKE_FORMS[exercise]:
-            _, mistaken, scale = nst_checks.summarise(function(*args, **world, mistake=form)[0])
-            mistakes.append([reference.HINT_OF_FORM.get(form, form), mistaken, scale])
+            mistaken = function(*args, **world, mistake=form)[0]
+            mistakes.append([reference.HINT_OF_FORM.get(form, form), nst_checks.entries(mistaken)])
     return {"case": case, "variants": variants, "mistakes": mistakes}
 
 
 def _rounded(value):
-    """``value`` with its floats to 10 significant digits (far below the checks' tolerance)."""
+    """``value`` with its floats to 8 significant digits (far below the checks' tolerance)."""
     if isinstance(value, float):
-        return float(f"{value:.10g}")
+        return float(f"{value:.8g}")
     if isinstance(value, dict):
         return {key: _rounded(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

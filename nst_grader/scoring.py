@@ -19,18 +19,23 @@ It is enabled in ``nbgrader_config.py`` (``Autograde.autograde_preprocessors``),
 
 import ast
 import json
+import re
 
 from nbformat.v4 import new_output
 from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 import nst_checks
+from nst_grader.execute import LIMIT_ERROR
 from nst_grader.expected import expectation
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,80}")
+MAX_ENTRIES = 100_000  # far above any graded case's; a larger report is malformed
 
-def reported_call(source):
-    """``(exercise, cases)`` of the ``nst_checks.report("exercise", function, cases)`` call in a
-    graded cell's source, or None if it has none."""
+
+def report_node(source):
+    """The ``nst_checks.report("exercise", function, cases)`` call in a graded cell's source (an
+    ``ast.Call``), or None if it has none."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -43,8 +48,16 @@ def reported_call(source):
             and isinstance(node.func.value, ast.Name)
             and node.func.value.id == "nst_checks"
         ):
-            return ast.literal_eval(node.args[0]), [tuple(case) for case in ast.literal_eval(node.args[2])]
+            return node
     return None
+
+
+def reported_call(source):
+    """``(exercise, cases)`` of the ``nst_checks.report`` call in a graded cell's source, or None."""
+    node = report_node(source)
+    if node is None:
+        return None
+    return ast.literal_eval(node.args[0]), [tuple(case) for case in ast.literal_eval(node.args[2])]
 
 
 def _reported_results(outputs):
@@ -59,13 +72,85 @@ def _reported_results(outputs):
 
 
 def _stopped(outputs):
-    """The errors the cell stopped with (its own, a timeout's, a grading limit's), as text, or None."""
-    errors = [
-        f"{output.get('ename', 'Error')}: {output.get('evalue', '')}".strip()
-        for output in outputs
-        if output.get("output_type") == "error"
-    ]
+    """The errors the cell stopped with, as text, or None: a grading limit's with its text
+    (``nst_grader.execute``), any other by its type alone, since its message comes from the kernel
+    and may carry anything (the hidden inputs, markup), and the verdict reaches the student."""
+    errors = []
+    for output in outputs:
+        if output.get("output_type") != "error":
+            continue
+        match = IDENTIFIER.fullmatch(str(output.get("ename", "")))
+        name = match.group(0) if match else "an error"
+        if name == LIMIT_ERROR:
+            text = "".join(char for char in str(output.get("evalue", ""))[:300] if char.isprintable())
+            errors.append(f"{name}: {text}")
+        else:
+            errors.append(name)
     return "; ".join(errors) or None
+
+
+def _entries(values, size=None):
+    """Reported entries: a list of floats or None (``nst_checks.entries``), of ``size`` if given."""
+    if not isinstance(values, list) or len(values) > MAX_ENTRIES or (size is not None and len(values) != size):
+        raise ValueError("entries")
+    if not all(value is None or (type(value) in (float, int)) for value in values):
+        raise ValueError("entries")
+    return [None if value is None else float(value) for value in values]
+
+
+def _error_type(error):
+    """Only the exception's type, of an error the kernel reported: its message may carry anything
+    (the hidden inputs, markup), and the graded cells' verdicts reach the student."""
+    if not isinstance(error, str):
+        raise ValueError("error")
+    match = IDENTIFIER.match(error.split(":", 1)[0].strip())
+    return match.group(0) if match else "an error"
+
+
+def _summary(summary):
+    """A checked copy of a result's summary (``nst_checks._summary``)."""
+    if not isinstance(summary, dict) or not IDENTIFIER.fullmatch(str(summary.get("kind"))):
+        raise ValueError("kind")
+    if "shape" not in summary:
+        return {"kind": summary["kind"]}
+    shape = summary["shape"]
+    if (
+        not isinstance(shape, list)
+        or len(shape) > 8
+        or not all(type(n) is int and 0 <= n <= MAX_ENTRIES for n in shape)
+    ):
+        raise ValueError("shape")
+    size = 1
+    for n in shape:
+        size *= n
+    return {"kind": summary["kind"], "shape": shape, "value": _entries(summary["value"], size)}
+
+
+def _run(exercise, run):
+    """A checked copy of one run (``nst_checks._run`` or ``_run_steps``), with only the type of an
+    error it reports."""
+    if not isinstance(run, dict):
+        raise ValueError("run")
+    if "error" in run:
+        return {"error": _error_type(run["error"])}
+    if exercise == "train_step":
+        if type(run["iterations"]) is not int or not isinstance(run["steps"], list):
+            raise ValueError("steps")
+        steps = []
+        for step in run["steps"]:
+            returned = step["returned"]
+            if isinstance(returned, dict) and returned.get("kind") == "sequence":
+                if not isinstance(returned["items"], list) or len(returned["items"]) > 16:
+                    raise ValueError("items")
+                returned = {"kind": "sequence", "items": [_summary(item) for item in returned["items"]]}
+            else:
+                returned = _summary(returned)
+            steps.append({"returned": returned, "image": _entries(step["image"])})
+        return {"steps": steps, "iterations": run["iterations"]}
+    checked = _summary(run)
+    if "value" in checked:
+        checked["gradient"] = None if run["gradient"] is None else _entries(run["gradient"])
+    return checked
 
 
 def verdict(exercise, cases, outputs):
@@ -86,7 +171,8 @@ def verdict(exercise, cases, outputs):
         if bundles[0]["exercise"] != exercise or len(results) != len(cases):
             raise ValueError("results for other inputs")
         for case, measured in zip(cases, results):
-            message = nst_checks.judge(exercise, case, measured, expectation(exercise, case))
+            checked = {"eager": _run(exercise, measured["eager"]), "graph": _run(exercise, measured["graph"])}
+            message = nst_checks.judge(exercise, case, checked, expectation(exercise, case))
             if message:
                 return message
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
