@@ -5,13 +5,15 @@ documents and once on a small broken document, so that every check is shown to f
 
 - every relative link resolves to a file or folder, and every ``#anchor`` to a heading of its page
   (GitHub's slugs: lowercase, punctuation dropped, spaces to ``-``, ``-1``, ``-2`` for repeats);
-- every ``make X`` named in code is a Makefile target;
+- every ``make X`` named in code is a Makefile target, and every ``python -m MODULE`` or
+  ``python FILE.py`` a module of this project (or an installed one) or a file of it;
 - every ``--option`` named for ``python -m neural_style`` is in its ``--help``, and every option of
   ``--help`` is documented in a table of docs/command-line.md;
 - every figure in the README's headline table is the one in the data file (``docs/bench/*.json``)
   that its row cites, for the machine the row names.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -34,6 +36,7 @@ OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 ENGINE_COMMAND = re.compile(r"-m neural_style(?![\w.])")
 MAKE_COMMAND = re.compile(r"(?:^|[;&|]\s*)make[ \t]+([A-Za-z][\w-]*)", re.MULTILINE)
 MAKE_TARGET = re.compile(r"^([A-Za-z][\w-]*)[ \t]*:(?!=)", re.MULTILINE)
+PYTHON_COMMAND = re.compile(r"python3?[ \t]+(?:-m[ \t]+([A-Za-z_][\w.]*)|([\w./-]+\.py)\b)")
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -98,6 +101,28 @@ def unknown_make_targets(page, targets):
     named = [name for block in code_blocks(text) for name in MAKE_COMMAND.findall(block)]
     named += [name for span in code_spans(text) for name in MAKE_COMMAND.findall(span)]
     return [f"{page.name}: make {name}" for name in named if name not in targets]
+
+
+def missing_commands(page, root):
+    """The ``python -m MODULE`` and ``python FILE.py`` named in ``page``'s code that do not exist: a module
+    of a package or module of ``root`` must be its file (``a/b.py``, ``a/b/__main__.py``), found without
+    importing it (the engine's would import TensorFlow); any other must be installed; a file must be in
+    ``root``."""
+    text = page.read_text()
+    problems = []
+    for module, script in PYTHON_COMMAND.findall("\n".join(code_blocks(text) + code_spans(text))):
+        if script and not (root / script).is_file():
+            problems.append(f"{page.name}: python {script}")
+        elif module:
+            path = root.joinpath(*module.split("."))
+            top = root / module.split(".")[0]
+            if top.is_dir() or top.with_suffix(".py").is_file():  # ours: by its file, importing nothing
+                found = path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()
+            else:
+                found = importlib.util.find_spec(module) is not None
+            if not found:
+                problems.append(f"{page.name}: python -m {module}")
+    return problems
 
 
 def engine_options_named(page):
@@ -192,6 +217,11 @@ def test_make_targets_exist(page):
     assert unknown_make_targets(page, makefile_targets(ROOT / "Makefile")) == []
 
 
+@pytest.mark.parametrize("page", DOCUMENTS, ids=lambda page: page.name)
+def test_python_commands_exist(page):
+    assert missing_commands(page, ROOT) == []
+
+
 def test_options_named_are_in_help(help_options):
     named = {f"{page.name}: {option}" for page in DOCUMENTS for option in engine_options_named(page)}
     assert named, "no option of python -m neural_style found in the docs"
@@ -232,6 +262,24 @@ def test_an_unknown_make_target_is_reported(tmp_path):
     page.write_text("Run `make demo`, then `make bench`.\n```sh\nmake weights  # then\nmake lab\n```\n")
     assert makefile_targets(makefile) == {"demo", "weights"}
     assert unknown_make_targets(page, makefile_targets(makefile)) == ["page.md: make lab", "page.md: make bench"]
+
+
+def test_a_missing_module_or_script_is_reported(tmp_path):
+    (tmp_path / "tool").mkdir()
+    (tmp_path / "tool" / "run.py").write_text("")
+    (tmp_path / "cli").mkdir()
+    (tmp_path / "cli" / "__main__.py").write_text("")
+    (tmp_path / "make_it.py").write_text("")
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```sh\npython -m tool.run --x\npython -m cli\npython make_it.py\npython -m json.tool a.json\n```\n"
+        "Run `python -m tool.gone`, `python3 scripts/gone.py` or `python -m no_such_module_here`.\n"
+    )
+    assert missing_commands(page, tmp_path) == [
+        "page.md: python -m tool.gone",
+        "page.md: python scripts/gone.py",
+        "page.md: python -m no_such_module_here",
+    ]
 
 
 def test_options_named_for_the_engine_are_found(tmp_path):
