@@ -18,8 +18,9 @@ kernels after it.
 
 This module's other role is the client, ``python -I -S forkserver.py request SOCKET REQUEST``, which
 the kernel manager starts as if it were the kernel: it hands the server its standard streams and
-the request (JSON), waits, and exits with the kernel's exit status. Killing it (or a SIGTERM) kills
-the kernel and everything the kernel started. Only the standard library is imported here at the top:
+the request (JSON), waits, and exits with the kernel's exit status. Killing it (or a SIGTERM, which
+it also gets when the process that started it dies) kills the kernel and everything the kernel
+started. Only the standard library is imported here at the top:
 the client starts in milliseconds.
 """
 
@@ -291,11 +292,17 @@ def request(path, message):
     connection.connect(path)
     socket.send_fds(connection, [message.encode()], [0, 1, 2])
 
-    def kill(signum, frame):
+    def kill(signum=None, frame=None):
         connection.shutdown(socket.SHUT_WR)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, kill)
+    # The kernel dies with the process that asked for it (a grading process killed at its time limit,
+    # say), even if that one could not ask.
+    parent = os.getppid()
+    _call("prctl", PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        kill()
     reply = b""
     while not reply.endswith(b"\n"):
         chunk = connection.recv(64)

@@ -25,9 +25,15 @@ default, or ``--db postgresql://...``) with nbgrader's ``SaveAutoGrades`` and wr
 import argparse
 import contextlib
 import csv
+import ctypes
+import functools
+import json
+import logging
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +43,12 @@ from pathlib import Path
 ASSIGNMENT = "art_generation"
 NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
 LOG = "grading_log.csv"
+# The time one submission may take, everything included (the notebook alone may run 120 s, and a
+# loaded grader takes a while to start a kernel and write the results).
+SUBMISSION_TIMEOUT_S = 300
+# A grading process that dies is started once more.
+GRADING_ATTEMPTS = 2
+PR_SET_PDEATHSIG = 1
 
 
 def _config(course, root, db_url):
@@ -141,7 +153,7 @@ def grade_submission(course, student, template):
     were not copied (empty if none); ``dropped`` lists those entries as JSON (``nst_grader.intake``).
     """
     from nst_grader.intake import Refused, admit
-    from nst_grader.sandbox import share_with_kernels
+    from nst_grader.sandbox import share_with_kernels, temp_prefix
 
     start = time.perf_counter()
     folder = Path(course) / "submitted" / student / ASSIGNMENT
@@ -155,7 +167,7 @@ def grade_submission(course, student, template):
             "seconds": time.perf_counter() - start,
         }
 
-    with tempfile.TemporaryDirectory(prefix="nst-grade-") as work:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("grade")) as work:
         work = Path(work)
         share_with_kernels(work)
         try:
@@ -176,6 +188,87 @@ def grade_submission(course, student, template):
             "notebook": graded.read_text(),
             "seconds": time.perf_counter() - start,
         }
+
+
+@functools.cache
+def _lent_fork_server():
+    """This worker's fork server, lent to its grading processes (``sandbox.lend_fork_server``), or
+    None. (A course that turns the sandbox or the fork server off leaves it unused.)"""
+    from nst_grader.sandbox import lend_fork_server
+
+    return lend_fork_server(logging.getLogger("nst_grader"))
+
+
+def _failed(student, reason, start):
+    return {"student": student, "status": "failed", "reason": reason, "seconds": time.perf_counter() - start}
+
+
+def grade_with_limits(course, student, template, timeout_s):
+    """Grade one submission (``grade_submission``) in a grading process of its own, started from
+    this one (a Dask worker), within ``timeout_s`` seconds for everything, copying included. Past
+    them the process is killed, and with it the kernel and its sandbox (they die with the process
+    that asked for them), and the submission is recorded as timed out. A grading process that dies
+    (its memory, a crash) is started once more if time is left, then the submission is recorded
+    with why. Its temporary folders lie in one folder of this process's, removed whatever happens;
+    what it prints goes to a file there, never to the grader's console."""
+    from nst_grader.sandbox import LENT_SERVER, share_with_kernels, temp_prefix
+
+    lent = _lent_fork_server()
+    start = time.perf_counter()
+    reason = ""
+    for attempt in range(GRADING_ATTEMPTS):
+        left = timeout_s - (time.perf_counter() - start)
+        if left <= 0:
+            break
+        folder = Path(tempfile.mkdtemp(prefix=temp_prefix("grade")))
+        try:
+            share_with_kernels(folder)
+            result_path = folder / "result.json"
+            command = [sys.executable, "-m", "nst_grader.grade", "--course", course, "--grade-one", student]
+            command += ["--template", template, "--result", str(result_path)]
+            env = {**os.environ, "TMPDIR": str(folder), **({LENT_SERVER: lent} if lent else {})}
+            with (folder / "output.log").open("wb") as output:
+                process = subprocess.Popen(
+                    command, stdin=subprocess.DEVNULL, stdout=output, stderr=output, env=env, start_new_session=True
+                )
+                try:
+                    process.wait(timeout=left)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    return _failed(student, f"timed out: not graded within {timeout_s} s (copying included)", start)
+            if result_path.is_file():
+                return {**json.loads(result_path.read_text()), "seconds": time.perf_counter() - start}
+            tail = clean_text((folder / "output.log").read_bytes()[-4000:].decode(errors="replace"), 300)
+            reason = f"the grading process died ({_exit_reason(process.returncode)}) {attempt + 1} times: {tail}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return _failed(student, reason or f"timed out: not graded within {timeout_s} s (copying included)", start)
+
+
+def _exit_reason(returncode):
+    if returncode < 0:
+        return f"signal {signal.Signals(-returncode).name}"
+    return f"exit status {returncode}"
+
+
+def clean_text(text, limit):
+    """``text`` on one line without control characters, at most ``limit`` characters (its end)."""
+    text = " ".join("".join(char if char.isprintable() else " " for char in line).strip() for line in text.splitlines())
+    return text if len(text) <= limit else "..." + text[-(limit - 3) :]
+
+
+def _grade_one(course, student, template, result_path):
+    """The grading process: grade one submission and write its result (JSON) to ``result_path``. It
+    dies with the worker that started it."""
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() == 1:
+        return 1
+    result = grade_submission(course, student, template)
+    partial = Path(result_path).with_name("result.part")
+    partial.write_text(json.dumps(result))
+    os.replace(partial, result_path)
+    return 0
 
 
 def record(course, db_url, result):
@@ -250,45 +343,54 @@ def _append_log(course, row):
         writer.writerow(row)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--course", type=Path, default=Path.cwd(), help="course directory (default: here)")
-    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="local worker processes")
-    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
-    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    course = args.course.resolve()
-    db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
-    submitted = course / "submitted"
-    students = sorted(path.name for path in submitted.iterdir() if path.is_dir()) if submitted.is_dir() else []
-    done = set() if args.force or not _has_gradebook(db_url) else graded_students(course, db_url)
-    pending = [student for student in students if student not in done]
-    print(f"{len(students)} submissions, {len(students) - len(pending)} already graded, {len(pending)} to grade")
-    if not pending:
-        return 0
+def _stop(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
-    from dask.distributed import Client, LocalCluster, as_completed
+
+def _submitted_students(course):
+    """The names in ``submitted/``: folders, and links (which are recorded as not graded)."""
+    submitted = Path(course) / "submitted"
+    if not submitted.is_dir():
+        return []
+    with os.scandir(submitted) as entries:
+        return sorted(entry.name for entry in entries if entry.is_dir(follow_symlinks=False) or entry.is_symlink())
+
+
+def _grade_all(course, db_url, pending, template, args):
+    """Grade ``pending`` on Dask and record each result as it comes. Returns how many failed."""
+    import dask
+    from dask.distributed import Client, KilledWorker, LocalCluster, as_completed
     from tqdm import tqdm
 
-    with tempfile.TemporaryDirectory(prefix="nst-grade-template-", dir=course) as folder:
-        template = make_template(course, folder)
-        ensure_assignment(course, db_url, folder)
-        cluster = (
-            None
-            if args.scheduler
-            else LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
-        )
-        failed = 0
+    # A worker that dies (its memory, a crash) costs only the submission it held: that task is
+    # started once more on another worker, then it fails with KilledWorker (an existing cluster
+    # follows its own setting).
+    dask.config.set({"distributed.scheduler.allowed-failures": GRADING_ATTEMPTS - 1})
+    cluster = (
+        None
+        if args.scheduler
+        else LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    )
+    failed = 0
+    try:
         with Client(args.scheduler or cluster) as client:
-            futures = [
-                client.submit(grade_submission, str(course), student, str(template), pure=False) for student in pending
-            ]
+            futures = {
+                client.submit(grade_with_limits, str(course), student, str(template), args.timeout, pure=False): student
+                for student in pending
+            }
             for future in tqdm(
                 as_completed(futures), total=len(futures), desc="grading", unit="submission", disable=args.quiet
             ):
-                result = future.result()
+                try:
+                    result = future.result()
+                except KilledWorker:
+                    result = _failed(
+                        futures[future], f"the worker grading it died {GRADING_ATTEMPTS} times", time.perf_counter()
+                    )
+                except Exception as error:  # noqa: BLE001 - one submission's failure is recorded, the run goes on
+                    result = _failed(
+                        futures[future], clean_text(f"{type(error).__name__}: {error}", 300), time.perf_counter()
+                    )
                 score = record(course, db_url, result) if result["status"] == "graded" else ""
                 failed += result["status"] == "failed"
                 _append_log(
@@ -302,8 +404,55 @@ def main(argv=None):
                         "dropped": result.get("dropped", ""),
                     },
                 )
+    finally:
         if cluster is not None:
             cluster.close()
+    return failed
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--course", type=Path, default=Path.cwd(), help="course directory (default: here)")
+    parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(), help="local worker processes")
+    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=SUBMISSION_TIMEOUT_S,
+        help=f"seconds one submission may take, everything included (default {SUBMISSION_TIMEOUT_S})",
+    )
+    # A grading process started by grade_with_limits: --grade-one STUDENT --template DB --result FILE.
+    parser.add_argument("--grade-one", help=argparse.SUPPRESS)
+    parser.add_argument("--template", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    course = args.course.resolve()
+    if args.grade_one:
+        return _grade_one(str(course), args.grade_one, args.template, args.result)
+    db_url = args.db or f"sqlite:///{course / 'gradebook.db'}"
+    students = _submitted_students(course)
+    done = set() if args.force or not _has_gradebook(db_url) else graded_students(course, db_url)
+    pending = [student for student in students if student not in done]
+    print(f"{len(students)} submissions, {len(students) - len(pending)} already graded, {len(pending)} to grade")
+    if not pending:
+        return 0
+
+    from nst_grader.sandbox import remove_orphans
+
+    # A SIGTERM stops the run as Ctrl-C does: the workers, their grading processes and kernels end,
+    # and no temporary folder is left (those of processes killed outright go at the next run).
+    signal.signal(signal.SIGTERM, _stop)
+    remove_orphans()
+    try:
+        with tempfile.TemporaryDirectory(prefix="nst-grade-template-", dir=course) as folder:
+            template = make_template(course, folder)
+            ensure_assignment(course, db_url, folder)
+            failed = _grade_all(course, db_url, pending, template, args)
+    finally:
+        remove_orphans()
     print(f"graded {len(pending) - failed}, failed {failed} (reasons in {course / LOG})")
     return 0
 

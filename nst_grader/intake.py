@@ -33,6 +33,7 @@ What gets recorded where (``nst_grader.grade``, one row of ``grading_log.csv`` p
 A bad entry never raises: only ``Refused`` (the notebook) leaves ``admit``.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -111,14 +112,18 @@ def _open_folder(name, dir_fd):
 
 
 def open_submission(folder):
-    """A descriptor of ``folder``, whose last component is opened without following a link (the
-    folders above it are the course's own)."""
+    """A descriptor of ``folder`` (``.../submitted/<student>/<assignment>``), whose last two
+    components, the student's, are opened without following a link (those above are the course's)."""
     folder = Path(folder)
-    parent = os.open(folder.parent, FOLDER_FLAGS)
+    fd = os.open(folder.parents[1], FOLDER_FLAGS)
     try:
-        return _open_folder(folder.name, parent)
-    finally:
-        os.close(parent)
+        for name in (folder.parent.name, folder.name):
+            parent, fd = fd, _open_folder(name, fd)
+            os.close(parent)
+        return fd
+    except OSError:
+        os.close(fd)
+        raise
 
 
 class _Copier:
@@ -234,10 +239,11 @@ def admit(folder, target, notebook):
     try:
         root = open_submission(folder)
     except OSError as error:
-        try:
-            why = _kind(os.lstat(folder).st_mode) or f"cannot be read ({error.strerror})"
-        except OSError:
-            why = f"cannot be read ({error.strerror})"
+        kinds = []
+        for path in (Path(folder).parent, Path(folder)):
+            with contextlib.suppress(OSError):
+                kinds.append(_kind(os.lstat(path).st_mode))
+        why = next(filter(None, kinds), None) or f"cannot be read ({error.strerror})"
         raise Refused(f"the submission folder {why}: not graded") from None
     try:
         try:

@@ -33,6 +33,7 @@ import functools
 import json
 import os
 import random
+import re
 import select
 import shutil
 import subprocess
@@ -148,18 +149,63 @@ def _user_args(uid):
 SANDBOX_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
 
 
+# The temporary folders of a grading process: each prefix is followed by its creator's PID and "-",
+# so that those of a process that is gone can be told apart and removed (``remove_orphans``).
+TEMP_PREFIXES = {"grade": "nst-grade-", "forkserver": "nst-forkserver-", "kernel": "nst-kernel-"}
+# A fork server started by a parent process, described for its children (``lend_fork_server``).
+LENT_SERVER = "NST_FORK_SERVER"
+
+
+def temp_prefix(role):
+    """The prefix of a temporary folder this process makes for ``role`` (a key of TEMP_PREFIXES)."""
+    return f"{TEMP_PREFIXES[role]}{os.getpid()}-"
+
+
+def remove_orphans(folder=None):
+    """Remove the temporary folders (in ``folder``, default the temporary folder) of grading
+    processes that no longer run: a grader killed, or stopped by a timeout or Ctrl-C, leaves none
+    behind past the next cleanup. Returns how many were removed."""
+    folder = Path(folder or tempfile.gettempdir())
+    pattern = re.compile("^(?:" + "|".join(map(re.escape, TEMP_PREFIXES.values())) + r")(\d+)-[^-]+$")
+    removed = 0
+    for path in folder.iterdir():
+        match = pattern.match(path.name)
+        if match and not _running(int(match.group(1))):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def _lent():
+    """The fork server a parent process lent this one (``LENT_SERVER``), as a dict, or None."""
+    description = os.environ.get(LENT_SERVER)
+    return json.loads(description) if description else None
+
+
 def _shared_folder():
-    """The grader's temporary folder, which the fork server sees (resolved)."""
-    return Path(tempfile.gettempdir()).resolve()
+    """The folder the fork server sees (resolved): that of the server lent to this process, or the
+    grader's temporary folder."""
+    lent = _lent()
+    return Path(lent["shared"]) if lent else Path(tempfile.gettempdir()).resolve()
 
 
-def _kernel_variables(private_dir):
-    return {
-        "PATH": SANDBOX_PATH,
-        "HOME": "/tmp",
-        "IPYTHONDIR": "/tmp/ipython",
-        "MPLCONFIGDIR": str(private_dir / "matplotlib"),
-    }
+# Everything the kernel writes for itself goes to its sized /tmp, not to its private folder.
+KERNEL_VARIABLES = {
+    "PATH": SANDBOX_PATH,
+    "HOME": "/tmp",
+    "IPYTHONDIR": "/tmp/ipython",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+}
 
 
 @functools.cache
@@ -174,15 +220,18 @@ def _font_list():
 
 
 def _copy_font_list(folder):
+    """A copy of the font list in ``folder`` (its path), or None."""
     font_list = _font_list()
-    if font_list is not None:
-        shutil.copy(font_list, folder)
+    return None if font_list is None else Path(shutil.copy(font_list, folder))
 
 
 @functools.cache
 def server_user():
     """(uid, gid) of this process's fork server and its kernels: as root, a user of its own (the
     process limit counts per user); otherwise the grader's own."""
+    lent = _lent()
+    if lent:
+        return lent["uid"], lent["uid"]
     if os.geteuid() == 0:
         uid = random.randrange(200_000, 300_000)
         return uid, uid
@@ -218,7 +267,7 @@ class ForkServer:
     def __init__(self, bwrap, modules, env, log):
         self.uid, gid = server_user()
         self.shared = str(_shared_folder())
-        self.folder = Path(tempfile.mkdtemp(prefix="nst-forkserver-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=temp_prefix("forkserver")))
         self.socket = str(self.folder / "socket")
         self.script = str(self.folder / "forkserver.py")
         shutil.copy(forkserver.__file__, self.script)
@@ -256,7 +305,10 @@ class ForkServer:
             self.shared,
             *modules,
         ]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, env={"PATH": "/usr/bin:/bin"})
+        # Its standard error (and a kernel's, until the kernel takes its own) never reaches the grader's console.
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"}
+        )
         ready, _, _ = select.select([self.process.stdout], [], [], SERVER_START_TIMEOUT_S)
         line = self.process.stdout.readline().decode(errors="replace").strip() if ready else ""
         if line != "ready":
@@ -274,8 +326,32 @@ class ForkServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def kernel_command(self, request):
-        """The command, started in place of a kernel, that asks the server for one."""
-        return [sys.executable, "-I", "-S", self.script, "request", self.socket, json.dumps(request)]
+        return _kernel_command(self.script, self.socket, request)
+
+    def describe(self):
+        """What a child process needs to use this server (the value of ``LENT_SERVER``)."""
+        return json.dumps({"socket": self.socket, "script": self.script, "uid": self.uid, "shared": self.shared})
+
+
+def _kernel_command(script, socket, request):
+    """The command, started in place of a kernel, that asks the server at ``socket`` for one."""
+    return [sys.executable, "-I", "-S", script, "request", socket, json.dumps(request)]
+
+
+class LentForkServer:
+    """A fork server that a parent process started and lent to this one (``LENT_SERVER``): the
+    parent keeps it running, and stops it."""
+
+    def __init__(self, description):
+        self.socket, self.script, self.uid, self.shared = (
+            description[key] for key in ("socket", "script", "uid", "shared")
+        )
+
+    def alive(self):
+        return os.path.exists(self.socket)
+
+    def kernel_command(self, request):
+        return _kernel_command(self.script, self.socket, request)
 
 
 SERVER_START_TIMEOUT_S = 180  # imports on a loaded grader
@@ -288,6 +364,10 @@ def _fork_server(bwrap, modules, env, log):
     """This process's fork server, started on first use (and again if it died), or None if it
     cannot start here."""
     global _server, _server_failed
+    lent = _lent()
+    if lent:
+        server = LentForkServer(lent)
+        return server if server.alive() else None
     with _server_lock:
         if not _server_failed and (_server is None or not _server.alive()):
             if _server is not None:
@@ -302,13 +382,29 @@ def _fork_server(bwrap, modules, env, log):
         return _server
 
 
+def lend_fork_server(log):
+    """Start this process's fork server (with the default modules) if it can, and return the value
+    of ``LENT_SERVER`` that lets a child process use it, or None."""
+    bwrap = shutil.which("bwrap")
+    server = _fork_server(bwrap, list(PRELOADED), os.environ, log) if bwrap else None
+    return server.describe() if isinstance(server, ForkServer) else None
+
+
 class LimitedKernelClient(AsyncKernelClient):
-    """A kernel client whose sockets refuse messages over its manager's ``message_size_limit_mb``."""
+    """A kernel client whose sockets refuse messages over its manager's ``message_size_limit_mb`` and
+    queue at most ``message_queue_limit`` messages each: whatever the kernel sends, on any channel
+    and with any parent header, a socket holds at most (queue limit + 1) x size limit bytes (past the
+    queue limit the kernel's side holds or drops them, in the sandbox's memory)."""
 
     def _context_default(self):
         context = super()._context_default()  # its own, destroyed with the channels
         context.setsockopt(zmq.MAXMSGSIZE, self.parent.message_size_limit_mb * 2**20)
+        context.setsockopt(zmq.RCVHWM, self.parent.message_queue_limit)
         return context
+
+    async def wait_for_ready(self, timeout=None):
+        await super().wait_for_ready(timeout=timeout)
+        self.parent.seal_private_dir()
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -332,6 +428,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         512, help="Size of the kernel's private /tmp (and /dev/shm): memory not counted in its address space."
     ).tag(config=True)
     message_size_limit_mb = Int(16, help="Largest message the grader accepts from the kernel.").tag(config=True)
+    message_queue_limit = Int(
+        4, help="Messages the grader queues per socket, unread (ZeroMQ's RCVHWM): bounds its memory."
+    ).tag(config=True)
 
     @default("client_factory")
     def _limited_client(self):
@@ -349,16 +448,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         # A signal to bwrap would not reach the kernel: interrupt it with a message instead.
         self.kernel_spec.interrupt_mode = "message"
         # Unix sockets in a private folder: the kernel has no network, not even loopback.
-        self._private_dir = Path(tempfile.mkdtemp(prefix="nst-kernel-"))
+        self._private_dir = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIXES['kernel']}{os.getpid()}-"))
         self.transport = "ipc"
         self.ip = str(self._private_dir / "kernel")
         self.connection_file = str(self._private_dir / "connection.json")
-        matplotlib_dir = self._private_dir / "matplotlib"
-        matplotlib_dir.mkdir()
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": "/usr/bin:/bin"}  # for bwrap itself; the kernel's own is set below
+        # What the kernel (or bwrap) prints never reaches the grader's console or log.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         forkable = (
             self.fork_server
             and "ipykernel_launcher" in kernel_cmd
@@ -366,22 +465,22 @@ class SandboxedKernelManager(AsyncKernelManager):
             and _reachable(workdir, *server_user())
         )
         server = _fork_server(bwrap, self.preloaded, env, self.log) if forkable else None
-        if server is None:  # a forked kernel's matplotlib has its font list loaded already
-            _copy_font_list(matplotlib_dir)
+        # A forked kernel's matplotlib has its font list loaded already.
+        font_list = None if server else _copy_font_list(self._private_dir)
         # As root, a user of its own (since the process limit counts per user): the fork server's, or
-        # one for this kernel.
+        # one for this kernel. It owns its private folder until its sockets exist (seal_private_dir).
         uid = server.uid if server else random.randrange(200_000, 300_000) if os.geteuid() == 0 else None
         if uid is not None:
-            for path in (self._private_dir, self.connection_file, matplotlib_dir, *matplotlib_dir.iterdir()):
+            for path in (self._private_dir, self.connection_file):
                 os.chown(path, uid, uid)
         if server is None:
-            return self._wrap(bwrap, kernel_cmd, workdir, env, uid), kw
+            return self._wrap(bwrap, kernel_cmd, workdir, env, uid, font_list), kw
         request = {
             "shared": server.shared,
             "read_only": [workdir, *(prefix for prefix in _python_folders() if _under(prefix, server.shared))],
             "writable": [str(self._private_dir)],
             "cwd": workdir,
-            "env": _environment(_kernel_variables(self._private_dir), env),
+            "env": _environment(KERNEL_VARIABLES, env),
             "argv": kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1 :],
             "limits": {
                 "memory": self.memory_limit_mb * 2**20,
@@ -392,10 +491,24 @@ class SandboxedKernelManager(AsyncKernelManager):
         }
         return server.kernel_command(request), kw
 
-    def _wrap(self, bwrap, kernel_cmd, workdir, env, uid):
-        """``kernel_cmd`` inside bwrap, as user ``uid`` (None: the grader's own), under resource limits."""
+    def seal_private_dir(self):
+        """Once the kernel's sockets exist (it is ready, and no student code has run yet): as root,
+        its private folder becomes root's, mode 0700, so that the kernel can write nothing more to
+        the host's disk there (its sockets keep working). As a normal user the kernel runs as the
+        grader's user, owns the folder and could make it writable again: nothing is changed, and
+        the kernel may write there, each file within ``file_size_limit_mb``."""
+        if self._private_dir is not None and os.geteuid() == 0:
+            os.chown(self._private_dir, 0, 0)
+            os.chmod(self._private_dir, 0o700)
+
+    def _wrap(self, bwrap, kernel_cmd, workdir, env, uid, font_list):
+        """``kernel_cmd`` inside bwrap, as user ``uid`` (None: the grader's own), under resource limits;
+        ``font_list``: matplotlib's font list, for its config folder in the kernel's /tmp."""
         # The private /tmp first: the folders bound below may lie under the real /tmp.
         args = [*_system_args(bwrap), "--perms", "1777", "--size", str(self.tmp_size_mb * 2**20), "--tmpfs", "/tmp"]
+        if font_list is not None:
+            config = KERNEL_VARIABLES["MPLCONFIGDIR"]
+            args += ["--perms", "1777", "--dir", config, "--ro-bind", str(font_list), f"{config}/{font_list.name}"]
         for prefix in _python_folders():
             args += [*_parents(prefix), "--ro-bind", prefix, prefix]
         args += [
@@ -410,7 +523,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             "--chdir",
             workdir,
             "--clearenv",
-            *_environment_args(_kernel_variables(self._private_dir), env),
+            *_environment_args(KERNEL_VARIABLES, env),
         ]
         limits = [
             "/usr/bin/prlimit",

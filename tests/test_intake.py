@@ -156,6 +156,10 @@ def test_a_submission_folder_that_is_a_link_is_refused(course, tmp_path):
     linked.symlink_to(course / "submitted" / "peer" / "art_generation")
     with pytest.raises(Refused, match="^the submission folder is a symbolic link: not graded$"):
         admit(linked, tmp_path / "copy", NOTEBOOK)
+    (course / "submitted" / "student_link").symlink_to(course / "submitted" / "peer")
+    with pytest.raises(Refused, match="^the submission folder is a symbolic link: not graded$"):
+        admit(course / "submitted" / "student_link" / "art_generation", tmp_path / "copy", NOTEBOOK)
+    assert not (tmp_path / "copy").exists()
 
 
 def test_a_fifo_is_dropped_without_blocking_even_with_a_writer_waiting(course, tmp_path):
