@@ -4,7 +4,10 @@ notebooks/art_generation/   source (solutions + hidden tests)   -> make release
 release/art_generation/     the student bundle
 submitted/<student>/art_generation/                             -> make autograde
 autograded/, feedback/, gradebook.db, grades.csv                (generated, not committed)
+course_secret.key                                               the course's secret (not committed)
 """
+
+import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
@@ -22,8 +25,11 @@ from nbgrader.preprocessors import (
 
 from nst_grader.cells import RestoreGradedCells
 from nst_grader.execute import LimitedExecute
+from nst_grader.feedback import OutputsFromSubmission
 from nst_grader.sandbox import SandboxedKernelManager
+from nst_grader.sanitize import InertOutputs
 from nst_grader.scoring import ScoreReportedResults
+from nst_grader.secret import KEY_FILE, SecretInputs
 
 c = get_config()  # noqa: F821 - provided by nbgrader
 
@@ -55,15 +61,21 @@ c.LimitedExecute.notebook_output_limit_kb = 4096
 # no message over 16 MB from a kernel.
 c.Execute.kernel_manager_class = SandboxedKernelManager
 c.Autograde.create_student = True
-# Grades are decided outside the student's kernel: right after nbgrader has run the notebook,
-# ScoreReportedResults judges what each graded cell reported and rewrites its outputs, from which
-# SaveAutoGrades scores it (see nst_grader/scoring.py).
+# Before the notebook runs, SecretInputs draws the graded cells' inputs from the course's secret, a
+# key next to this file, created on first use; rotate it each year (nst_grader/secret.py,
+# docs/threat-model.md). Grades are decided outside the student's kernel: right after nbgrader has
+# run the notebook, ScoreReportedResults judges what each graded cell reported and rewrites its
+# outputs, from which SaveAutoGrades scores it (see nst_grader/scoring.py). InertOutputs leaves no
+# script, handler, frame, form or JavaScript output in what formgrader renders (nst_grader/sanitize.py).
+c.SecretInputs.key_file = os.path.join(os.path.dirname(os.path.abspath(__file__)), KEY_FILE)
 c.Autograde.autograde_preprocessors = [
+    SecretInputs,
     LimitedExecute,
     ScoreReportedResults,
     IgnorePattern,
     ClearMetadataPreprocessor,
     LimitOutput,
+    InertOutputs,
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
@@ -76,6 +88,14 @@ c.Autograde.sanitize_preprocessors = [
     RestoreGradedCells,
     CheckCellMetadata,
 ]
-# Feedback (make feedback) shows each graded cell's verdict and hint, never its hidden code, so the
-# hidden inputs can be used again next year.
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback (make feedback) is the student's submitted notebook with its own outputs, plus each graded
+# cell's verdict and hint: nothing the grading kernel printed, never the hidden code
+# (nst_grader/feedback.py), and nothing live in the page.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    OutputsFromSubmission,
+    ClearHiddenTests,
+    InertOutputs,
+    CSSHTMLHeaderPreprocessor,
+]
+c.HTMLExporter.sanitize_html = True
