@@ -23,6 +23,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+from nst_grader import admitted
 from nst_grader.cells import RestoreGradedCells
 from nst_grader.execute import LimitedExecute
 from nst_grader.feedback import OutputsFromSubmission
@@ -32,6 +33,11 @@ from nst_grader.scoring import ScoreReportedResults
 from nst_grader.secret import KEY_FILE, SecretInputs
 
 c = get_config()  # noqa: F821 - provided by nbgrader
+
+# nbgrader autograde and generate_feedback read a student's folder only as nst_grader.intake copies
+# it: no link followed, only regular files and folders; a notebook that is not a regular file is not
+# graded (nst_grader/admitted.py).
+admitted.install()
 
 c.CourseDirectory.source_directory = "notebooks"
 c.CourseDirectory.release_directory = "release"

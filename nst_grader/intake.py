@@ -26,9 +26,9 @@ What gets recorded where (``nst_grader.grade``, one row of ``grading_log.csv`` p
 * dropped entries of a graded (or failed) submission: the ``dropped`` column holds them as JSON,
   ``[[relative path, why], ...]`` (``why`` as above, plus ``is over the limit of N files``, ``would
   take the submission over N MB``, ``is deeper than N folders``), and the ``reason`` column ends
-  with ``"dropped K entries: path (why), ..."`` (the first few), so that the report shows the
-  submission under "needs a human look". Paths are shown with odd bytes and control characters
-  escaped. Nothing dropped ever reaches ``autograded/`` or ``feedback/``.
+  with ``"dropped K entries: path (why), ..."`` (``1 entry``; the first five, then ``and N more``),
+  so that the report shows the submission under "needs a human look". Paths are shown with odd
+  bytes and control characters escaped. Nothing dropped ever reaches ``autograded/`` or ``feedback/``.
 
 A bad entry never raises: only ``Refused`` (the notebook) leaves ``admit``.
 """
@@ -87,7 +87,8 @@ class Intake:
             return ""
         listed = ", ".join(f"{path} ({why})" for path, why in self.dropped[:shown])
         more = f", and {len(self.dropped) - shown} more" if len(self.dropped) > shown else ""
-        return f"dropped {len(self.dropped)} entries: {listed}{more}"
+        entries = "entry" if len(self.dropped) == 1 else "entries"
+        return f"dropped {len(self.dropped)} {entries}: {listed}{more}"
 
 
 def printable(name):
@@ -231,11 +232,12 @@ class _Copier:
             os.close(sub)
 
 
-def admit(folder, target, notebook):
+def admit(folder, target, notebooks):
     """Copy the submission ``folder`` into ``target`` (a new folder, made here) under the rules of
-    the module docstring. ``notebook``: the notebook's name, which must be a regular file right in
-    ``folder``. Returns the ``Intake``; raises ``Refused`` (with nothing copied) if the notebook, or
-    the folder itself, cannot be admitted."""
+    the module docstring. ``notebooks``: the notebook's name (or a list of names), each of which must
+    be a regular file right in ``folder``. Returns the ``Intake``; raises ``Refused`` (with nothing
+    copied) if a notebook, or the folder itself, cannot be admitted."""
+    notebooks = [notebooks] if isinstance(notebooks, str) else list(notebooks)
     try:
         root = open_submission(folder)
     except OSError as error:
@@ -246,25 +248,33 @@ def admit(folder, target, notebook):
         why = next(filter(None, kinds), None) or f"cannot be read ({error.strerror})"
         raise Refused(f"the submission folder {why}: not graded") from None
     try:
-        try:
-            info = os.stat(notebook, dir_fd=root, follow_symlinks=False)
-        except FileNotFoundError:
-            raise Refused(f"{notebook} is missing: not graded") from None
-        except OSError as error:
-            raise Refused(f"{notebook} cannot be read ({error.strerror}): not graded") from None
-        if not stat.S_ISREG(info.st_mode):
-            why = _kind(info.st_mode) or ("is a folder" if stat.S_ISDIR(info.st_mode) else "is not a regular file")
-            raise Refused(f"{notebook} {why}: not graded")
         copier = _Copier(target)
-        why = copier.file_problem(info)
-        if why:
-            raise Refused(f"{notebook} {why}: not graded")
+        for notebook in notebooks:
+            why = _notebook_problem(notebook, root, copier)
+            if why:
+                raise Refused(f"{notebook} {why}: not graded")
         Path(target).mkdir(parents=True)
-        why = copier.copy_file(notebook, root, Path(notebook))
-        if why:
-            shutil.rmtree(target)
-            raise Refused(f"{notebook} {why}: not graded")
-        copier.copy_folder(root, Path(), 1, skip={notebook})
+        for notebook in notebooks:
+            why = copier.copy_file(notebook, root, Path(notebook))
+            if why:
+                shutil.rmtree(target)
+                raise Refused(f"{notebook} {why}: not graded")
+        copier.copy_folder(root, Path(), 1, skip=set(notebooks))
         return copier.intake
     finally:
         os.close(root)
+
+
+def _notebook_problem(notebook, root, copier):
+    """Why the entry ``notebook`` of the open folder ``root`` is not a notebook that may be read, or None."""
+    try:
+        info = os.stat(notebook, dir_fd=root, follow_symlinks=False)
+    except FileNotFoundError:
+        return "is missing"
+    except OSError as error:
+        return f"cannot be read ({error.strerror})"
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder"
+    if not stat.S_ISREG(info.st_mode):
+        return _kind(info.st_mode) or "is not a regular file"
+    return copier.file_problem(info)
