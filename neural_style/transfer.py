@@ -7,20 +7,21 @@ Images follow ``nst_utils``' convention: float32 (1, height, width, 3), RGB in [
 
 import dataclasses
 import zipfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from atomic_files import atomic_path
-from nst_utils import CONFIG, build_vgg_model
+from nst_utils import CONFIG, VGG19Weights, build_vgg_model
 
 from .adam import Adam
 from .colors import COLOR_MODES, luminance, match_color_histogram, match_luminance, with_colors_of
 from .lbfgs import ProjectedLBFGS
 from .losses import content_loss, gram_loss, gram_matrix, total_variation_loss
 from .precision import DTYPE_POLICIES, resolve_precision
-from .steps import StepRecorder
+from .steps import RunResult, StepRecorder
 from .strips import StripedNetwork, can_split, strip_rows
 
 OPTIMIZERS = ("lbfgs", "adam")
@@ -72,9 +73,20 @@ DEFAULTS = {
 scale only."""
 
 
-def defaults_for(vgg_weights):
+def defaults_for(vgg_weights: VGG19Weights) -> Settings:
     """Default settings for a ``nst_utils.VGG19Weights``: those of the network it holds."""
     return DEFAULTS[vgg_weights.network]
+
+
+def layer_weights(text: str) -> tuple[tuple[str, float], ...]:
+    """``Settings.style_layers`` from text: ``relu1_1,relu2_1`` (equal weights, summing to 1) or
+    ``relu1_1:0.5,relu2_1:0.5``. Raises ``ValueError`` for a weight that is not a number. The layer
+    names are checked when a network is built from them."""
+    parts = [part.split(":") for part in text.split(",")]
+    try:
+        return tuple((part[0], float(part[1]) if len(part) > 1 else 1.0 / len(parts)) for part in parts)
+    except ValueError:
+        raise ValueError(f"expected layer[:weight],..., got {text!r}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -331,3 +343,78 @@ def stylize(
     on_step = None if callback is None else (lambda step, image, terms: callback(step, recolor(image), terms))
     result = transfer.run(init_image, on_step, progress, checkpoint, resume)
     return dataclasses.replace(result, image=recolor(result.image))
+
+
+def stylize_levels(
+    vgg_weights: VGG19Weights,
+    images_at: Callable[[int], tuple[np.ndarray, list[np.ndarray]]],
+    init_image: np.ndarray,
+    sizes: Sequence[tuple[int, int]],
+    style_blend: Sequence[float] | None = None,
+    settings: Settings | None = None,
+    preserve_colors: str | None = None,
+    callback_at: Callable[[int], Callable | None] | None = None,
+    on_level: Callable[[int, int, Resume | None, list[RunResult]], None] | None = None,
+    progress: bool = True,
+    checkpoint: Checkpoint | None = None,
+    resume: Resume | None = None,
+) -> list[RunResult]:
+    """Paint a picture coarse to fine: ``stylize`` at each of ``sizes`` in turn, each level from the
+    one before upsampled (``upsample``), with ``level_steps`` of ``settings.steps`` at each.
+
+    Args:
+        vgg_weights: the network's weights (``nst_utils.read_vgg19``).
+        images_at: ``images_at(level)`` gives ``(content, styles)`` for a level: the content image at
+            ``sizes[level]``, (1, height, width, 3), and the style images, a list of (1, h, w, 3).
+            Called once for each level run.
+        init_image: where the first level starts, (1, height, width, 3) at ``sizes[0]``.
+        sizes: ``(width, height)`` per level, smallest first (``pyramid``); one size for a plain run.
+        style_blend, settings, preserve_colors, progress: as ``stylize`` takes them; ``settings.steps``
+            is the first level's steps.
+        callback_at: ``callback_at(level)`` gives the level's step callback (see ``StyleTransfer.run``).
+        on_level: called before each level runs, with the level (0: the first), its steps, the
+            ``Resume`` it continues from (None: it starts afresh) and the results of the levels run
+            before it in this call: to report progress.
+        checkpoint: saves each level's run (its ``level`` set to the level's), for ``resume``.
+        resume: what ``Checkpoint.load`` returned: the levels before ``resume.level`` are done, and
+            that level continues from its step (or, finished there, hands its image to the next).
+
+    Returns:
+        The ``RunResult`` of each level run in this call, in order: the last one's ``image`` is the
+        picture at ``sizes[-1]``.
+
+    Raises:
+        ValueError: ``resume`` holds a level that ``sizes`` does not have, or as ``stylize`` does.
+    """
+    steps_per_level = level_steps((settings or defaults_for(vgg_weights)).steps, len(sizes))
+    first_level = resume.level if resume else 0
+    if first_level >= len(sizes):
+        raise ValueError(f"the checkpoint holds level {first_level + 1} of a run of {len(sizes)} levels")
+    results = []
+    previous = None  # the image the level before ended with
+    for level in range(first_level, len(sizes)):
+        (width, height), steps = sizes[level], steps_per_level[level]
+        level_resume = resume if resume and level == resume.level else None
+        if level_resume and level_resume.step >= steps and level < len(sizes) - 1:
+            previous = level_resume.image  # interrupted right after this level's last step
+            continue
+        content, styles = images_at(level)
+        start = init_image if level == 0 or level_resume else upsample(previous, width, height)
+        if on_level:
+            on_level(level, steps, level_resume, results)
+        result = stylize(
+            vgg_weights,
+            content,
+            styles,
+            start,
+            style_blend,
+            dataclasses.replace(settings or defaults_for(vgg_weights), steps=steps),
+            preserve_colors=preserve_colors,
+            callback=callback_at(level) if callback_at else None,
+            progress=progress,
+            checkpoint=checkpoint and dataclasses.replace(checkpoint, level=level),
+            resume=level_resume,
+        )
+        results.append(result)
+        previous = result.image
+    return results

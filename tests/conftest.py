@@ -28,6 +28,15 @@ def loopback_server(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="session")
+def vgg_weights():
+    """The default weights file (``make weights``) read once per run: 80 MB that every engine test needs.
+    Shared: read it, never change it."""
+    from nst_utils import read_vgg19  # imports TensorFlow: only when a test asks for the weights
+
+    return read_vgg19()
+
+
+@pytest.fixture(scope="session")
 def released_course(tmp_path_factory):
     """A course whose assignment the real ``nbgrader generate_assignment`` has released, made once
     per run and shared: copy what you change (``released_course / "release" / ASSIGNMENT``)."""

@@ -1,25 +1,19 @@
 """Submissions written the ways students write them: correct variants, typical mistakes, attempts
-to earn points without implementing anything, and attacks on the grader.
+to earn points without implementing anything, and attacks on the grader. The typical mistakes that
+the grading bench also grades are written once, in ``benchmarks.sample_submissions``.
 
 Each entry is notebook source code (or a change to the notebook), so the tests can paste it into
 a real submission and autograde it with the real nbgrader.
 """
 
 import dataclasses
-import json
 
 import nbformat
 import numpy as np
 
+from benchmarks.sample_submissions import TYPICAL_MISTAKES, Variant
+from course import cell_by_grade_id, copy_notebook, nbgrader_meta
 from nst_checks import FUNCTIONS
-
-
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    exercise: str  # nst_checks exercise key
-    source: str  # notebook code that defines the function
-    hint: str | None = None  # for a mistake: the nst_checks.HINTS key its check must report
-
 
 # ------------------------------------------------------------------------------------------------
 # Correct implementations, in many idioms: each must earn full marks.
@@ -288,14 +282,7 @@ def train_step(generated_image, optimizer, compute_costs):
 # Typical mistakes: each must lose exactly its exercise's points, with its hint.
 
 MISTAKES = {
-    "content_mean": Variant(
-        "content_cost",
-        """
-def compute_content_cost(a_C, a_G):
-    return tf.reduce_mean(tf.square(a_C - a_G))
-""",
-        "factor_4",
-    ),
+    "content_mean": TYPICAL_MISTAKES["content_mean"],
     "content_factor_2": Variant(
         "content_cost",
         """
@@ -377,14 +364,7 @@ def compute_content_cost(a_C, a_G):
 """,
         "no_return",
     ),
-    "gram_outer": Variant(
-        "gram_matrix",
-        """
-def gram_matrix(A):
-    return tf.matmul(tf.transpose(A), A)
-""",
-        "outer_gram",
-    ),
+    "gram_outer": TYPICAL_MISTAKES["gram_outer"],
     "gram_elementwise": Variant(
         "gram_matrix",
         """
@@ -410,17 +390,7 @@ def gram_matrix(A):
 """,
         "numpy_value",
     ),
-    "layer_no_transpose": Variant(
-        "layer_style_cost",
-        """
-def compute_layer_style_cost(a_S, a_G):
-    _, n_H, n_W, n_C = a_G.shape
-    a_S = tf.reshape(a_S, (n_C, n_H * n_W))
-    a_G = tf.reshape(a_G, (n_C, n_H * n_W))
-    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
-""",
-        "no_transpose",
-    ),
+    "layer_no_transpose": TYPICAL_MISTAKES["layer_no_transpose"],
     "layer_no_normalisation": Variant(
         "layer_style_cost",
         """
@@ -487,17 +457,7 @@ def compute_layer_style_cost(a_S, a_G):
 """,
         "graph",
     ),
-    "style_no_coefficients": Variant(
-        "style_cost",
-        """
-def compute_style_cost(style_activations, generated_activations, style_layers=STYLE_LAYERS):
-    J_style = 0
-    for layer_name, coefficient in style_layers:
-        J_style += compute_layer_style_cost(style_activations[layer_name], generated_activations[layer_name])
-    return J_style
-""",
-        "coefficients",
-    ),
+    "style_no_coefficients": TYPICAL_MISTAKES["style_no_coefficients"],
     "style_last_layer": Variant(
         "style_cost",
         """
@@ -579,14 +539,7 @@ def compute_style_cost(style_activations, generated_activations, style_layers=ST
 """,
         "numpy_value",
     ),
-    "total_swapped": Variant(
-        "total_cost",
-        """
-def total_cost(J_content, J_style, alpha=10, beta=40):
-    return alpha * J_style + beta * J_content
-""",
-        "swapped_weights",
-    ),
+    "total_swapped": TYPICAL_MISTAKES["total_swapped"],
     "total_fixed": Variant(
         "total_cost",
         """
@@ -603,17 +556,7 @@ def total_cost(J_content, J_style, alpha=10, beta=40):
 """,
         "numpy_value",
     ),
-    "step_no_clip": Variant(
-        "train_step",
-        """
-def train_step(generated_image, optimizer, compute_costs):
-    with tf.GradientTape() as tape:
-        J_content, J_style, J = compute_costs(generated_image)
-    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
-    return J_content, J_style, J
-""",
-        "no_clip",
-    ),
+    "step_no_clip": TYPICAL_MISTAKES["step_no_clip"],
     "step_clipped_copy": Variant(
         "train_step",
         """
@@ -745,23 +688,14 @@ def mixed_students(count, seed=0):
 
 
 def grade_id(cell):
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def copy_notebook(notebook):
-    return nbformat.from_dict(json.loads(json.dumps(notebook)))
-
-
-def cell_of(notebook, wanted):
-    [cell] = [cell for cell in notebook.cells if grade_id(cell) == wanted]
-    return cell
+    return nbgrader_meta(cell).get("grade_id")
 
 
 def with_sources(notebook, sources):
     """A copy of ``notebook`` whose cells ``{grade_id: source}`` are replaced."""
     notebook = copy_notebook(notebook)
     for wanted, source in sources.items():
-        cell_of(notebook, wanted).source = source.strip("\n")
+        cell_by_grade_id(notebook, wanted).source = source.strip("\n")
     return notebook
 
 
@@ -786,7 +720,7 @@ def _in_first_exercise(code):
     """A change that puts ``code`` in the first exercise's cell, before its stub."""
 
     def change(notebook):
-        stub = cell_of(notebook, FUNCTIONS["content_cost"]).source
+        stub = cell_by_grade_id(notebook, FUNCTIONS["content_cost"]).source
         return with_sources(notebook, {FUNCTIONS["content_cost"]: code.strip("\n") + "\n\n" + stub})
 
     return change
@@ -955,7 +889,7 @@ def _in_cell(grade_id, code, *, after=True):
     """A change that adds ``code`` to the solved notebook's cell ``grade_id``, after (or before) its code."""
 
     def change(solved, course, port):
-        cell = cell_of(solved, grade_id).source
+        cell = cell_by_grade_id(solved, grade_id).source
         code_here = code.strip("\n").replace("COURSE", str(course)).replace("PORT", str(port))
         return with_sources(solved, {grade_id: f"{cell}\n\n{code_here}" if after else f"{code_here}\n\n{cell}"})
 
@@ -1116,7 +1050,8 @@ for _ in range(100_000):
         lambda solved, course, port: with_sources(
             solved,
             {
-                function: cell_of(solved, function).source + '\n\ndisplay({"text/plain": "x" * 900_000}, raw=True)'
+                function: cell_by_grade_id(solved, function).source
+                + '\n\ndisplay({"text/plain": "x" * 900_000}, raw=True)'
                 for function in FUNCTIONS.values()
             },
         ),

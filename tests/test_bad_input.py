@@ -22,13 +22,17 @@ subprocesses). Here the same kinds go through the command line end to end, with 
 import dataclasses
 import hashlib
 import os
+import pwd
 import re
+import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -315,19 +319,9 @@ def _huge(side):
     return make
 
 
-def _unreadable(ctx):
-    path = ctx.file("photo.png", (ROOT / "images" / "chelsea.jpg").read_bytes())
-    path.chmod(0)
-    ctx.finalizers.append(lambda: path.chmod(0o644))
-    try:
-        path.open("rb").close()
-    except PermissionError:
-        return {"--content": path}
-    pytest.skip("running as root: permissions are not enforced (see path-through-a-file)")
-
-
 def _path_through_a_file(ctx):
-    """Unreadable for root too: the path goes through a regular file (ENOTDIR)."""
+    """Unreadable for root too: the path goes through a regular file (ENOTDIR). (A file of mode 0:
+    ``test_permission_denied_for_an_unprivileged_user``.)"""
     return {"--content": ctx.file("notes.txt", "notes") / "photo.png"}
 
 
@@ -336,16 +330,6 @@ def _path_through_a_file(ctx):
 
 def _output_parent_is_a_file(ctx):
     return {"--output": ctx.file("notes.txt", "notes") / "out.png"}
-
-
-def _output_read_only_folder(ctx):
-    folder = ctx.tmp / "read-only"
-    folder.mkdir()
-    folder.chmod(0o555)
-    ctx.finalizers.append(lambda: folder.chmod(0o755))
-    if os.access(folder, os.W_OK):
-        pytest.skip("running as root: chmod does not stop writing (see output-in-proc)")
-    return {"--output": folder / "out.png"}
 
 
 def _no_new_files_in(folder):
@@ -495,7 +479,6 @@ KINDS = [
         1,
         ("cut.jpg", "damaged or truncated"),
     ),
-    Kind("image-unreadable-chmod-000", "main", _unreadable, 1, ("photo.png", "permission denied")),
     Kind(
         "image-path-through-a-file",
         "main",
@@ -528,7 +511,6 @@ KINDS = [
         _no_new_files_in(lambda ctx: ctx.tmp / "missing"),
     ),
     Kind("output-parent-is-a-file", "main", _output_parent_is_a_file, 1, ("notes.txt is a file, not a folder",)),
-    Kind("output-read-only-folder", "main", _output_read_only_folder, 1, ("read-only", "is not writable")),
     # /proc refuses new files to everyone, root included (os.access says yes to root there).
     Kind(
         "output-in-proc",
@@ -751,3 +733,88 @@ def test_huge_image_is_refused_before_decoding(tmp_path, monkeypatch, side, word
     with pytest.raises(nst_utils.ImageError, match=words):
         nst_utils.load_image(huge, *SIZE)
     assert "huge.png" not in decoded
+
+
+# --------------------------------------------------------------------------------------------
+# Permissions, which root does not obey: as an unprivileged user
+# --------------------------------------------------------------------------------------------
+
+UNPRIVILEGED_USER = "nst-unprivileged"
+
+
+@pytest.fixture(scope="module")
+def as_unprivileged():
+    """``(command prefix, user)`` that runs a program as a user whom file permissions bind: as root (CI),
+    ``setpriv`` to ``UNPRIVILEGED_USER`` (created with ``useradd`` the first time) and that user's
+    ``pwd`` entry; as anyone else, no prefix and None (they are bound already)."""
+    if os.geteuid() != 0:
+        return [], None
+    try:
+        user = pwd.getpwnam(UNPRIVILEGED_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", UNPRIVILEGED_USER], check=True
+        )
+        user = pwd.getpwnam(UNPRIVILEGED_USER)
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"], user
+
+
+def _unreadable_content(folder):
+    photo = folder / "photo.png"
+    shutil.copy(ROOT / "images" / "chelsea.jpg", photo)
+    return photo, {"--content": photo}
+
+
+def _read_only_output_folder(folder):
+    read_only = folder / "read-only"
+    read_only.mkdir()
+    return read_only, {"--output": read_only / "out.png"}
+
+
+@pytest.mark.parametrize(
+    ("make", "mode", "words"),
+    [
+        (_unreadable_content, 0o000, ("photo.png", "permission denied")),
+        (_read_only_output_folder, 0o555, ("read-only", "is not writable")),
+    ],
+    ids=["image-unreadable-chmod-000", "output-read-only-folder"],
+)
+def test_permission_denied_for_an_unprivileged_user(make, mode, words, assets, as_unprivileged):
+    """The permission-denied branches of ``nst_utils``, through the command line run by a user whom the
+    mode binds (as root: another user, whose files these are). One readable line, exit 1, and the
+    output folder as it was."""
+    prefix, user = as_unprivileged
+    with tempfile.TemporaryDirectory() as shared:  # not under pytest's root-only tmp folder
+        folder = Path(shared)
+        for name in ("weights", "content", "style"):
+            shutil.copy(assets[name], folder / assets[name].name)
+        out = folder / "out"
+        out.mkdir()
+        (out / "out.png").write_text(PREVIOUS)
+        target, options = make(folder)
+        if user:
+            for path in [folder, *folder.rglob("*")]:
+                os.chown(path, user.pw_uid, user.pw_gid)
+        folder.chmod(0o755)
+        target.chmod(mode)
+        ctx = SimpleNamespace(content=folder / assets["content"].name, style=folder / assets["style"].name)
+        ctx.weights, ctx.output = folder / assets["weights"].name, out / "out.png"
+        argv = _argv({**_base_options(ctx), **options})
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", HOME=shared, MPLCONFIGDIR=str(folder / "matplotlib"))
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "neural_style", *argv],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=180,
+        )
+        err = "\n".join(line for line in result.stderr.splitlines() if not _TF_LOG_LINE.match(line))
+        assert result.returncode == 1 and result.stdout == "", (result.returncode, result.stdout, err)
+        assert err.startswith("error: ") and err.count("\n") == 0, err
+        for word in words:
+            assert word in err, err
+        assert sorted(os.listdir(out)) == ["out.png"] and (out / "out.png").read_text() == PREVIOUS
+        if target.is_dir():
+            assert os.listdir(target) == []
+        target.chmod(0o755)

@@ -1,16 +1,9 @@
 """The benchmark's measuring code, run for real on tiny images (its timings are not judged here)."""
 
-import time
-
 import pytest
 
-from neural_style import bench
-from nst_utils import CONFIG, read_vgg19
-
-
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
+from benchmarks import engine as bench
+from nst_utils import CONFIG
 
 
 def test_the_engine_measurements_run_and_fill_the_table(vgg_weights, tmp_path):
@@ -90,18 +83,28 @@ def test_each_share_is_taken_within_its_run_against_the_peaks_measured_just_befo
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_the_peaks_are_measured_once_per_run_outside_the_timed_steps(vgg_weights, optimizer):
-    """``peaks()`` runs once per run, between the warm-up and the timed steps: its 1.5 s are in
-    neither, so 3 timed steps at 32x24 (milliseconds each) stay far below it."""
-    calls = []
+    """``peaks()`` runs once per run, between the warm-up and the timed steps. The clock moves 1 s each
+    time it is read and ``peaks()`` moves it 1000 s: the timed steps read 1 s each, exactly, only if
+    the peaks fall outside them."""
+    now = [0.0]
+    events = []
+
+    def clock():
+        now[0] += 1.0
+        events.append("clock")
+        return now[0]
 
     def peaks():
-        calls.append(1)
-        time.sleep(1.5)
+        now[0] += 1000.0
+        events.append("peaks")
         return {"conv": 1.0, "matmul": 1.0}
 
-    runs = bench.timed_runs(vgg_weights, (32, 24), optimizer, timed_steps=3, runs=2, peaks=peaks)
-    assert len(calls) == 2 and [run["conv"] for run in runs] == [1.0, 1.0]
-    assert all(run["seconds"] * 3 < 1.5 for run in runs), runs
+    runs = bench.timed_runs(vgg_weights, (32, 24), optimizer, timed_steps=3, runs=2, peaks=peaks, clock=clock)
+    assert [run["conv"] for run in runs] == [1.0, 1.0]
+    assert [run["seconds"] for run in runs] == [1.0, 1.0]
+    warmup = 1 if optimizer == "adam" else 10
+    one_run = ["clock"] * (warmup - 1) + ["peaks"] + ["clock"] * (1 + 3)  # one clock reading after each step
+    assert events == one_run * 2
 
 
 def test_markdown_computes_the_ratios():

@@ -16,7 +16,7 @@ from PIL import Image
 from helpers import read_rgb
 from neural_style import cli, transfer
 from neural_style.colors import RGB_TO_YIQ
-from nst_utils import generate_noise_image, load_image, read_vgg19
+from nst_utils import generate_noise_image, load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 SWIRLS = ROOT / "images" / "swirls.jpg"
@@ -57,11 +57,6 @@ def photo(tmp_path_factory):
     path = tmp_path_factory.mktemp("photo") / "chelsea.jpg"
     Image.fromarray(data.chelsea()).resize((150, 100)).save(path, quality=95)
     return path
-
-
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
 
 
 def _size_of(path):

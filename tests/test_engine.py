@@ -2,6 +2,7 @@
 network gets, and end-to-end optimisation with the real converted weights at a small size."""
 
 import dataclasses
+import platform
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from matconvnet_fixtures import GENERATIONS, random_vgg_kernels, vgg_layer_names
 from neural_style import transfer
 from neural_style.colors import RGB_TO_YIQ, luminance, match_color_histogram, match_luminance
 from neural_style.losses import content_loss, gram_matrix, style_layer_loss, total_variation_loss
-from neural_style.precision import resolve_precision
+from neural_style.machine import cpu_model
+from neural_style.precision import native_bfloat16, resolve_precision
 from nst_utils import CONFIG, VGG19_LAYERS, WeightsError, build_vgg_model, load_image, read_vgg19
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,11 +146,6 @@ def test_gram_gradient_of_bfloat16_features_is_bfloat16_and_close():
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
-
-
 def test_build_returns_requested_layers_and_is_truncated(vgg_weights):
     requested = ["relu2_1", "conv1_1", "pool1"]
     model = build_vgg_model(vgg_weights, requested)
@@ -206,6 +203,54 @@ def test_bfloat16_network_computes_in_bfloat16_and_stays_close(vgg_weights):
         assert fast[name].dtype == "bfloat16"
         relative = np.linalg.norm(np.float32(fast[name]) - exact[name]) / np.linalg.norm(exact[name])
         assert 1e-4 < relative < 0.02, (name, relative)  # rounded (not float32), but close
+
+
+# /proc/cpuinfo as three machines write it (one processor each, the lines that matter).
+SAPPHIRE_RAPIDS = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Platinum 8480+
+flags\t\t: fpu sse2 avx2 avx512f avx512_bf16 amx_bf16 amx_tile
+"""
+ZEN4 = """processor\t: 0
+vendor_id\t: AuthenticAMD
+model name\t: AMD EPYC 9654 96-Core Processor
+flags\t\t: fpu sse2 avx2 avx512f avx512_bf16
+"""
+SKYLAKE = """processor\t: 0
+vendor_id\t: GenuineIntel
+model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz
+flags\t\t: fpu sse2 avx2 avx512f avx512bw
+"""
+GRAVITON = """processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd bf16 i8mm
+CPU implementer\t: 0x41
+"""
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "machine", "native"),
+    [
+        (SAPPHIRE_RAPIDS, "x86_64", True),  # AMX-BF16 and AVX512_BF16
+        (ZEN4, "x86_64", True),  # AVX512_BF16 only
+        (SKYLAKE, "x86_64", False),  # AVX-512 without bfloat16: emulated, slower than float32
+        (SAPPHIRE_RAPIDS, "aarch64", False),  # the flags count on x86 only
+        (GRAVITON, "aarch64", False),  # Arm's bf16 has not been measured
+        ("", "x86_64", False),  # no /proc/cpuinfo (not Linux)
+    ],
+)
+def test_native_bfloat16_reads_the_cpu_flags_it_is_given(cpuinfo, machine, native):
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("a GPU is visible: native_bfloat16 is False whatever the CPU (checked below)")
+    assert native_bfloat16(cpuinfo, machine) is native
+
+
+def test_the_cpu_model_is_the_model_name_line():
+    assert cpu_model(ZEN4) == "AMD EPYC 9654 96-Core Processor"
+    assert cpu_model(SAPPHIRE_RAPIDS) == "Intel(R) Xeon(R) Platinum 8480+"
+    assert cpu_model(GRAVITON) == (platform.processor() or "unknown")  # Arm's cpuinfo names no model
 
 
 def test_auto_precision_follows_the_cpu_flags():

@@ -1,4 +1,4 @@
-"""The notebook's figures (``images/make_notebook_figures.py``, ``make figures``): what they compute, that
+"""The notebook's figures (``scripts/make_notebook_figures.py``, ``make figures``): what they compute, that
 the committed ones are small and reachable from the notebook's folder, and that the reference result
 was made with the settings the notebook uses now."""
 
@@ -17,7 +17,7 @@ from PIL import Image
 from course import ROOT, SOURCE_DIR, SOURCE_NOTEBOOK, cell_by_grade_id
 from nst_utils import CONFIG
 
-SCRIPT = ROOT / "images" / "make_notebook_figures.py"
+SCRIPT = ROOT / "scripts" / "make_notebook_figures.py"
 FIGURES = ROOT / "images" / "figures"
 PNGS = ("unrolling.png", "gram.png", "reference_result.png")
 MAX_PNG_BYTES = 150 * 1024  # they ship with the student bundle

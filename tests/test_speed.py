@@ -1,17 +1,10 @@
 """FLOPs per step, the probe convolution, and the time estimate a run prints before its first step."""
 
 import dataclasses
-import time
 
 import pytest
 
 from neural_style import speed, transfer
-from nst_utils import read_vgg19
-
-
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
 
 
 def test_step_flops_counts_convolutions_gradient_and_grams(vgg_weights):
@@ -43,23 +36,37 @@ def test_step_flops_counts_the_gram_matrix_of_any_kind_of_layer(vgg_weights):
     assert flops("conv1_1") - flops("pool1") == 2 * (gram_at_conv1_1 - gram_at_conv1_1 // 4)
 
 
+class FakeClock:
+    """A clock that moves ``tick`` seconds each time it is read: a timing of it is exact."""
+
+    def __init__(self, tick):
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self):
+        self.now += self.tick
+        return self.now
+
+
 def test_median_seconds_works_untimed_for_the_warm_up_first():
-    """One untimed call at least, more until ``warmup_seconds`` have passed, then ``repeats`` timed."""
+    """One untimed call at least, more until ``warmup_seconds`` have passed on the clock, then
+    ``repeats`` timed: their median is what the clock says one call took."""
     calls = []
-    speed.median_seconds(lambda: calls.append(1), repeats=5, warmup_seconds=0)
-    assert len(calls) == 6
+    assert speed.median_seconds(lambda: calls.append(1), repeats=5, warmup_seconds=0, clock=FakeClock(0.25)) == 0.25
+    assert len(calls) == 1 + 5
     calls.clear()
-    seconds = speed.median_seconds(lambda: (calls.append(1), time.sleep(0.01)), repeats=5, warmup_seconds=0.2)
-    assert len(calls) > 6 + 2  # 0.2 s of 10 ms calls is many more than one
-    assert seconds >= 0.01
+    # Read at 0.25 (start), then after each warm-up call at 0.5, 0.75, 1.0, 1.25: 4 calls to pass 1 s.
+    assert speed.median_seconds(lambda: calls.append(1), repeats=5, warmup_seconds=1.0, clock=FakeClock(0.25)) == 0.25
+    assert len(calls) == 4 + 5
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-def test_the_probe_convolution_runs_in_either_precision_at_a_plausible_rate(precision):
-    """A real 3x3 convolution (a small one here): its GFLOP/s are positive and below a few TFLOP/s
-    per core, which no CPU reaches."""
-    gflops = speed.conv_gflops(precision, (12, 16, 32, 32), repeats=3)
-    assert 0 < gflops < 10_000
+def test_the_probe_convolution_counts_its_flops_over_the_time_it_took(precision):
+    """A real 3x3 convolution (a small one here) timed by a clock that makes each call take 0.125 s:
+    its GFLOP/s are its FLOPs (2 per multiply-add) over that time, exactly."""
+    height, width, channels_in, channels_out = 12, 16, 32, 32
+    clock = FakeClock(0.125)  # read before and after each timed call
+    gflops = speed.conv_gflops(precision, (height, width, channels_in, channels_out), repeats=3, clock=clock)
+    assert gflops == pytest.approx(2 * height * width * 9 * channels_in * channels_out / 0.125 / 1e9)
 
 
 def test_the_estimate_is_the_run_flops_over_the_probe_scaled_by_the_share_runs_reach(vgg_weights):

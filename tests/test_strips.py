@@ -9,15 +9,10 @@ import tensorflow as tf
 
 from neural_style import strips, transfer
 from neural_style.losses import gram_matrix
-from nst_utils import build_vgg_model, read_vgg19
+from nst_utils import build_vgg_model
 
 HEIGHT, WIDTH = 37, 29  # odd: pool1 drops the last row and column
 LAYERS = ["relu4_2", "conv1_1", "relu1_1", "relu1_2", "pool1", "relu2_1", "relu3_1"]
-
-
-@pytest.fixture(scope="module")
-def vgg_weights():
-    return read_vgg19()
 
 
 @pytest.mark.parametrize(

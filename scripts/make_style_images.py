@@ -3,8 +3,8 @@
 
 Usage::
 
-    python images/make_style_images.py            # writes every style image
-    python images/make_style_images.py swirls     # only the named ones
+    python scripts/make_style_images.py            # writes every style image
+    python scripts/make_style_images.py swirls     # only the named ones
 
 Every picture is drawn from scratch with numpy, scipy and Pillow; nothing is
 downloaded and no third-party artwork is used, so the results are free of
@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-OUT_DIR = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "images")
 SIZE = 512  # final edge length in pixels
 SS = 2  # supersampling factor used while drawing (anti-aliasing)
 JPEG_QUALITY = 92

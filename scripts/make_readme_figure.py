@@ -3,7 +3,7 @@
 
 Usage (after ``make demo``)::
 
-    .venv/bin/python images/make_readme_figure.py   # outputs/demo.png -> images/readme/chelsea_swirls.jpg
+    .venv/bin/python scripts/make_readme_figure.py   # outputs/demo.png -> images/readme/chelsea_swirls.jpg
 """
 
 from pathlib import Path

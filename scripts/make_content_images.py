@@ -3,7 +3,7 @@
 
 Usage::
 
-    python images/make_content_images.py
+    python scripts/make_content_images.py
 
 The photos come from the sample images that ship inside the scikit-image
 wheel (``skimage/data/*.png|jpg``); nothing is downloaded.  Each one is
@@ -28,7 +28,7 @@ import os
 from PIL import Image
 from skimage import data
 
-OUT_DIR = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "images")
 OUT_SIZE = (640, 480)
 
 # name -> (loader, crop box (left, upper, right, lower) in source pixels)
