@@ -25,6 +25,7 @@ from nbgrader.preprocessors import (
 
 from nst_grader import admitted
 from nst_grader.cells import RestoreGradedCells
+from nst_grader.collect import AdmittedCollector, AdmittedExtractor
 from nst_grader.execute import LimitedExecute
 from nst_grader.feedback import OutputsFromSubmission
 from nst_grader.sandbox import SandboxedKernelManager
@@ -38,6 +39,10 @@ c = get_config()  # noqa: F821 - provided by nbgrader
 # it: no link followed, only regular files and folders; a notebook that is not a regular file is not
 # graded (nst_grader/admitted.py).
 admitted.install()
+# nbgrader zip_collect unpacks only regular files, within limits, and never outside submitted/
+# (nst_grader/collect.py).
+c.ZipCollectApp.extractor_plugin = AdmittedExtractor
+c.ZipCollectApp.collector_plugin = AdmittedCollector
 
 c.CourseDirectory.source_directory = "notebooks"
 c.CourseDirectory.release_directory = "release"

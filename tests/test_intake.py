@@ -2,14 +2,18 @@
 entry is copied with only its regular files and folders, each other entry dropped with its reason,
 and a notebook that is not a regular file refuses the submission with nothing copied."""
 
+import io
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from nst_grader import intake
 from nst_grader.intake import Refused, admit
 
 NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
+ROOT = Path(__file__).resolve().parents[1]
 SECRET = "root's secret"
 
 
@@ -262,3 +267,95 @@ def test_a_file_that_grows_while_it_is_read_is_cut_off(course, tmp_path, monkeyp
     assert ("growing.bin" in result.copied and copied.stat().st_size <= 2**20) or (
         dict(result.dropped).get("growing.bin", "").startswith("is over") and not copied.exists()
     )
+
+
+def _zip_symlink(archive, name, target):
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    archive.writestr(info, target)
+
+
+def _tar_member(archive, name, kind, **fields):
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    for key, value in fields.items():
+        setattr(info, key, value)
+    archive.addfile(info)
+
+
+def test_zip_collect_lets_in_only_regular_files_within_limits_and_never_outside_submitted(tmp_path):
+    """Real ``nbgrader zip_collect`` with the course's configuration, on archives holding links of
+    both kinds, devices, a FIFO, ``..`` and absolute names, a zip bomb, a nested archive and an id
+    that climbs out of ``submitted/``."""
+    course = tmp_path / "course"
+    (course / "release" / "art_generation").mkdir(parents=True)
+    (course / "release" / "art_generation" / NOTEBOOK).write_text("{}")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    archives = course / "downloaded" / "art_generation" / "archive"
+    archives.mkdir(parents=True)
+    (tmp_path / "outside.zip").write_bytes(b"")
+    (archives / "linked.zip").symlink_to(tmp_path / "outside.zip")
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as archive:
+        archive.writestr(f"bob_{NOTEBOOK}", "bob's notebook")
+        _zip_symlink(archive, f"bobby_{NOTEBOOK}", "/etc/shadow")
+    with zipfile.ZipFile(archives / "class.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"alice_{NOTEBOOK}", "alice's notebook")
+        _zip_symlink(archive, f"mallory_{NOTEBOOK}", "/etc/shadow")
+        archive.writestr(f"../trudy_{NOTEBOOK}", "out")
+        archive.writestr(f"/victor_{NOTEBOOK}", "out")
+        archive.writestr(f"oscar_{NOTEBOOK}", bytes((intake.MAX_FILE_MB + 1) * 2**20))  # compresses to ~50 KB
+        archive.writestr(f".._{NOTEBOOK}", "climbs out as a student id")
+        archive.writestr("bob.zip", inner.getvalue())
+    with tarfile.open(archives / "more.tar.gz", "w:gz") as archive:
+        data = b"carol's notebook"
+        info = tarfile.TarInfo(f"carol_{NOTEBOOK}")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+        _tar_member(archive, f"sym_{NOTEBOOK}", tarfile.SYMTYPE, linkname="/etc/shadow")
+        _tar_member(archive, f"hard_{NOTEBOOK}", tarfile.LNKTYPE, linkname=f"carol_{NOTEBOOK}")
+        _tar_member(archive, f"fifo_{NOTEBOOK}", tarfile.FIFOTYPE)
+        _tar_member(archive, f"zero_{NOTEBOOK}", tarfile.CHRTYPE, devmajor=1, devminor=5)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "zip_collect",
+            "art_generation",
+            "--FileNameCollectorPlugin.named_regexp=.*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+)$",
+        ],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    files, _ = every_file(course / "submitted")
+    assert files == {
+        f"alice/art_generation/{NOTEBOOK}": b"alice's notebook",
+        f"bob/art_generation/{NOTEBOOK}": b"bob's notebook",
+        f"carol/art_generation/{NOTEBOOK}": b"carol's notebook",
+    }
+    assert sorted(path.name for path in course.iterdir()) == [
+        "downloaded",
+        "nbgrader_config.py",
+        "release",
+        "submitted",
+    ]
+    assert not list(tmp_path.glob("*trudy*")) and not list(Path("/").glob("victor_*"))
+    log = result.stderr
+    for expected in (
+        "linked.zip: it cannot be read",
+        f"class.zip: mallory_{NOTEBOOK}: it is not a regular file",
+        f"class.zip: ../trudy_{NOTEBOOK}: it climbs out",
+        f"class.zip: /victor_{NOTEBOOK}: it is absolute",
+        f"class.zip: oscar_{NOTEBOOK}: it is over {intake.MAX_FILE_MB} MB",
+        f"bob.zip: bobby_{NOTEBOOK}: it is not a regular file",
+        f"more.tar.gz: sym_{NOTEBOOK}: it is not a regular file",
+        f"more.tar.gz: hard_{NOTEBOOK}: it is not a regular file",
+        f"more.tar.gz: fifo_{NOTEBOOK}: it is not a regular file",
+        f"more.tar.gz: zero_{NOTEBOOK}: it is not a regular file",
+        "its student_id climbs out of its folder",
+    ):
+        assert expected in log, (expected, log[-5000:])
