@@ -19,7 +19,8 @@ per cell, so a notebook of many slow cells could hold a grader for as long as it
   all the same, the kernel is lost to the notebook, and the cells after it are not run.
 * **notes for the instructor**: every limit a notebook ran into (these, a cell's timeout, and the
   sandbox's memory, process and file-size limits as the kernel reported them) is logged as a
-  warning starting with ``LIMIT_NOTE``; ``nst_grader.grade`` puts them in ``grading_log.csv``.
+  warning starting with ``LIMIT_NOTE``; ``nst_grader.grade`` puts them in ``grading_log.csv``. A note
+  holds no control character and at most ``NOTE_LENGTH`` characters, whatever the kernel sent.
 
 It also skips the visible checks (locked cells whose grade id matches ``skip_grade_ids``): grading
 does not need them, and their ``tf.function`` tracing is a good part of a submission's time. After
@@ -44,12 +45,21 @@ LIMIT_ERROR = "GradingLimit"  # the ename of the error outputs this module adds
 # A cell past an output limit is interrupted this much later, unless it ends by itself meanwhile: an
 # interrupt that reached the kernel after the cell had ended would hit whatever the kernel did next.
 INTERRUPT_DELAY_S = 1.0
+# The longest note logged about one limit (they end up in grading_log.csv and the report).
+NOTE_LENGTH = 300
 # What the kernel reports when the sandbox's limits stop it: (text in the error, the limit).
 SANDBOX_LIMITS = (
     ("MemoryError", "memory"),
     ("Resource temporarily unavailable", "process"),
     ("File too large", "file size"),
 )
+
+
+def printable_line(text, limit=NOTE_LENGTH):
+    """``text`` on one line, each control character (an escape sequence's start, a carriage
+    return...) replaced by a space, cut to ``limit`` characters: safe for a terminal and a log."""
+    text = "".join(char if char.isprintable() else " " for char in str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _limit_error(text):
@@ -94,8 +104,10 @@ class LimitedExecute(Execute):
         self._pending = set()  # interrupts on their way
 
     def _note(self, text):
+        """Log a limit the notebook met, on one line without control characters and within
+        ``NOTE_LENGTH`` (part of it may come from the kernel: an error's name and value)."""
         index, label = self._cell
-        self.log.warning("%scell %d%s: %s", LIMIT_NOTE, index, label, text)
+        self.log.warning("%scell %d%s: %s", LIMIT_NOTE, index, printable_line(label), printable_line(text))
 
     def _skipped(self, cell):
         meta = cell.metadata.get("nbgrader", {})

@@ -126,6 +126,8 @@ def ensure_assignment(course, db_url, folder):
 def _reason(result):
     """The error a failed nbgrader run stopped with (its last exception line other than nbgrader's
     own summary), or its last line."""
+    from nst_grader.execute import printable_line
+
     lines = [
         line.strip() for line in f"{result.get('log', '')}\n{result.get('error', '')}".splitlines() if line.strip()
     ]
@@ -134,15 +136,15 @@ def _reason(result):
         for line in lines
         if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b.*:", line) and "NbGraderException" not in line
     ]
-    return (errors or lines or ["nbgrader failed without a message"])[-1][:300]
+    return printable_line((errors or lines or ["nbgrader failed without a message"])[-1])
 
 
 def limits_met(result):
     """The limits nbgrader's log says the notebook ran into (``nst_grader.execute``), as one line."""
-    from nst_grader.execute import LIMIT_NOTE
+    from nst_grader.execute import LIMIT_NOTE, printable_line
 
     notes = re.findall(re.escape(LIMIT_NOTE) + r"(.*)", result.get("log", ""))
-    return "; ".join(dict.fromkeys(notes))[:500]
+    return printable_line("; ".join(dict.fromkeys(notes)), 500)
 
 
 def grade_submission(course, student, template):
@@ -211,6 +213,7 @@ def grade_with_limits(course, student, template, timeout_s):
     (its memory, a crash) is started once more if time is left, then the submission is recorded
     with why. Its temporary folders lie in one folder of this process's, removed whatever happens;
     what it prints goes to a file there, never to the grader's console."""
+    from nst_grader.execute import printable_line
     from nst_grader.sandbox import LENT_SERVER, share_with_kernels, temp_prefix
 
     lent = _lent_fork_server()
@@ -239,7 +242,7 @@ def grade_with_limits(course, student, template, timeout_s):
                     return _failed(student, f"timed out: not graded within {timeout_s} s (copying included)", start)
             if result_path.is_file():
                 return {**json.loads(result_path.read_text()), "seconds": time.perf_counter() - start}
-            tail = clean_text((folder / "output.log").read_bytes()[-4000:].decode(errors="replace"), 300)
+            tail = printable_line((folder / "output.log").read_bytes()[-300:].decode(errors="replace"))
             reason = f"the grading process died ({_exit_reason(process.returncode)}) {attempt + 1} times: {tail}"
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -250,12 +253,6 @@ def _exit_reason(returncode):
     if returncode < 0:
         return f"signal {signal.Signals(-returncode).name}"
     return f"exit status {returncode}"
-
-
-def clean_text(text, limit):
-    """``text`` on one line without control characters, at most ``limit`` characters (its end)."""
-    text = " ".join("".join(char if char.isprintable() else " " for char in line).strip() for line in text.splitlines())
-    return text if len(text) <= limit else "..." + text[-(limit - 3) :]
 
 
 def _grade_one(course, student, template, result_path):
@@ -362,6 +359,8 @@ def _grade_all(course, db_url, pending, template, args):
     from dask.distributed import Client, KilledWorker, LocalCluster, as_completed
     from tqdm import tqdm
 
+    from nst_grader.execute import printable_line
+
     # A worker that dies (its memory, a crash) costs only the submission it held: that task is
     # started once more on another worker, then it fails with KilledWorker (an existing cluster
     # follows its own setting).
@@ -389,7 +388,7 @@ def _grade_all(course, db_url, pending, template, args):
                     )
                 except Exception as error:  # noqa: BLE001 - one submission's failure is recorded, the run goes on
                     result = _failed(
-                        futures[future], clean_text(f"{type(error).__name__}: {error}", 300), time.perf_counter()
+                        futures[future], printable_line(f"{type(error).__name__}: {error}"), time.perf_counter()
                     )
                 score = record(course, db_url, result) if result["status"] == "graded" else ""
                 failed += result["status"] == "failed"
@@ -411,6 +410,8 @@ def _grade_all(course, db_url, pending, template, args):
 
 
 def main(argv=None):
+    # nbgrader runs alembic by name: this interpreter's commands come first, venv activated or not.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course", type=Path, default=Path.cwd(), help="course directory (default: here)")
     parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")
@@ -458,4 +459,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as nst_grader.grade, not __main__: the tasks sent to Dask name their functions by module, and
+    # a scheduler or worker started from the command line has no __main__ of ours.
+    from nst_grader.grade import main as command
+
+    sys.exit(command())
