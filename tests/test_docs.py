@@ -13,6 +13,7 @@ documents and once on a small broken document, so that every check is shown to f
   that its row cites, for the machine the row names.
 """
 
+import functools
 import importlib.util
 import json
 import os
@@ -29,11 +30,11 @@ COMMAND_LINE_PAGE = ROOT / "docs" / "command-line.md"
 HEADLINE_SECTION = "Headline figures"
 
 FENCE = re.compile(r"^```.*?^```[ \t]*$", re.MULTILINE | re.DOTALL)
-CODE_SPAN = re.compile(r"`([^`\n]+)`")
+CODE_SPAN = re.compile(r"`((?:[^`\n]|\n(?!\s*\n))+)`")  # a span may run over a line break, not a paragraph
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", re.MULTILINE)
 OPTION = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-ENGINE_COMMAND = re.compile(r"-m neural_style(?![\w.])")
+MODULE_COMMAND = re.compile(r"-m[ \t]+([A-Za-z_][\w.]*)")
 MAKE_COMMAND = re.compile(r"(?:^|[;&|]\s*)make[ \t]+([A-Za-z][\w-]*)", re.MULTILINE)
 MAKE_TARGET = re.compile(r"^([A-Za-z][\w-]*)[ \t]*:(?!=)", re.MULTILINE)
 PYTHON_COMMAND = re.compile(r"python3?[ \t]+(?:-m[ \t]+([A-Za-z_][\w.]*)|([\w./-]+\.py)\b)")
@@ -51,8 +52,8 @@ def prose(text):
 
 
 def code_spans(text):
-    """The inline code spans of a Markdown text, outside its fenced blocks."""
-    return CODE_SPAN.findall(FENCE.sub("", text))
+    """The inline code spans of a Markdown text, outside its fenced blocks, each on one line."""
+    return [" ".join(span.split()) for span in CODE_SPAN.findall(FENCE.sub("", text))]
 
 
 def slug(heading):
@@ -125,12 +126,28 @@ def missing_commands(page, root):
     return problems
 
 
-def engine_options_named(page):
-    """The options ``page`` names for ``python -m neural_style``: on its command lines (in code blocks
-    and spans), every option of the command line page, and, in the README, spans that are an option."""
+def command_options(page):
+    """``(module, option)`` for every option after ``-m MODULE`` on a command line of ``page``'s code
+    (a line of a code block, or a code span)."""
     text = page.read_text()
-    commands = [line for block in code_blocks(text) for line in block.splitlines()] + code_spans(text)
-    named = [option for command in commands if ENGINE_COMMAND.search(command) for option in OPTION.findall(command)]
+    pairs = []
+    for command in [line for block in code_blocks(text) for line in block.splitlines()] + code_spans(text):
+        match = MODULE_COMMAND.search(command)
+        if match:
+            pairs += [(match.group(1), option) for option in OPTION.findall(command[match.end() :])]
+    return pairs
+
+
+def is_ours(module):
+    top = ROOT / module.split(".")[0]
+    return top.is_dir() or top.with_suffix(".py").is_file()
+
+
+def engine_options_named(page):
+    """The options ``page`` names for ``python -m neural_style``: on its command lines, every option of
+    the command line page, and, in the README, code spans that are an option."""
+    text = page.read_text()
+    named = [option for module, option in command_options(page) if module == "neural_style"]
     if page == COMMAND_LINE_PAGE:
         named += OPTION.findall(text)
     if page.name == "README.md":
@@ -185,20 +202,28 @@ def headline_mismatches(readme):
     return problems
 
 
-@pytest.fixture(scope="module")
-def help_options():
-    """The options of ``python -m neural_style --help`` (one subprocess; it imports TensorFlow)."""
+@functools.cache
+def options_in_help(module):
+    """The options that ``python -m MODULE --help`` lists (a subprocess: the engine's imports TensorFlow)."""
     result = subprocess.run(
-        [sys.executable, "-m", "neural_style", "--help"],
+        [sys.executable, "-m", module, "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
         env={**os.environ, "COLUMNS": "250"},
     )
-    options = re.findall(r"^ +(?:-\w, )?(--[a-z][a-z0-9-]*)", result.stdout, re.MULTILINE)
-    assert "--content" in options and "--help" in options, result.stdout
-    return set(options)
+    options = set(re.findall(r"^ +(?:-\w, )?(--[a-z][a-z0-9-]*)", result.stdout, re.MULTILINE))
+    assert "--help" in options, result.stdout
+    return options
+
+
+@pytest.fixture(scope="module")
+def help_options():
+    """The options of ``python -m neural_style --help``."""
+    options = options_in_help("neural_style")
+    assert "--content" in options
+    return options
 
 
 def test_the_documents_exist():
@@ -226,6 +251,19 @@ def test_options_named_are_in_help(help_options):
     named = {f"{page.name}: {option}" for page in DOCUMENTS for option in engine_options_named(page)}
     assert named, "no option of python -m neural_style found in the docs"
     assert sorted(entry for entry in named if entry.split(": ")[1] not in help_options) == []
+
+
+def test_options_named_for_our_other_commands_are_in_their_help():
+    named = {pair for page in DOCUMENTS for pair in command_options(page) if pair[0] != "neural_style"}
+    modules = sorted({module for module, _ in named if is_ours(module)})
+    assert "nst_grader.grade" in modules, modules
+    unknown = [
+        f"python -m {module} {option}"
+        for module in modules
+        for option in sorted(option for named_module, option in named if named_module == module)
+        if option not in options_in_help(module)
+    ]
+    assert unknown == []
 
 
 def test_every_help_option_is_documented(help_options):
@@ -280,6 +318,15 @@ def test_a_missing_module_or_script_is_reported(tmp_path):
         "page.md: python scripts/gone.py",
         "page.md: python -m no_such_module_here",
     ]
+
+
+def test_options_are_told_apart_by_command(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```sh\nexport X=--no  # python -m tool --a \\\n  --b\nmake x ARGS=--c\n```\n"
+        "`.venv/bin/python -m other.cmd [--d N]`\n"
+    )
+    assert command_options(page) == [("tool", "--a"), ("tool", "--b"), ("other.cmd", "--d")]
 
 
 def test_options_named_for_the_engine_are_found(tmp_path):
