@@ -24,6 +24,8 @@ from pathlib import Path
 import nst_checks
 from nst_grader.grade import ASSIGNMENT, LOG, NOTEBOOK
 
+# A CSV cell starting with one of these is read as a formula by spreadsheets (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Graded cells' messages that mean the cell itself went wrong, not the student's function.
 NEEDS_A_LOOK = ("stopped before it reported", "reported no result", "results are malformed", "sets of results")
 
@@ -134,6 +136,12 @@ def summarise(students, failures):
     return pass_rate, mistakes.most_common(10), look
 
 
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: a string that would start a formula (a student id
+    or a reason, which students can choose) gets a leading apostrophe; numbers stay numbers."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def write_report(course, db_url, out):
     students, failures = collect(course, db_url)
     pass_rate, mistakes, look = summarise(students, failures)
@@ -142,8 +150,9 @@ def write_report(course, db_url, out):
     with (out / "report.csv.part").open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["student", "status", "total", *grade_ids, "failed checks"])
+        csv_rows = []
         for name, student in sorted(students.items()):
-            writer.writerow(
+            csv_rows.append(
                 [
                     name,
                     "graded",
@@ -153,7 +162,8 @@ def write_report(course, db_url, out):
                 ]
             )
         for name, reason in sorted(failures.items()):
-            writer.writerow([name, "failed", "", *([""] * len(grade_ids)), reason])
+            csv_rows.append([name, "failed", "", *([""] * len(grade_ids)), reason])
+        writer.writerows([spreadsheet_safe(cell) for cell in row] for row in csv_rows)
     totals = [student["total"] for student in students.values()]
     maximum = max((student["max"] for student in students.values()), default=10)
     escape = html.escape
