@@ -18,6 +18,7 @@ import csv
 import html
 import io
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -28,6 +29,19 @@ from nst_grader.grade import ASSIGNMENT, LOG, NOTEBOOK
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Graded cells' messages that mean the cell itself went wrong, not the student's function.
 NEEDS_A_LOOK = ("stopped before it reported", "reported no result", "results are malformed", "sets of results")
+# What a student's own cells (code, markdown) may do to reach past the exercises: the grader's checking
+# code replaced, gradients made by hand or numpy hidden in TensorFlow, the kernel's history, channels or
+# console, active content in outputs, files written outside the notebook's folder. Found in a line the
+# release does not hold, each needs a look (issue #29): none is needed to solve an exercise.
+RED_FLAGS = {
+    "replaces the grader's checking code": r"\bnst_checks\s*\.\s*\w+\s*=(?!=)|setattr\(\s*nst_checks",
+    "makes gradients by hand or hides numpy in TensorFlow": r"\btf\.(custom_gradient|numpy_function|py_function)\b",
+    "reads the kernel's history": r"\b(In|Out|_ih|_oh)\s*[\[)]|history_manager",
+    "talks to the kernel's channels": r"\.kernel\b|\biopub|session\.send",
+    "writes to the console": r"\bos\.write\(|/dev/tty|\bsys\.__std(out|err)__",
+    "shows scripts": r"(?i)<script|javascript:|<iframe|\bon(error|load|click)\s*=|application/javascript",
+    "writes outside its folder": r"/dev/shm|MPLCONFIGDIR|gettempdir\(|expanduser\(",
+}
 
 
 def _failed_checks(course, student):
@@ -46,6 +60,32 @@ def _failed_checks(course, student):
         if grade_id.startswith("test_") and errors:
             failed[grade_id] = errors[0]
     return failed
+
+
+def red_flags(course, student):
+    """The ``RED_FLAGS`` whose pattern a line of the student's cells matches (graded cells and the
+    release's own lines left out), each with the first such line."""
+    import nbformat
+
+    path = Path(course) / "autograded" / student / ASSIGNMENT / NOTEBOOK
+    release = Path(course) / "release" / ASSIGNMENT / NOTEBOOK
+    if not path.is_file():
+        return []
+    released = nbformat.read(release, as_version=4).cells if release.is_file() else []
+    own = {line.strip() for cell in released for line in cell.source.splitlines()}
+    lines = [
+        line.strip()
+        for cell in nbformat.read(path, as_version=4).cells
+        if not cell.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")
+        for line in cell.source.splitlines()
+        if line.strip() not in own
+    ]
+    flags = []
+    for what, pattern in RED_FLAGS.items():
+        found = next((line for line in lines if re.search(pattern, line)), None)
+        if found is not None:
+            flags.append(f"its code {what}: {found[:80]}")
+    return flags
 
 
 def hint_of(message):
@@ -70,6 +110,7 @@ def collect(course, db_url):
                 "max": submission.max_score,
                 "scores": {grade.name: (grade.score, grade.max_score) for grade in notebook.grades},
                 "failed": _failed_checks(course, submission.student.id),
+                "flags": red_flags(course, submission.student.id),
             }
     failures = {}
     log = Path(course) / LOG
@@ -131,6 +172,7 @@ def summarise(students, failures):
             for grade_id, message in student["failed"].items()
             if any(phrase in message for phrase in NEEDS_A_LOOK)
         ]
+        reasons += student.get("flags", [])
         if reasons:
             look[name] = "; ".join(reasons)
     return pass_rate, mistakes.most_common(10), look

@@ -166,7 +166,19 @@ SCRIPT_MARKDOWN = (
 
 
 def _scripts(course):
+    """The scripts in the last cell's outputs at grading, in the outputs it was submitted with (as if
+    run before handing in: feedback shows those), and in a markdown cell."""
     notebook = _last_cell(SCRIPTS)(course)
+    notebook.cells[-1].outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            {
+                "text/html": f"<script>window.nstStudentScript = '{SCRIPT_MARK}-submitted';</script>",
+                "application/javascript": f"window.nstStudentScript = '{SCRIPT_MARK}-submitted-javascript';",
+                "text/plain": "<IPython.core.display.HTML object>",
+            },
+        )
+    ]
     notebook.cells.append(nbformat.v4.new_markdown_cell(SCRIPT_MARKDOWN))
     return notebook
 
