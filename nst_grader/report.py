@@ -7,8 +7,10 @@ exercise, the most common mistakes, and the submissions that need a human look) 
 failed check).
 
 A mistake is named by the hint its graded cell gave (``nst_checks.HINTS``); a submission needs a
-look when it could not be graded or met a grading limit (``grading_log.csv``), when a graded cell
-stopped (a timeout, a crash, a sandbox limit) or reported no result.
+look when it could not be graded, met a grading limit or had entries dropped (``grading_log.csv``;
+for a submission graded by plain ``nbgrader autograde``, which has no row there, ``nst_grader.intake``
+is asked again), when a graded cell stopped (a timeout, a crash, a sandbox limit) or reported no
+result, or when the student's own cells reach past the exercises (``RED_FLAGS``).
 """
 
 import argparse
@@ -20,6 +22,7 @@ import io
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import nst_checks
@@ -112,18 +115,49 @@ def collect(course, db_url):
                 "failed": _failed_checks(course, submission.student.id),
                 "flags": red_flags(course, submission.student.id),
             }
-    failures = {}
+    failures, logged = {}, set()
     log = Path(course) / LOG
     if log.exists():
         with log.open() as file:
             for row in csv.DictReader(file):
+                logged.add(row["student"])
                 if row["status"] == "failed":
                     failures[row["student"]] = row["reason"]
                 else:
                     failures.pop(row["student"], None)
                     if row["student"] in students:  # the limits it met, if any (nst_grader.execute)
                         students[row["student"]]["limits"] = row["reason"]
+    for student in _unlogged(course, logged):
+        refused, dropped = intake_notes(course, student)
+        if refused:
+            failures[student] = refused
+        elif student not in students:
+            failures[student] = "; ".join(filter(None, ["submitted, not graded (see nbgrader's log)", dropped]))
+        elif dropped:
+            students[student]["limits"] = dropped
     return students, {student: reason for student, reason in failures.items() if student not in students}
+
+
+def _unlogged(course, logged):
+    """The students of ``submitted/`` that no row of grading_log.csv covers (graded by plain ``nbgrader
+    autograde``, which keeps what it refused or dropped in its own log only)."""
+    submitted = Path(course) / "submitted"
+    if not submitted.is_dir():
+        return []
+    return sorted(entry.name for entry in os.scandir(submitted) if entry.name not in logged)
+
+
+def intake_notes(course, student):
+    """``(why the notebook is refused, the entries dropped)`` of a submission, as ``nst_grader.intake``
+    finds them (each "" if none): it copies the folder, following nothing, into a folder removed after."""
+    from nst_grader.intake import Refused, admit
+
+    with tempfile.TemporaryDirectory(prefix="nst-report-") as folder:
+        try:
+            admitted = admit(Path(course) / "submitted" / student / ASSIGNMENT, Path(folder) / "copy", NOTEBOOK)
+        except Refused as refused:
+            return refused.reason, ""
+    return "", admitted.dropped_text()
 
 
 def _histogram_png(totals, maximum):
