@@ -74,7 +74,7 @@ def _locked_flags(path):
 
 
 def _fresh_folders(request, made_by_server):
-    """Cover the shared temporary folder with an empty one and bind back only what the request names
+    """Cover the shared temporary folder (or /tmp, above it) with an empty one and bind back only what the request names
     (at the same paths), in this process's new mount namespace. The folders above a bound folder
     are read-only, as its own parents are outside the shared folder. ``made_by_server``: folders
     the server's modules have cached as theirs (matplotlib's), made again, empty and writable."""
@@ -83,7 +83,11 @@ def _fresh_folders(request, made_by_server):
     binds = [(path, True) for path in request["read_only"]] + [(path, False) for path in request["writable"]]
     handles = [(path, read_only, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path, read_only in binds]
     size = f"size={request['tmp_size_mb']}m"
-    _mount("tmpfs", shared, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
+    # The kernel's /tmp is always its sized one: where the shared folder lies under /tmp (the grader's
+    # TMPDIR, say), /tmp itself is covered, and the shared folder made again in it.
+    cover = "/tmp" if shared.startswith("/tmp/") else shared
+    _mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
+    os.makedirs(shared, mode=0o755, exist_ok=True)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
     tops = {os.path.join(shared, os.path.relpath(path, shared).split(os.sep)[0]) for path, _ in binds}

@@ -239,14 +239,14 @@ def grade_with_limits(course, student, template, timeout_s):
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-                    return _failed(student, f"timed out: not graded within {timeout_s} s (copying included)", start)
+                    return _failed(student, f"timed out: not graded within {timeout_s:g} s (copying included)", start)
             if result_path.is_file():
                 return {**json.loads(result_path.read_text()), "seconds": time.perf_counter() - start}
             tail = printable_line((folder / "output.log").read_bytes()[-300:].decode(errors="replace"))
             reason = f"the grading process died ({_exit_reason(process.returncode)}) {attempt + 1} times: {tail}"
         finally:
             shutil.rmtree(folder, ignore_errors=True)
-    return _failed(student, reason or f"timed out: not graded within {timeout_s} s (copying included)", start)
+    return _failed(student, reason or f"timed out: not graded within {timeout_s:g} s (copying included)", start)
 
 
 def _exit_reason(returncode):
