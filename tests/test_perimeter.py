@@ -13,6 +13,7 @@ console holds nothing a kernel wrote.
 """
 
 import html.parser
+import json
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ import pytest
 
 import nst_checks
 from course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, fill_solutions, nbgrader_env, read_notebook, scores
-from perimeter_attacks import ATTACKS, CONSOLE_MARK, SCRIPT_MARK, Course
+from perimeter_attacks import ATTACKS, CONSOLE_MARK, FILLER_MARK, SCRIPT_MARK, Course
 from submission_corpus import CORRECT
 
 pytestmark = pytest.mark.skipif(
@@ -60,7 +61,7 @@ RUNS = ("command", "plain")
 ATTACKERS = {f"attack-{name}": attack for name, attack in ATTACKS.items() if IS_ROOT or not attack.needs_root}
 STUDENTS = {"command": [*BYSTANDERS, *ATTACKERS], "plain": [PEER, *(f"attack-{name}" for name in PLAIN_ATTACKS)]}
 GRADE_IDS = {exercise: f"test_{function}" for exercise, function in nst_checks.FUNCTIONS.items()}
-COMMAND_TIMEOUT = 540  # seconds; a command still running then has hung (a copy blocked on a FIFO, say)
+COMMAND_TIMEOUT = 600  # seconds; a command still running then has hung (a copy blocked on a FIFO, say)
 RUN_ATTACKS = [
     pytest.param(run, student, id=f"{run}-{student}")
     for run in RUNS
@@ -407,3 +408,19 @@ def test_the_grader_s_console_holds_nothing_a_kernel_wrote(perimeter, run):
     for name, step in perimeter[run]["steps"].items():
         assert CONSOLE_MARK.encode() not in step["output"], f"{run}: {name}\n{_output(step)}"
         assert b"\x1b]0;" not in step["output"] and b"\x1b[2J" not in step["output"], f"{run}: {name}"
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_a_disk_filler_writes_no_more_than_the_kernel_s_private_folders_hold(perimeter, run):
+    """The filler wrote 60 MB files into every folder it could until a write failed: in all, what it
+    wrote outside /dev/shm (memory) stays within the size of the kernel's private /tmp."""
+    from nst_grader.sandbox import SandboxedKernelManager
+
+    path = perimeter[run]["course"] / "autograded" / "attack-disk_filler" / ASSIGNMENT / NOTEBOOK
+    printed = "".join(
+        output.get("text", "") for cell in read_notebook(path).cells for output in cell.get("outputs", [])
+    )
+    [line] = [line for line in printed.splitlines() if line.startswith(FILLER_MARK)]
+    written = json.loads(line.removeprefix(FILLER_MARK))
+    on_disk = sum(mb for folder, mb in written.items() if not folder.startswith("/dev/shm"))
+    assert 0 < on_disk <= SandboxedKernelManager.class_traits()["tmp_size_mb"].default_value, written
