@@ -190,10 +190,21 @@ print(json.dumps({"files": [path for path in paths if os.path.exists(path)], "me
 
 
 def test_kernels_running_at_once_each_get_their_own_folders_and_cannot_read_each_other(grading_folder):
+    """Both kernels meet at a barrier: a Unix socket of this test's in their (read-only) notebook folder,
+    which answers "go" only once both have connected. Run one after the other, the first would wait
+    alone and give up after 60 s."""
+    import threading
+
     code = """
-import json, os, sys, time
+import json, os, socket, sys
 open("/tmp/mine", "x").write("{name}")
-time.sleep(2)  # while the other kernel runs
+barrier = socket.socket(socket.AF_UNIX)
+barrier.settimeout(60)
+barrier.connect("barrier.sock")
+try:
+    met = barrier.recv(2).decode()
+except TimeoutError:
+    met = "alone"
 readable = []  # the other processes of the server's tree (the other kernel among them) whose memory it reads
 for pid in os.listdir("/proc"):
     if pid.isdigit() and pid != os.readlink("/proc/self"):
@@ -202,7 +213,22 @@ for pid in os.listdir("/proc"):
             readable.append(pid)
         except OSError:
             pass
-print(json.dumps([open("/tmp/mine").read(), "tensorflow" in sys.modules, readable]))
+print(json.dumps([open("/tmp/mine").read(), "tensorflow" in sys.modules, met, readable]))
 """
-    outputs = run_kernels(grading_folder, code.format(name="first"), code.format(name="second"), at_once=True)
-    assert [json.loads(output) for output in outputs] == [["first", True, []], ["second", True, []]]
+    with socket.socket(socket.AF_UNIX) as barrier:
+        barrier.bind(str(grading_folder / "barrier.sock"))
+        os.chmod(grading_folder / "barrier.sock", 0o777)  # the kernels' user connects to it
+        barrier.listen(2)
+        barrier.settimeout(180)
+
+        def release_both():
+            arrived = [barrier.accept()[0] for _ in range(2)]
+            for connection in arrived:
+                with connection:
+                    connection.sendall(b"go")
+
+        releaser = threading.Thread(target=release_both, daemon=True)
+        releaser.start()
+        outputs = run_kernels(grading_folder, code.format(name="first"), code.format(name="second"), at_once=True)
+        releaser.join(timeout=10)
+    assert [json.loads(output) for output in outputs] == [["first", True, "go", []], ["second", True, "go", []]]
