@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 WEIGHTS := pretrained-model/vgg19-normalised.mat
 LPIPS_WEIGHTS := pretrained-model/lpips_vgg16.ckpt
+HUB_PROXY := hub/node_modules/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 # nbgrader calls alembic and jupyter by name.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
@@ -12,7 +13,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test system-packages lint bench quality weights weights-official figures release autograde feedback report lab clean
+.PHONY: demo test system-packages lint bench quality weights weights-official figures release autograde feedback report lab hub hub-proxy clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -51,7 +52,7 @@ system-packages:
 # at a time (pytest-xdist): test_grading.py, which keeps both cores busy with graded kernels for
 # minutes, starts first, and the other files run beside it. The last line counts the tests and names
 # each skip's reason; with CI=true a skip fails the run (tests/suite_summary.py).
-test: system-packages lint $(WEIGHTS) $(LPIPS_WEIGHTS)
+test: system-packages lint $(WEIGHTS) $(LPIPS_WEIGHTS) $(HUB_PROXY)
 	$(PY) -m pytest --numprocesses 2 --dist loadfile tests/test_grading.py tests
 
 lint: $(VENV)/.installed
@@ -101,6 +102,20 @@ report: $(VENV)/.installed
 # JupyterLab on the course (the source notebook lives in notebooks/$(ASSIGNMENT)/).
 lab: $(WEIGHTS)
 	jupyter lab
+
+# JupyterHub's proxy: configurable-http-proxy, pinned in hub/package-lock.json, into hub/node_modules
+# (npm ci; Node.js and npm from Debian, which make test installs: scripts/system_packages.sh).
+$(HUB_PROXY): hub/package.json hub/package-lock.json
+	@if command -v npm > /dev/null; then npm ci --prefix hub --no-audit --no-fund && touch $@; \
+	else echo "npm is missing (apt-get install nodejs npm): no hub, and tests/test_hub.py is skipped" >&2; fi
+
+hub-proxy: $(HUB_PROXY)
+
+# As root: JupyterHub for the course on http://127.0.0.1:8000, with nbgrader's exchange in hub/state/exchange.
+# Make the users first (useradd), then e.g. make hub NST_HUB_INSTRUCTOR=teacher NST_HUB_STUDENTS=ada,bob
+# NST_HUB_PASSWORD=... (hub/jupyterhub_config.py lists the settings; docs/instructor.md tells the rest).
+hub: $(VENV)/.installed $(HUB_PROXY)
+	$(VENV)/bin/jupyterhub -f hub/jupyterhub_config.py
 
 clean:
 	rm -rf $(VENV) pretrained-model/*.mat outputs/*.png .pytest_cache release autograded feedback gradebook.db grades.csv grading_log.csv reports

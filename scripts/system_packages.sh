@@ -3,6 +3,7 @@
 #   chromium      the browser tests (Playwright drives Debian's /usr/bin/chromium)
 #   bubblewrap    the sandbox every graded notebook runs in (nst_grader/sandbox.py)
 #   postgresql-15 a throwaway PostgreSQL server for the many-graders gradebook
+#   nodejs, npm   JupyterHub's proxy for the hub test (make hub-proxy: npm ci into hub/node_modules)
 # As root on Debian it installs what is missing. Elsewhere it names the one command to run and
 # stops, unless PARTIAL=1 asks for a partial run (the tests that need a missing package are then
 # skipped, and each skip is named at the end of the run; with CI=true such a skip fails the run).
@@ -11,6 +12,7 @@ missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v bwrap > /dev/null || missing+=(bubblewrap)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || missing+=(postgresql-15)
+command -v npm > /dev/null || missing+=(nodejs npm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     echo "installing ${missing[*]} (Debian packages the tests need)"
