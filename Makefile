@@ -13,7 +13,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test system-packages lint bench quality weights weights-official figures release autograde feedback report lab hub hub-proxy clean
+.PHONY: demo test system-packages lint collect-zip bench quality weights weights-official figures release autograde feedback report lab hub hub-proxy clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -83,6 +83,13 @@ figures: $(WEIGHTS)
 release: $(VENV)/.installed
 	$(PY) -m nbgrader generate_assignment $(ASSIGNMENT) --force
 	$(PY) -m nst_grader.publish release/$(ASSIGNMENT)
+
+# Instructor: an LMS's download (Canvas by default; LMS=moodle) -> submitted/<student>/$(ASSIGNMENT)/, each
+# student's latest notebook; what is left out is listed with why (collect_log.csv). nst_grader/lms.py.
+LMS ?= canvas
+collect-zip: $(VENV)/.installed
+	@test -n "$(ARCHIVE)" || { echo "usage: make collect-zip ARCHIVE=path/to/download.zip [LMS=canvas|moodle]"; exit 2; }
+	$(PY) -m nst_grader.lms --lms $(LMS) "$(ARCHIVE)"
 
 # Instructor: grade every submitted/<student>/$(ASSIGNMENT)/ (in parallel, each notebook in the
 # sandbox; a rerun grades only what is missing, GRADE_ARGS=--force regrades) and write grades.csv.
