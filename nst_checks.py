@@ -146,8 +146,11 @@ def make_inputs(exercise, case):
     raise ValueError(f"unknown exercise {exercise!r}")
 
 
-def describe(exercise, case):
-    """The inputs of ``case`` in words, for messages: shapes and numbers, never a seed."""
+def describe(exercise, case, show_values=True):
+    """The inputs of ``case`` in words, for messages: shapes and numbers, never a seed.
+
+    ``show_values=False`` leaves out the values drawn from the seed (``total_cost``'s two costs): a
+    graded cell's verdict reaches the student, and its inputs are the course's secret."""
     _, spec = case
     if exercise in ("content_cost", "layer_style_cost"):
         return f"activations of shape {tuple(spec)}"
@@ -162,7 +165,7 @@ def describe(exercise, case):
     if exercise == "train_step":
         return f"an image of shape {tuple(spec[0])}, SGD with learning rate {spec[1]:g}, {TRAIN_STEPS} steps"
     J_content, J_style = make_inputs(exercise, case)[0][:2]
-    text = f"J_content = {J_content:.4g}, J_style = {J_style:.4g}"
+    text = f"J_content = {J_content:.4g}, J_style = {J_style:.4g}" if show_values else "two hidden costs"
     return text + (" and the default alpha, beta" if spec is None else f", alpha = {spec[0]:g}, beta = {spec[1]:g}")
 
 
@@ -549,7 +552,7 @@ def judge(exercise, case, measured, expectation, show_expected=False):
     ``train_step``, ``_wrong_steps``). The run inside tf.function must be right as well.
     ``show_expected`` adds the expected values (the checks; never the graded cells).
     """
-    where = f"{FUNCTIONS[exercise]} on {describe(exercise, case)}"
+    where = f"{FUNCTIONS[exercise]} on {describe(exercise, case, show_values=show_expected)}"
     eager, graph = measured.get("eager", {}), measured.get("graph", {})
     if "error" in eager:
         hint = HINTS["not_implemented"] if eager["error"].startswith("NotImplementedError") else None

@@ -194,7 +194,7 @@ class ScoreReportedResults(NbGraderPreprocessor):
         if message is None:
             text = (
                 f"{nst_checks.FUNCTIONS[exercise]}: right on "
-                + "; ".join(nst_checks.describe(exercise, case) for case in cases)
+                + "; ".join(nst_checks.describe(exercise, case, show_values=False) for case in cases)
                 + ".\n"
             )
             cell.outputs = [new_output("stream", name="stdout", text=text)]
