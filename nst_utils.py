@@ -11,6 +11,7 @@ BGR, 0-255 minus a mean pixel) is handled inside the model that ``load_vgg_model
 import dataclasses
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -110,10 +111,22 @@ def _text(value):
     return str(np.asarray(value).reshape(-1)[0]) if np.asarray(value).size else ""
 
 
-def read_vgg19(path=None):
+def read_vgg19(path: str | os.PathLike | None = None) -> VGG19Weights:
     """Read and check a MatConvNet VGG-19 ``.mat`` file: an official one (either generation), or the
     ``vgg19-normalised.mat`` made by ``vgg_weights.py``. The network is what ``meta.network``
-    records; the official files record none, and are the ImageNet VGG-19 (``"imagenet"``)."""
+    records; the official files record none, and are the ImageNet VGG-19 (``"imagenet"``).
+
+    Args:
+        path: the ``.mat`` file (default ``CONFIG.weights_path``).
+
+    Returns:
+        The ``VGG19Weights``: each conv layer's kernel (3, 3, in, out) and bias (out,), float32, in
+        TensorFlow's order, the mean RGB colour, the file's description and its network.
+
+    Raises:
+        WeightsError: the file is missing (the message says how to make it), damaged, or not a
+            VGG-19 in MatConvNet's layout.
+    """
     from scipy.io import loadmat
 
     path = Path(path if path is not None else CONFIG.weights_path)
@@ -192,7 +205,7 @@ def read_vgg19(path=None):
     return VGG19Weights(kernels, mean_rgb, description, network)
 
 
-def check_layer_names(layers):
+def check_layer_names(layers: Iterable[str]) -> None:
     """Raise ``ValueError`` naming the ``layers`` that are not VGG-19 layer names, and the names."""
     all_names = [name for name, _, _ in VGG19_LAYERS]
     unknown = [name for name in layers if name not in all_names]
@@ -200,12 +213,25 @@ def check_layer_names(layers):
         raise ValueError(f"unknown VGG-19 layer(s) {unknown}; choose from {all_names}")
 
 
-def build_vgg_model(weights, layers=None, dtype_policy="float32"):
+def build_vgg_model(
+    weights: VGG19Weights, layers: Iterable[str] | None = None, dtype_policy: str = "float32"
+) -> tf.keras.Model:
     """Keras model mapping images (batch, height, width, 3), RGB in [0, 1], to a dict
-    ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``
-    (default: all of conv1_1 ... pool5). Pooling is average pooling (as Gatys et al. advise), and
-    the network stops at the deepest requested layer. ``dtype_policy``: the Keras dtype policy of
-    every layer (``"bfloat16"`` computes in bfloat16); the activations come in its compute dtype.
+    ``{layer name: activation (batch, height', width', channels)}`` for the requested ``layers``.
+    Pooling is average pooling (as Gatys et al. advise), and the network stops at the deepest
+    requested layer.
+
+    Args:
+        weights: what ``read_vgg19`` returned.
+        layers: the layer names to output (default: all of conv1_1 ... pool5).
+        dtype_policy: the Keras dtype policy of every layer (``"bfloat16"`` computes in bfloat16);
+            the activations come in its compute dtype.
+
+    Returns:
+        The model, not trainable: ``model(images)`` gives ``{layer name: activation}``.
+
+    Raises:
+        ValueError: a name in ``layers`` is not a VGG-19 layer (``check_layer_names``).
     """
     all_names = [name for name, _, _ in VGG19_LAYERS]
     layers = list(all_names if layers is None else layers)
@@ -239,7 +265,7 @@ def build_vgg_model(weights, layers=None, dtype_policy="float32"):
     return model
 
 
-def load_vgg_model(path=None, layers=None):
+def load_vgg_model(path: str | os.PathLike | None = None, layers: Iterable[str] | None = None) -> tf.keras.Model:
     """Load VGG-19 from a MatConvNet ``.mat`` file (default ``CONFIG.weights_path``).
 
     Returns a Keras model: images (batch, height, width, 3), RGB in [0, 1] -> dict of activations
@@ -300,7 +326,7 @@ def _read_rgb(path):
         raise ImageError(f"{path} is damaged or truncated: {error}") from None
 
 
-def load_image(path, width=None, height=None):
+def load_image(path: str | os.PathLike, width: int | None = None, height: int | None = None) -> np.ndarray:
     """Read an image file as a float32 array (1, height, width, 3), RGB in [0, 1].
 
     Any common format works (JPEG, PNG, ...): grayscale becomes RGB, alpha is dropped, EXIF
@@ -320,7 +346,7 @@ def load_image(path, width=None, height=None):
     return np.clip(cropped, 0.0, 1.0)[None].astype(np.float32)
 
 
-def generate_noise_image(content, noise_ratio=None, seed=None):
+def generate_noise_image(content: np.ndarray, noise_ratio: float | None = None, seed: int | None = None) -> np.ndarray:
     """Mix ``content`` (1, height, width, 3) with uniform noise: ``ratio * noise + (1 - ratio) * content``.
 
     ``seed`` makes the noise reproducible (numpy's RandomState). Returns float32 in [0, 1].
@@ -333,7 +359,7 @@ def generate_noise_image(content, noise_ratio=None, seed=None):
     return noise_ratio * noise + (1.0 - noise_ratio) * content
 
 
-def image_suffix(path):
+def image_suffix(path: str | os.PathLike) -> str:
     """The suffix of ``path`` in lower case (``".png"``): the format ``save_image`` writes there.
     Raises ``ImageError`` for a suffix that names no format it writes."""
     suffix = Path(path).suffix.lower()
@@ -344,7 +370,7 @@ def image_suffix(path):
     return suffix
 
 
-def save_image(path, image):
+def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write ``image`` ((1, height, width, 3) or (height, width, 3), RGB in [0, 1]) to ``path``.
 
     The format follows the suffix (.png, .jpg, ...). The file appears complete or not at all.

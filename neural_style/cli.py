@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
@@ -18,6 +19,7 @@ from atomic_files import atomic_path, temporary_file_beside  # noqa: E402
 from nst_utils import (
     CONFIG,
     ImageError,
+    VGG19Weights,
     WeightsError,
     generate_noise_image,
     image_suffix,  # noqa: E402
@@ -103,7 +105,7 @@ def _layer_weights(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def check_writable(path):
+def check_writable(path: Path) -> None:
     """Raise ``ImageError`` unless ``save_image`` can write ``path``: an image suffix, and a folder
     that exists and accepts new files (probed by creating one). The command line checks its output
     before a run of many minutes, rather than fail after it."""
@@ -122,7 +124,7 @@ def _remove_temporary_files(output, checkpoint_path):
             leftover.unlink(missing_ok=True)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m neural_style",
         description="Neural style transfer (Gatys et al. 2015): paint a content image in the style "
@@ -237,7 +239,7 @@ def _sizes(parser, args):
     return sizes, style_sizes
 
 
-def settings_from(args, vgg_weights):
+def settings_from(args: argparse.Namespace, vgg_weights: VGG19Weights) -> Settings:
     """The weights file's defaults (``defaults_for``), with every ``Settings`` field given on the command
     line instead (each option's destination is the field's name)."""
     overrides = {
@@ -424,7 +426,7 @@ class _Run:
         )
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> Path:
     """The command line: parse -> memory check -> estimate -> run -> summary. Returns the output's path;
     exits with a message (status 1) on bad input or an interrupted run, 2 on a usage error."""
     parser = build_parser()

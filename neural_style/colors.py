@@ -19,13 +19,13 @@ RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -
 """Rows: Y (luma), I and Q (chrominance) as weights of R, G and B."""
 
 
-def luminance(image):
+def luminance(image: np.ndarray) -> np.ndarray:
     """Luma Y of an RGB image (..., 3), repeated into 3 channels."""
     y = np.asarray(image, np.float32) @ RGB_TO_YIQ[0]
     return np.repeat(y[..., None], 3, axis=-1)
 
 
-def match_luminance(style, content):
+def match_luminance(style: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Luma of ``style`` shifted and scaled to the mean and standard deviation of ``content``'s luma
     (then clipped to [0, 1]), as 3 channels."""
     y_style, y_content = luminance(style), luminance(content)
@@ -33,14 +33,14 @@ def match_luminance(style, content):
     return np.clip((y_style - y_style.mean()) * scale + y_content.mean(), 0.0, 1.0)
 
 
-def with_colors_of(generated, content):
+def with_colors_of(generated: np.ndarray, content: np.ndarray) -> np.ndarray:
     """``generated``'s luma combined with ``content``'s chrominance (I, Q), as RGB in [0, 1]."""
     yiq = np.asarray(content, np.float32) @ RGB_TO_YIQ.T
     yiq[..., 0] = luminance(generated)[..., 0]
     return np.clip(yiq @ np.linalg.inv(RGB_TO_YIQ).T, 0.0, 1.0).astype(np.float32)
 
 
-def match_color_histogram(style, content):
+def match_color_histogram(style: np.ndarray, content: np.ndarray) -> np.ndarray:
     """``style`` with its colours moved so that their mean and 3x3 covariance are ``content``'s:
     x -> C_c^1/2 C_s^-1/2 (x - m_s) + m_c, the symmetric square roots (the variant of Gatys et al.'s
     paper that does not rotate hues), clipped to [0, 1]. A grey style has no spread across colours to

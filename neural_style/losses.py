@@ -6,14 +6,14 @@ These are the instructor's reference implementations: they must never ship to st
 import tensorflow as tf
 
 
-def content_loss(content_features, generated_features):
+def content_loss(content_features: tf.Tensor, generated_features: tf.Tensor) -> tf.Tensor:
     """J_content = sum((a_C - a_G)^2) / (4 n_H n_W n_C)."""
     _, n_h, n_w, n_c = generated_features.shape
     return tf.reduce_sum(tf.square(content_features - generated_features)) / (4.0 * n_h * n_w * n_c)
 
 
 @tf.custom_gradient
-def gram_matrix(features):
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
     """Channel Gram matrix of activations (1, n_H, n_W, n_C): (n_C, n_C), summed over positions.
 
     The sum is taken in float32 (or float64, for float64 features): the style cost compares two Gram
@@ -34,20 +34,20 @@ def gram_matrix(features):
     return gram, gradient
 
 
-def style_layer_loss(style_gram, generated_features):
+def style_layer_loss(style_gram: tf.Tensor, generated_features: tf.Tensor) -> tf.Tensor:
     """J_style^[l] = sum((G_S - G_G)^2) / (4 n_C^2 (n_H n_W)^2), with G_S precomputed."""
     _, n_h, n_w, _ = generated_features.shape
     return gram_loss(style_gram, gram_matrix(generated_features), n_h * n_w)
 
 
-def gram_loss(style_gram, generated_gram, positions):
+def gram_loss(style_gram: tf.Tensor, generated_gram: tf.Tensor, positions: int) -> tf.Tensor:
     """``style_layer_loss`` from the generated image's Gram matrix (n_C, n_C) over ``positions`` = n_H n_W."""
     n_c = generated_gram.shape[-1]
     return tf.reduce_sum(tf.square(style_gram - generated_gram)) / (4.0 * n_c**2 * positions**2)
 
 
 @tf.custom_gradient
-def total_variation_loss(image):
+def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
     """Mean squared difference between neighbouring pixels of an image (1, height, width, 3).
 
     The gradient is written out, as differences of the differences padded back to the image's

@@ -7,6 +7,7 @@ pictures); a run that would need more than the machine has free is refused befor
 than killed by the system after minutes.
 """
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .lbfgs import memory_for
@@ -19,7 +20,9 @@ ACTIVATION_BYTES_PER_PIXEL = {"bfloat16": 970, "float32": 1470}
 IMAGE_BYTES_PER_PIXEL = 3 * 4  # float32 RGB
 
 
-def peak_bytes(sizes, steps_per_level, precision, optimizer):
+def peak_bytes(
+    sizes: Sequence[tuple[int, int]], steps_per_level: Sequence[int], precision: str, optimizer: str
+) -> float:
     """Estimated peak memory (bytes) of a run over ``sizes`` ((width, height) per level, as
     ``transfer.pyramid`` gives them) with ``steps_per_level`` steps, in ``precision``
     ("float32" or "bfloat16") with ``optimizer`` ("lbfgs" or "adam")."""
@@ -31,7 +34,7 @@ def peak_bytes(sizes, steps_per_level, precision, optimizer):
     return BASE_BYTES + max(level(size, steps) for size, steps in zip(sizes, steps_per_level))
 
 
-def available_bytes():
+def available_bytes() -> int | None:
     """The memory the system can give a new program without swapping (``MemAvailable`` of
     ``/proc/meminfo``), or None where that is not known (not Linux)."""
     try:
@@ -43,7 +46,9 @@ def available_bytes():
     return None
 
 
-def largest_fitting(width, height, limit, needed_at):
+def largest_fitting(
+    width: int, height: int, limit: float, needed_at: Callable[[int, int], float]
+) -> tuple[int, int] | None:
     """The largest (width, height) of the same shape, at most the given one, whose
     ``needed_at(width, height)`` is within ``limit`` bytes, or None if no size of at least ``MIN_SIZE`` does."""
     scale = 1.0
@@ -56,11 +61,13 @@ def largest_fitting(width, height, limit, needed_at):
             return size
 
 
-def gigabytes(count):
+def gigabytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB"
 
 
-def check_fits(width, height, limit, needed_at, what="available"):
+def check_fits(
+    width: int, height: int, limit: float, needed_at: Callable[[int, int], float], what: str = "available"
+) -> float:
     """Raise ``ValueError`` with a suggestion if a run at (width, height) needs more than
     ``limit`` bytes (``what``: where the limit comes from). Returns the bytes it needs."""
     needed = needed_at(width, height)

@@ -23,7 +23,7 @@ STRIP_PIXELS = 500_000
 HALO = 2  # rows each side: one per 3x3 convolution
 
 
-def strip_rows(height, width, strip_pixels=STRIP_PIXELS):
+def strip_rows(height: int, width: int, strip_pixels: int = STRIP_PIXELS) -> list[tuple[int, int]]:
     """The row ranges ``[(start, end), ...]`` that cut a picture of ``height`` x ``width`` into strips
     of at most about ``strip_pixels``: even starts, so that each strip's 2x2 pooling is its own, and the
     last strip ending at ``height``."""
@@ -33,7 +33,7 @@ def strip_rows(height, width, strip_pixels=STRIP_PIXELS):
     return list(zip(starts, starts[1:] + [height]))
 
 
-def can_split(content_layer):
+def can_split(content_layer: str) -> bool:
     """Whether a network can run its first block in strips: its content layer must come after the
     block, since the content cost needs the activations themselves, not a sum over positions."""
     return content_layer not in FIRST_BLOCK

@@ -113,12 +113,12 @@ class Checkpoint:
     key: str
     level: int = 0
 
-    def save(self, step, image, optimizer_state):
+    def save(self, step: int, image: np.ndarray, optimizer_state: Sequence[np.ndarray]) -> None:
         slots = {f"optimizer_{i}": np.asarray(value) for i, value in enumerate(optimizer_state)}
         with atomic_path(self.path) as tmp:
             np.savez(tmp, step=step, level=self.level, image=np.asarray(image, np.float32), key=self.key, **slots)
 
-    def load(self):
+    def load(self) -> Resume:
         try:
             with np.load(self.path) as saved:
                 key = str(saved["key"])
@@ -145,9 +145,27 @@ class Checkpoint:
 class StyleTransfer:
     """Holds the truncated VGG-19 and the content and style targets for one content image."""
 
-    def __init__(self, vgg_weights, content, styles, style_blend=None, settings=None):
-        """``content``: (1, H, W, 3); ``styles``: list of images (1, h, w, 3), of any size;
-        ``style_blend``: one weight per style (default equal), normalised to sum to 1."""
+    def __init__(
+        self,
+        vgg_weights: VGG19Weights,
+        content: np.ndarray,
+        styles: Sequence[np.ndarray],
+        style_blend: Sequence[float] | None = None,
+        settings: Settings | None = None,
+    ):
+        """Build the network up to the layers ``settings`` use, and compute the content's and the
+        styles' targets once.
+
+        Args:
+            vgg_weights: the network's weights (``nst_utils.read_vgg19``).
+            content: the content image, (1, H, W, 3) float32 in [0, 1]: the generated image's size.
+            styles: the style images, each (1, h, w, 3), of any size.
+            style_blend: one weight per style (default equal), normalised to sum to 1.
+            settings: the loss weights, layers, optimiser and precision (default ``defaults_for``).
+
+        Raises:
+            ValueError: no style image, a blend that does not fit the styles, or an unknown layer.
+        """
         self.settings = settings or defaults_for(vgg_weights)
         if not styles:
             raise ValueError("at least one style image is needed")
@@ -187,7 +205,7 @@ class StyleTransfer:
             for name in self.style_layers
         ]
 
-    def losses(self, image):
+    def losses(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         """Weighted cost terms for ``image`` (1, H, W, 3): dict of scalar tensors, with ``total``."""
         settings = self.settings
         # Striped, the first block's style layers come as Gram matrices, over all the image's positions.
@@ -218,13 +236,20 @@ class StyleTransfer:
             terms = self.losses(image)
         return terms, tape.gradient(terms["total"], image)
 
-    def evaluate(self, image):
+    def evaluate(self, image: np.ndarray) -> tuple[float, np.ndarray, dict[str, float]]:
         """The optimisers' ``evaluate``: ``(total cost, gradient, cost terms)`` at ``image`` (numpy
         (1, H, W, 3) float32); the gradient is numpy of the same shape, the cost and terms are floats."""
         terms, gradient = self.losses_and_gradient(tf.constant(image))
         return float(terms["total"]), gradient.numpy(), {name: float(value) for name, value in terms.items()}
 
-    def run(self, init_image, callback=None, progress=True, checkpoint=None, resume=None):
+    def run(
+        self,
+        init_image: np.ndarray,
+        callback: Callable | None = None,
+        progress: bool = True,
+        checkpoint: Checkpoint | None = None,
+        resume: Resume | None = None,
+    ) -> RunResult:
         """Optimise from ``init_image`` (1, H, W, 3); return a ``neural_style.steps.RunResult``.
 
         ``callback(step, image, terms)`` is called after every step with the step number (from 1, or
@@ -251,7 +276,7 @@ class StyleTransfer:
         return recorder.result(self.precision)
 
 
-def pyramid(width, height, levels=None):
+def pyramid(width: int, height: int, levels: int | None = None) -> list[tuple[int, int]]:
     """The sizes ``(width, height)`` of a coarse-to-fine run (Gatys et al. 2017, "Controlling
     Perceptual Factors in Neural Style Transfer"), smallest first: each level is optimised from the
     one before, upsampled, and the last is ``(width, height)``. Each size is half the next.
@@ -272,14 +297,19 @@ def pyramid(width, height, levels=None):
     return sizes
 
 
-def level_steps(steps, levels):
+def level_steps(steps: int, levels: int) -> list[int]:
     """Steps at each level of a pyramid: all of ``steps`` at the first, then a quarter of the level
     before's (at least 1). A level has 4 times the pixels of the one before, so each costs about as
     much time as the first: the larger levels start close to their result and only refine it."""
     return [max(1, steps // 4**level) for level in range(levels)]
 
 
-def level_seconds(seconds_per_step, measured_size, sizes, steps):
+def level_seconds(
+    seconds_per_step: float,
+    measured_size: tuple[int, int],
+    sizes: Sequence[tuple[int, int]],
+    steps: Sequence[int],
+) -> list[float]:
     """Estimated seconds of levels of ``sizes`` with ``steps`` each, from ``seconds_per_step`` measured
     at ``measured_size`` (width, height): a step costs in proportion to the pixels, as the network's
     convolutions do. Small sizes carry more fixed cost per step, so this errs long."""
@@ -287,7 +317,7 @@ def level_seconds(seconds_per_step, measured_size, sizes, steps):
     return [count * seconds_per_step * width * height / pixels for (width, height), count in zip(sizes, steps)]
 
 
-def upsample(image, width, height):
+def upsample(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` (1, h, w, 3) resized to (1, ``height``, ``width``, 3): bicubic, clipped to [0, 1]."""
     resized = tf.image.resize(np.asarray(image, np.float32), (height, width), method="bicubic")
     return np.clip(resized.numpy(), 0.0, 1.0)
@@ -298,7 +328,9 @@ def _positions(activation):
     return activation.shape[1] * activation.shape[2]
 
 
-def make_optimizer(settings, shape, state=None):
+def make_optimizer(
+    settings: Settings, shape: tuple[int, ...], state: Sequence[np.ndarray] | None = None
+) -> Adam | ProjectedLBFGS:
     """The optimiser that ``settings.optimizer`` names, for images of ``shape`` (1, H, W, 3); ``state``
     is what its ``state()`` returned, for a resumed run (None: start afresh)."""
     if settings.optimizer == "adam":
@@ -309,25 +341,37 @@ def make_optimizer(settings, shape, state=None):
 
 
 def stylize(
-    vgg_weights,
-    content,
-    styles,
-    init_image,
-    style_blend=None,
-    settings=None,
-    preserve_colors=None,
-    callback=None,
-    progress=True,
-    checkpoint=None,
-    resume=None,
-):
-    """Run style transfer; return its ``RunResult`` (see ``StyleTransfer.run``).
+    vgg_weights: VGG19Weights,
+    content: np.ndarray,
+    styles: Sequence[np.ndarray],
+    init_image: np.ndarray,
+    style_blend: Sequence[float] | None = None,
+    settings: Settings | None = None,
+    preserve_colors: str | None = None,
+    callback: Callable | None = None,
+    progress: bool = True,
+    checkpoint: Checkpoint | None = None,
+    resume: Resume | None = None,
+) -> RunResult:
+    """Run style transfer at the content's size.
 
-    ``preserve_colors`` (``neural_style.colors``): None, the style's colours; ``"luminance"``, the
-    transfer runs on luminance only and the result, like each image the callback sees, takes the
-    content's colours; ``"histogram"``, the styles' colours are first given the content's mean and
-    covariance. ``init_image`` (1, H, W, 3) is where the optimisation starts; ``checkpoint`` and
-    ``resume`` are passed to ``StyleTransfer.run``.
+    Args:
+        vgg_weights: the network's weights (``nst_utils.read_vgg19``).
+        content: the content image, (1, H, W, 3) float32 in [0, 1].
+        styles: the style images, each (1, h, w, 3), of any size.
+        init_image: where the optimisation starts, (1, H, W, 3).
+        style_blend, settings: as ``StyleTransfer`` takes them.
+        preserve_colors: ``neural_style.colors``' mode. None: the style's colours; ``"luminance"``:
+            the transfer runs on luminance only and the result, like each image the callback sees,
+            takes the content's colours; ``"histogram"``: the styles' colours are first given the
+            content's mean and covariance.
+        callback, progress, checkpoint, resume: passed to ``StyleTransfer.run``.
+
+    Returns:
+        The run's ``RunResult`` (see ``StyleTransfer.run``), its image in the colours asked for.
+
+    Raises:
+        ValueError: an unknown colour mode, or as ``StyleTransfer`` and its ``run`` raise.
     """
     if preserve_colors not in (None, *COLOR_MODES):
         raise ValueError(f"unknown colour mode {preserve_colors!r}; choose from {COLOR_MODES}")
