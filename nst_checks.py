@@ -5,7 +5,9 @@ Two kinds of cells call this module:
 * a **check** cell (``check``) runs your function on small inputs, compares the results with the
   expected ones (stored at the end of this file) and names the likely mistake;
 * a **graded** cell (``report``) runs your function on other inputs and only shows what it
-  returned. The autograder compares that with its own reference values, outside the notebook.
+  returned: every entry of the result and of its gradient. The autograder compares them with its own
+  reference values, outside the notebook. Its inputs are drawn while grading from a key that only
+  the course holds, so the seeds written in it are placeholders.
 
 Your cost functions are run the three ways the notebook's generation loop needs them:
 
