@@ -61,6 +61,10 @@ RUNS = ("command", "plain")
 ATTACKERS = {f"attack-{name}": attack for name, attack in ATTACKS.items() if IS_ROOT or not attack.needs_root}
 STUDENTS = {"command": [*BYSTANDERS, *ATTACKERS], "plain": [PEER, *(f"attack-{name}" for name in PLAIN_ATTACKS)]}
 GRADE_IDS = {exercise: f"test_{function}" for exercise, function in nst_checks.FUNCTIONS.items()}
+# The courses are configured as in production, except each cell's time limit: 60 s instead of 20 s,
+# so that the imports cell of a kernel started without the fork server (plain nbgrader's, always)
+# meets no limit on a loaded 2-core host. No attack here relies on a cell's time limit.
+CELL_TIMEOUT = 60
 COMMAND_TIMEOUT = 600  # seconds; a command still running then has hung (a copy blocked on a FIFO, say)
 RUN_ATTACKS = [
     pytest.param(run, student, id=f"{run}-{student}")
@@ -170,6 +174,8 @@ def perimeter(tmp_path_factory, released_course):
     courses = {run: folder / f"course-{run}" for run in RUNS}
     for run, course in courses.items():
         shutil.copytree(released_course, course)
+        with (course / "nbgrader_config.py").open("a") as config:
+            config.write(f"\nc.Execute.timeout = {CELL_TIMEOUT}\n")
         release = read_notebook(course / "release" / ASSIGNMENT / NOTEBOOK)
         context = Course(course, release, fill_solutions(release, read_notebook(SOURCE_NOTEBOOK)), PEER)
         _submit(course, context, STUDENTS[run])
