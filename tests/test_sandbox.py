@@ -1,14 +1,22 @@
 """The sandbox's kernel command and the grader's sockets, built for real (the kernels themselves run in
-test_grading.py)."""
+test_grading.py); then real kernels: one that floods the grader's sockets costs the grader no more
+than the sockets' bound, one cannot write to the grader's console, and (as root) none can write to
+its private folder on the host's disk once it is ready."""
 
 import asyncio
+import json
 import logging
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import zmq
 
-from nst_grader.sandbox import SandboxedKernelManager
+from nst_grader.sandbox import SandboxedKernelManager, share_with_kernels, temp_prefix
 
 
 def start_command(tmp_path, **settings):
@@ -56,7 +64,212 @@ def test_the_grader_s_sockets_refuse_messages_over_the_size_limit(tmp_path):
     sockets = [client.connect_shell(), client.connect_iopub(), client.connect_control(), client.connect_stdin()]
     try:
         assert [socket.getsockopt(zmq.MAXMSGSIZE) for socket in sockets] == [3 * 2**20] * 4
+        assert [socket.getsockopt(zmq.RCVHWM) for socket in sockets] == [manager.message_queue_limit] * 4
     finally:
         for socket in sockets:
             socket.close(linger=0)
         client.context.destroy(linger=0)
+
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+
+
+def run_kernel(folder, code, **settings):
+    """Run ``code`` in a sandboxed kernel started in ``folder``; returns what it printed."""
+
+    async def run():
+        manager = SandboxedKernelManager(kernel_name="python3", **settings)
+        await manager.start_kernel(cwd=str(folder))
+        client = manager.client()
+        client.start_channels()
+        printed = []
+
+        def keep(message):
+            if message["msg_type"] == "stream":
+                printed.append(message["content"]["text"])
+            elif message["msg_type"] == "error":
+                printed.append(f"ERROR {message['content']['ename']}: {message['content']['evalue']}")
+
+        try:
+            await client.wait_for_ready(timeout=180)
+            await client.execute_interactive(code, output_hook=keep, timeout=180)
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+        return "".join(printed)
+
+    return asyncio.run(run())
+
+
+@pytest.fixture
+def grading_folder():
+    """A notebook folder in the temporary folder, as the grading command makes one (forked kernels)."""
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("grade")) as work:
+        share_with_kernels(work)
+        folder = Path(work) / "autograded" / "student" / "art_generation"
+        folder.mkdir(parents=True)
+        yield folder
+
+
+# Tries to write a 2 MB file in the kernel's private folder (where its sockets are) and prints the outcome.
+WRITE_PRIVATE = """
+import os
+from ipykernel.kernelapp import IPKernelApp
+folder = os.path.dirname(IPKernelApp.instance().connection_file)
+try:
+    open(os.path.join(folder, "filler"), "wb").write(bytes(2 * 2**20))
+    print("written")
+except OSError as error:
+    print(error.strerror)
+"""
+# As a normal user: runs WRITE_PRIVATE in a kernel forked in a grading folder of TMPDIR, then in one
+# started afresh in argv[1] (outside TMPDIR), each with a 1 MB file size limit; prints both outcomes.
+AS_USER_PROBE = """
+import json, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, "tests")
+from test_sandbox import WRITE_PRIVATE, run_kernel
+from nst_grader.sandbox import share_with_kernels, temp_prefix
+with tempfile.TemporaryDirectory(prefix=temp_prefix("grade")) as work:
+    share_with_kernels(work)
+    forked = run_kernel(work, WRITE_PRIVATE, file_size_limit_mb=1)
+fresh = run_kernel(sys.argv[1], WRITE_PRIVATE, file_size_limit_mb=1)
+print(json.dumps([forked.strip(), fresh.strip()]))
+"""
+NOBODY = 65534
+
+
+@needs_bwrap
+@pytest.mark.parametrize("where", ["forked", "fresh"])
+def test_as_root_a_ready_kernel_writes_nothing_to_its_private_folder(where, grading_folder, tmp_path):
+    """As root, its private folder (on the host's disk) becomes root's once its sockets exist."""
+    if os.geteuid() != 0:
+        pytest.skip("as a normal user: test_as_a_normal_user_a_kernel_writes_files_within_the_size_limit")
+    output = run_kernel(grading_folder if where == "forked" else tmp_path, WRITE_PRIVATE, file_size_limit_mb=1)
+    assert output.strip() == "Permission denied"
+
+
+@needs_bwrap
+def test_as_a_normal_user_a_kernel_writes_files_within_the_size_limit():
+    """As a normal user (here the user ``nobody``, when the tests run as root) the kernel runs as the
+    grader's user and may write to its private folder, each file within the file size limit (the
+    docstring of ``seal_private_dir`` says so)."""
+    with tempfile.TemporaryDirectory() as home:
+        Path(home, "tmp").mkdir()
+        Path(home, "fresh").mkdir()
+        as_user = []
+        if os.geteuid() == 0:
+            as_user = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+            for path in (home, *Path(home).iterdir()):
+                os.chown(path, NOBODY, NOBODY)
+        os.chmod(home, 0o755)
+        binds = [arg for prefix in (sys.base_prefix, sys.prefix) for arg in ("--ro-bind", prefix, prefix)]
+        probe = subprocess.run(
+            [*as_user, "bwrap", "--ro-bind", "/", "/", *binds, "true"], capture_output=True, text=True
+        )
+        if probe.returncode != 0:
+            pytest.skip(f"a normal user's bubblewrap cannot bind this Python here: {probe.stderr.strip()}")
+        result = subprocess.run(
+            [*as_user, sys.executable, "-c", AS_USER_PROBE, str(Path(home, "fresh"))],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=Path(__file__).parents[1],
+            env={"PATH": os.environ["PATH"], "HOME": home, "TMPDIR": str(Path(home, "tmp")), "MPLCONFIGDIR": home},
+        )
+        assert result.returncode == 0, result.stderr[-5000:]
+        assert json.loads(result.stdout.splitlines()[-1]) == ["File too large", "File too large"]
+
+
+@needs_bwrap
+@pytest.mark.parametrize("where", ["forked", "fresh"])
+def test_a_kernel_cannot_write_to_the_grader_s_console(where, grading_folder, tmp_path, capfd):
+    """Neither its standard streams (ipykernel turns them into the cell's output), nor a process it
+    starts, nor any file or pipe it holds open (ipykernel's copies of the streams it was started
+    with among them) reach the grader's."""
+    code = (
+        "import os, subprocess\n"
+        "os.write(1, b'KERNEL-OUT\\n')\n"
+        "os.write(2, b'KERNEL-ERR\\x1b[2J\\n')\n"
+        "subprocess.run(['sh', '-c', 'echo KERNEL-CHILD-OUT; echo KERNEL-CHILD-ERR >&2'])\n"
+        "for fd in map(int, os.listdir('/proc/self/fd')):\n"  # ipykernel's copies of the original streams too
+        "    target = os.readlink(f'/proc/self/fd/{fd}') if os.path.exists(f'/proc/self/fd/{fd}') else ''\n"
+        "    if target.startswith(('pipe:', '/')) and not target.startswith('/proc'):\n"
+        "        try:\n"
+        "            os.write(fd, b'KERNEL-FD\\n')\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "print('done')"
+    )
+    output = run_kernel(grading_folder if where == "forked" else tmp_path, code)
+    captured = capfd.readouterr()
+    assert "done" in output, output
+    assert "KERNEL-" not in captured.out + captured.err
+
+
+# In a process of its own: starts a sandboxed kernel that sends 40 stream messages of 15 MB each on
+# iopub while the client reads none, and prints the client process's resident memory (MB) before and
+# at its highest once it has settled (what arrives is queued by ZeroMQ's thread as it comes), and how
+# many of them the client then received.
+FLOOD_PROBE = """
+import asyncio, json, sys, time
+from nst_grader.sandbox import SandboxedKernelManager
+
+FLOOD = "import sys\\nfor _ in range(40):\\n    sys.stdout.write('x' * (15 * 2**20))\\n    sys.stdout.flush()"
+
+def resident_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) // 1024
+
+async def main(folder, queue_limit):
+    manager = SandboxedKernelManager(kernel_name="python3", message_queue_limit=queue_limit)
+    await manager.start_kernel(cwd=folder)
+    client = manager.client()
+    client.start_channels()
+    await client.wait_for_ready(timeout=180)
+    before = resident_mb()
+    client.execute(FLOOD)
+    reply = await client.get_shell_msg(timeout=180)  # the cell ran to its end: all of it is on its way
+    samples = []  # resident memory each second, until it has not changed for 4 seconds
+    while len(samples) < 4 or max(samples[-4:]) - min(samples[-4:]) > 2:
+        await asyncio.sleep(1)
+        samples.append(resident_mb())
+    after = max(samples)
+    received = 0
+    while True:
+        try:
+            message = await client.get_iopub_msg(timeout=2)
+        except Exception:
+            break
+        received += message["msg_type"] == "stream"
+    client.stop_channels()
+    await manager.shutdown_kernel(now=True)
+    print(json.dumps({"before": before, "after": after, "received": received, "status": reply["content"]["status"]}))
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+@needs_bwrap
+def test_an_iopub_flood_costs_the_grader_no_more_than_its_sockets_bound(tmp_path):
+    """With the default queue limit (4 messages of at most 16 MB) the grader's memory grows by less
+    than 6 such messages while a kernel sends 600 MB it does not read; with ZeroMQ's default (1000
+    messages) it holds nearly all of the 600 MB. Either way the kernel's side keeps the rest, in the
+    sandbox's memory, and the grader then receives all 40."""
+    results = {}
+    for queue_limit in (4, 1000):
+        result = subprocess.run(
+            [sys.executable, "-c", FLOOD_PROBE, str(tmp_path), str(queue_limit)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=Path(__file__).parents[1],
+        )
+        assert result.returncode == 0, result.stderr[-5000:]
+        results[queue_limit] = json.loads(result.stdout.splitlines()[-1])
+    print("flood probe (resident MB before/after, stream messages received):", results)
+    bounded, unbounded = results[4], results[1000]
+    assert bounded["status"] == unbounded["status"] == "ok" and bounded["received"] == unbounded["received"] == 40
+    assert bounded["after"] - bounded["before"] < 6 * 16, results
+    assert unbounded["after"] - unbounded["before"] > 300, results
