@@ -2,11 +2,14 @@
 
 Reads the gradebook, the graded notebooks and ``grading_log.csv``, and writes
 ``reports/report.html`` (one self-contained page: a histogram of the scores, the pass rate of each
-exercise, the most common mistakes, and the submissions that need a human look) and
-``reports/report.csv`` (a row per student: total, each exercise's score, and the hint of each
-failed check).
+exercise, the most common mistakes, each exercise's clusters of mistakes, and the submissions that
+need a human look), ``reports/report.csv`` (a row per student: total, each exercise's score, and the
+hint of each failed check) and ``reports/clusters.csv`` (a row per cluster).
 
-A mistake is named by the hint its graded cell gave (``nst_checks.HINTS``); a submission needs a
+A mistake is a cluster of students whose function computed the same on the hidden inputs
+(``nst_grader.clusters``), named by the hint its graded cell gave (``nst_checks.HINTS``) or by how
+its value relates to the reference; the page marks the clusters that have no comment in
+``comments/art_generation.yaml`` yet (``nst_grader.comments``). A submission needs a
 look when it could not be graded, met a grading limit or had entries dropped (``grading_log.csv``;
 for a submission graded by plain ``nbgrader autograde``, which has no row there, ``nst_grader.intake``
 is asked again), when a graded cell stopped (a timeout, a crash, a sandbox limit) or reported no
@@ -15,7 +18,6 @@ result, or when the student's own cells reach past the exercises (``RED_FLAGS``)
 
 import argparse
 import base64
-import collections
 import csv
 import html
 import io
@@ -26,6 +28,8 @@ import tempfile
 from pathlib import Path
 
 import nst_checks
+from nst_grader.clusters import cluster, course_failures
+from nst_grader.comments import COMMENTS, load_comments
 from nst_grader.grade import ASSIGNMENT, LOG, NOTEBOOK
 
 # A CSV cell starting with one of these is read as a formula by spreadsheets (CSV injection).
@@ -180,7 +184,7 @@ def _histogram_png(totals, maximum):
 
 
 def summarise(students, failures):
-    """The figures the page shows: pass rates, common mistakes, submissions that need a look."""
+    """The figures the page shows: pass rates and the submissions that need a look."""
     grade_ids = sorted({grade_id for student in students.values() for grade_id in student["scores"]})
     pass_rate = (
         {
@@ -193,11 +197,6 @@ def summarise(students, failures):
         if students
         else {}
     )
-    mistakes = collections.Counter(
-        (grade_id, hint_of(message) or "other")
-        for student in students.values()
-        for grade_id, message in student["failed"].items()
-    )
     look = dict(failures)
     for name, student in sorted(students.items()):
         reasons = [student["limits"]] if student.get("limits") else []
@@ -209,7 +208,40 @@ def summarise(students, failures):
         reasons += student.get("flags", [])
         if reasons:
             look[name] = "; ".join(reasons)
-    return pass_rate, mistakes.most_common(10), look
+    return pass_rate, look
+
+
+def clusters_html(clusters, comments):
+    """Each exercise's clusters as a table (``id="clusters-EXERCISE"``): size, key, name, whether it has
+    a comment, members and the representative source, all escaped."""
+    escape = html.escape
+    parts = []
+    for exercise, found in clusters.items():
+        rows = "".join(
+            f'<tr class="cluster" data-key="{escape(each.key)}"><td>{len(each.sources)}</td>'
+            f"<td><code>{escape(each.key)}</code></td><td>{escape(each.name)}</td>"
+            f"<td>{'commented' if each.key in comments else '<strong>no comment yet</strong>'}</td>"
+            f"<td>{escape(', '.join(each.members))}</td>"
+            f"<td><pre><code>{escape(each.representative)}</code></pre></td></tr>"
+            for each in found
+        )
+        parts.append(
+            f'<h3>{escape(exercise)}</h3><table id="clusters-{escape(exercise)}"><tr><th>students</th><th>key</th>'
+            f"<th>mistake</th><th>comment</th><th>members</th><th>representative code</th></tr>{rows}</table>"
+        )
+    return "".join(parts) or "<p>No failed graded cell.</p>"
+
+
+def write_clusters_csv(path, clusters, comments):
+    """A row per cluster, each exercise's largest first: exercise, key, students, mistake, whether it has
+    a comment, members (space-separated), representative source."""
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["exercise", "key", "students", "mistake", "commented", "members", "representative"])
+        for exercise, found in clusters.items():
+            for each in found:
+                row = [exercise, each.key, len(each.sources), each.name, "yes" if each.key in comments else "no"]
+                writer.writerow(spreadsheet_safe(cell) for cell in [*row, " ".join(each.members), each.representative])
 
 
 def spreadsheet_safe(value):
@@ -220,8 +252,11 @@ def spreadsheet_safe(value):
 
 def write_report(course, db_url, out):
     students, failures = collect(course, db_url)
-    pass_rate, mistakes, look = summarise(students, failures)
+    pass_rate, look = summarise(students, failures)
+    clusters = cluster(course_failures(course, sorted(students)))
+    comments = load_comments(Path(course) / COMMENTS)
     out.mkdir(parents=True, exist_ok=True)
+    write_clusters_csv(out / "clusters.csv.part", clusters, comments)
     grade_ids = sorted(pass_rate)
     with (out / "report.csv.part").open("w", newline="") as file:
         writer = csv.writer(file)
@@ -246,10 +281,10 @@ def write_report(course, db_url, out):
     rows = "".join(
         f"<tr><td>{escape(g.removeprefix('test_'))}</td><td>{rate:.0%}</td></tr>" for g, rate in pass_rate.items()
     )
+    largest = sorted((each for found in clusters.values() for each in found), key=lambda c: -len(c.sources))
     common = "".join(
-        f"<tr><td>{count}</td><td>{escape(g.removeprefix('test_'))}</td>"
-        f"<td>{escape(nst_checks.HINTS.get(hint, 'another mistake'))}</td></tr>"
-        for (g, hint), count in mistakes
+        f"<tr><td>{len(each.sources)}</td><td>{escape(each.exercise)}</td><td>{escape(each.name)}</td></tr>"
+        for each in largest[:10]
     )
     looks = "".join(
         f"<tr><td>{escape(name)}</td><td>{escape(reason)}</td></tr>" for name, reason in sorted(look.items())
@@ -269,12 +304,17 @@ td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><
 <h2>Scores</h2>{histogram}
 <h2>Pass rate per exercise</h2><table id="pass-rates"><tr><th>exercise</th><th>full marks</th></tr>{rows}</table>
 <h2>Most common mistakes</h2>
-<table id="mistakes"><tr><th>students</th><th>exercise</th><th>hint</th></tr>{common}</table>
+<table id="mistakes"><tr><th>students</th><th>exercise</th><th>mistake</th></tr>{common}</table>
+<h2>Mistakes by cluster</h2>
+<p>Students whose function computed the same wrong results on the hidden inputs, largest first. Write one
+comment per cluster key in {escape(str(COMMENTS))} and run <code>make comment</code>: each member's feedback
+gets it.</p>{clusters_html(clusters, comments)}
 <h2>Needs a human look</h2><table id="needs-a-look"><tr><th>student</th><th>why</th></tr>{looks}</table>
 </body></html>
 """
     (out / "report.html.part").write_text(page)
     os.replace(out / "report.csv.part", out / "report.csv")
+    os.replace(out / "clusters.csv.part", out / "clusters.csv")
     os.replace(out / "report.html.part", out / "report.html")
     return out / "report.html"
 

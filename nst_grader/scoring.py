@@ -26,6 +26,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 import nst_checks
+from nst_grader.behaviour import METADATA_KEY, summarise
 from nst_grader.execute import LIMIT_ERROR
 from nst_grader.expected import expectation
 
@@ -180,6 +181,20 @@ def verdict(exercise, cases, outputs):
     return None
 
 
+def failed_behaviour(exercise, cases, outputs, message):
+    """What a failed graded cell computed (``nst_grader.behaviour.summarise``), from its outputs as
+    ``verdict`` read them; a cell whose results cannot be read is summarised by its message alone."""
+    bundles = _reported_results(outputs)
+    try:
+        results = bundles[0]["results"] if len(bundles) == 1 else []
+        runs = [{"eager": _run(exercise, run["eager"]), "graph": _run(exercise, run["graph"])} for run in results]
+        if len(runs) != len(cases):
+            raise ValueError("results for other inputs")
+        return summarise(exercise, cases, runs, [expectation(exercise, case) for case in cases], message)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return summarise(exercise, cases, None, None, message)
+
+
 class ScoreReportedResults(NbGraderPreprocessor):
     """Judge each graded cell that calls ``nst_checks.report`` from its reported results alone."""
 
@@ -198,6 +213,7 @@ class ScoreReportedResults(NbGraderPreprocessor):
                 + ".\n"
             )
             cell.outputs = [new_output("stream", name="stdout", text=text)]
-        else:
+        else:  # what it computed stays in the instructor's graded notebook, for nst_grader.clusters
+            cell.metadata[METADATA_KEY] = failed_behaviour(exercise, cases, cell.outputs, message)
             cell.outputs = [new_output("error", ename="AssertionError", evalue=message, traceback=[message])]
         return cell, resources
