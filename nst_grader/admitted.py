@@ -10,7 +10,8 @@ Their apps build the converter by name, with no setting to choose another class,
 ``GenerateFeedback`` where nbgrader's apps and its API look them up.
 
 Before anything else is done for a student (``init_destination``), the subclasses copy that
-student's folder with ``intake.admit`` into a staging folder of their own, and from then on every
+student's folder with ``intake.admit`` into a staging folder of their own (the notebooks that the
+gradebook knows must be regular files; any other entry that is not is dropped), and from then on every
 read of that folder is a read of the staged copy: the files copied beside the notebook, the
 ``timestamp.txt`` and the notebook itself. So nothing but the regular files that ``intake`` admits
 is ever opened. A notebook that is not a regular file (a link to the source notebook or a peer's,
@@ -24,6 +25,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.converters.base import BaseConverter
 
@@ -47,8 +49,7 @@ class AdmittedFolders(BaseConverter):
         staging = tempfile.mkdtemp(prefix=temp_prefix("grade"))
         staged = os.path.join(staging, "input")
         try:
-            notebooks = sorted({os.path.basename(path) for path in self.notebooks})
-            intake = admit(source, staged, notebooks)
+            intake = admit(source, staged, self._graded_notebooks(assignment_id))
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
@@ -56,6 +57,17 @@ class AdmittedFolders(BaseConverter):
         if intake.dropped:
             self.log.warning("%s: %s", source, intake.dropped_text())
         return super().init_destination(assignment_id, student_id)
+
+    def _graded_notebooks(self, assignment_id):
+        """The file names of the notebooks found for the student that the gradebook knows: each must
+        be a regular file (another ``.ipynb``, which nbgrader skips, is dropped if it is not)."""
+        found = sorted({os.path.basename(path) for path in self.notebooks})
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gradebook:
+            try:
+                known = {f"{notebook.name}.ipynb" for notebook in gradebook.find_assignment(assignment_id).notebooks}
+            except MissingEntry:  # nbgrader says so itself, later
+                return found
+        return [name for name in found if name in known]
 
     def _format_source(self, assignment_id, student_id, escape=False):
         real = super()._format_source(assignment_id, student_id, escape=escape)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from course import nbgrader_env
 from nst_grader import intake
 from nst_grader.intake import Refused, admit
 
@@ -359,3 +360,50 @@ def test_zip_collect_lets_in_only_regular_files_within_limits_and_never_outside_
         "its student_id climbs out of its folder",
     ):
         assert expected in log, (expected, log[-5000:])
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
+def test_plain_nbgrader_autograde_and_feedback_follow_no_link(tmp_path):
+    """Real ``nbgrader autograde`` with the course's configuration: a student whose notebook is a link
+    to the source notebook is not graded (the others are); links beside a notebook (to a secret, a
+    peer's notebook, a device as ``timestamp.txt``) and a FIFO are not followed into ``autograded/``;
+    and ``nbgrader generate_feedback`` follows no link planted in ``autograded/``."""
+    from course import SOURCE_NOTEBOOK, make_course, nbgrader
+
+    course = make_course(tmp_path / "course")
+    release = course / "release" / "art_generation" / NOTEBOOK
+    linker = course / "submitted" / "linker" / "art_generation"
+    linker.mkdir(parents=True)
+    (linker / NOTEBOOK).symlink_to(course / "notebooks" / "art_generation" / SOURCE_NOTEBOOK.name)
+    evil = course / "submitted" / "evil" / "art_generation"
+    evil.mkdir(parents=True)
+    shutil.copy(release, evil / NOTEBOOK)
+    (tmp_path / "secret.txt").write_text(SECRET)
+    (evil / "secret.txt").symlink_to(tmp_path / "secret.txt")
+    (evil / "peer.ipynb").symlink_to(linker / NOTEBOOK)
+    (evil / "timestamp.txt").symlink_to("/dev/zero")
+    os.mkfifo(evil / "fifo")
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "autograde", "art_generation"],
+        cwd=course,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 1, log[-5000:]  # nbgrader's status when a student failed
+    assert f"Refused: {NOTEBOOK} is a symbolic link: not graded" in log
+    assert "dropped 4 entries: fifo (is a FIFO), peer.ipynb (is a symbolic link), secret.txt (is a" in log
+    assert not (course / "autograded" / "linker").exists()
+    graded, _ = every_file(course / "autograded" / "evil")
+    assert f"art_generation/{NOTEBOOK}" in graded
+    assert not {"art_generation/secret.txt", "art_generation/peer.ipynb", "art_generation/timestamp.txt"} & set(graded)
+    assert not any(SECRET.encode() in content for content in graded.values())
+
+    (course / "autograded" / "evil" / "art_generation" / "leak.txt").symlink_to(tmp_path / "secret.txt")
+    feedback = nbgrader(course, "generate_feedback", "art_generation", "--force")
+    assert "dropped 1 entry: leak.txt (is a symbolic link)" in feedback.stdout + feedback.stderr
+    given, _ = every_file(course / "feedback" / "evil")
+    assert "art_generation/leak.txt" not in given and f"art_generation/{Path(NOTEBOOK).stem}.html" in given
+    assert not any(SECRET.encode() in content for content in given.values())
