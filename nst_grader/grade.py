@@ -1,12 +1,12 @@
 """Grade every submission, in parallel on Dask: ``python -m nst_grader.grade`` (``make autograde``).
 
-Each submission ``submitted/<student>/art_generation/`` is one Dask task. A worker grades it with
-nbgrader's own autograder, in process, in a private copy of the course: that student's folder, a
-private gradebook holding only the assignment, and the course's ``nbgrader_config.py`` (so the
-notebook runs in the sandbox and is scored grader-side). The task returns the graded notebook and
-its scores; this process, the only writer, stores them in the course's gradebook (SQLite by
-default, or ``--db postgresql://...``) with nbgrader's ``SaveAutoGrades`` and writes
-``autograded/<student>/art_generation/``.
+Each submission ``submitted/<student>/art_generation/`` is one Dask task. A worker grades it in a
+grading process of its own, with nbgrader's own autograder, in a private copy of the course: that
+student's folder, a private gradebook holding only the assignment, and the course's
+``nbgrader_config.py`` (so the notebook runs in the sandbox and is scored grader-side). The task
+returns the graded notebook and its scores; this process, the only writer, stores them in the
+course's gradebook (SQLite by default, or ``--db postgresql://...``) with nbgrader's
+``SaveAutoGrades`` and writes ``autograded/<student>/art_generation/``.
 
 * ``--workers N`` starts a local cluster of N single-threaded worker processes (default: one per
   core); ``--scheduler ADDRESS`` sends the same tasks to an existing Dask cluster, whose workers
@@ -16,10 +16,21 @@ default, or ``--db postgresql://...``) with nbgrader's ``SaveAutoGrades`` and wr
   only regular files and folders, within limits; a notebook that is not a regular file is not
   graded, and every entry left out is recorded (its ``dropped`` column and its reason).
 * A submission that cannot be graded (no notebook, a notebook that is not a regular file, does not
-  parse or is over ``intake.MAX_FILE_MB``, a kernel that dies) costs only itself: it is recorded with the reason in
-  ``grading_log.csv`` and retried by the next run. A graded submission that ran into a limit (time,
-  output, the sandbox's memory, processes or file size: ``nst_grader.execute``) is recorded there
-  with the limits it met.
+  parse or is over ``intake.MAX_FILE_MB``, a kernel that dies) costs only itself: it is recorded
+  with the reason in ``grading_log.csv`` and retried by the next run. A graded submission that ran
+  into a limit (time, output, the sandbox's memory, processes or file size: ``nst_grader.execute``)
+  is recorded there with the limits it met.
+* Load that spills over costs only its submission (``grade_with_limits``): everything done for one
+  submission, copying included, has ``--timeout`` seconds (``SUBMISSION_TIMEOUT_S``), past which
+  its grading process is killed with its kernel, and the submission recorded as ``timed out``; a
+  grading process that dies is started once more; a Dask worker that dies while it holds a
+  submission has that task started once more elsewhere, and then it is recorded (``the worker
+  grading it died 2 times``). Each worker starts one fork server (``nst_grader.sandbox``) and lends
+  it to its grading processes.
+* Every temporary folder (``nst-grade-``, ``nst-forkserver-``, ``nst-kernel-``) is named after the
+  process that made it; at the start and the end of a run, those of processes that no longer run are
+  removed, so that a crash, a timeout, Ctrl-C or SIGTERM (which stops a run as Ctrl-C does) leaves
+  none behind.
 """
 
 import argparse
@@ -49,6 +60,10 @@ SUBMISSION_TIMEOUT_S = 300
 # A grading process that dies is started once more.
 GRADING_ATTEMPTS = 2
 PR_SET_PDEATHSIG = 1
+# What nbgrader's exchange puts beside a submitted notebook, and its feedback commands need beside the
+# graded one: the submission's time, and the secret that names the student's feedback file (its
+# release_feedback and fetch_feedback hash the notebook with it).
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 def _config(course, root, db_url):
@@ -188,6 +203,9 @@ def grade_submission(course, student, template):
             "reason": "; ".join(filter(None, [limits_met(result), *notes])),
             "dropped": intake.dropped_json(),
             "notebook": graded.read_text(),
+            "exchange_files": {
+                name: path.read_text()[:1000] for name in EXCHANGE_FILES if (path := graded.with_name(name)).is_file()
+            },
             "seconds": time.perf_counter() - start,
         }
 
@@ -269,8 +287,8 @@ def _grade_one(course, student, template, result_path):
 
 
 def record(course, db_url, result):
-    """Store a graded submission in the course: its scores in the gradebook, its notebook in
-    ``autograded/``. Returns the total score."""
+    """Store a graded submission in the course: its scores in the gradebook, its notebook and its
+    ``EXCHANGE_FILES`` in ``autograded/``. Returns the total score."""
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.preprocessors import SaveAutoGrades
@@ -292,6 +310,10 @@ def record(course, db_url, result):
     partial = target.with_name(target.name + ".part")
     partial.write_text(result["notebook"])
     os.replace(partial, target)
+    for name, text in result.get("exchange_files", {}).items():
+        partial = target.with_name(name + ".part")
+        partial.write_text(text)
+        os.replace(partial, target.with_name(name))
     with Gradebook(db_url) as gradebook:
         return gradebook.find_submission(ASSIGNMENT, student).score
 

@@ -13,19 +13,29 @@
   system's fonts again in every kernel.
 
 It runs as an unprivileged user of its own, under limits on memory (address space), processes and
-threads, the size of any file it writes, and the size of its ``/tmp``.
+threads, the size of any file it writes, and the size of its ``/tmp`` (where everything it writes
+for itself goes: IPython's and matplotlib's folders). Its private folder on the host, which holds
+its sockets, is its own only until they exist: as root, it then becomes root's (``seal_private_dir``),
+so the kernel writes nothing more to the host's disk; as a normal user the kernel runs as the
+grader's user and keeps it, each file it writes there within ``file_size_limit_mb``. What the
+kernel (or anything it starts) prints goes to ``/dev/null``, never the grader's console or log.
 ``--SandboxedKernelManager.sandbox=False`` runs trusted notebooks without all this, with a warning.
 
 A notebook graded under the temporary folder, as the grading command grades each one
 (``nst_grader.grade``, which shares that folder with the server's user), gets its kernel from this
-process's fork server (``nst_grader.forkserver``): the same sandbox, with the course's modules
-already imported, and each kernel in namespaces and folders of its own. Any other notebook (plain
+process's fork server (``nst_grader.forkserver``), or from the one its parent lent it
+(``lend_fork_server``, ``LENT_SERVER``): the same sandbox, with the course's modules already
+imported, and each kernel in namespaces and folders of its own. Any other notebook (plain
 ``nbgrader autograde`` in a course folder, say) gets a kernel started afresh in a sandbox of its own.
 
 Whether sandboxed or not, the grader's side of the connection refuses any message from the kernel
 larger than ``message_size_limit_mb``: a kernel could otherwise make the grader hold a message as
 large as its own memory. ZeroMQ drops such a message unread and closes the connection;
-``nst_grader.execute`` notes the lost output and connects again.
+``nst_grader.execute`` notes the lost output and connects again. Each of the grader's sockets also
+queues at most ``message_queue_limit`` messages it has not read (ZeroMQ's ``RCVHWM``), on every
+channel and whatever their parent header: the grader holds at most (4 + 1) x 16 MB = 80 MB per
+socket from a kernel however fast it sends (measured: 40 unread messages of 15 MB cost the grader
+15-30 MB with the limit, 600 MB without); the rest waits in the kernel's sandbox, in its memory.
 """
 
 import atexit
