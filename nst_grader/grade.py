@@ -37,7 +37,6 @@ import argparse
 import contextlib
 import csv
 import ctypes
-import functools
 import json
 import logging
 import os
@@ -210,15 +209,6 @@ def grade_submission(course, student, template):
         }
 
 
-@functools.cache
-def _lent_fork_server():
-    """This worker's fork server, lent to its grading processes (``sandbox.lend_fork_server``), or
-    None. (A course that turns the sandbox or the fork server off leaves it unused.)"""
-    from nst_grader.sandbox import lend_fork_server
-
-    return lend_fork_server(logging.getLogger("nst_grader"))
-
-
 def _failed(student, reason, start):
     return {"student": student, "status": "failed", "reason": reason, "seconds": time.perf_counter() - start}
 
@@ -232,9 +222,11 @@ def grade_with_limits(course, student, template, timeout_s):
     with why. Its temporary folders lie in one folder of this process's, removed whatever happens;
     what it prints goes to a file there, never to the grader's console."""
     from nst_grader.execute import printable_line
-    from nst_grader.sandbox import LENT_SERVER, share_with_kernels, temp_prefix
+    from nst_grader.sandbox import LENT_SERVER, lend_fork_server, share_with_kernels, temp_prefix
 
-    lent = _lent_fork_server()
+    # This worker's fork server (started on first use, and again if it died), or None. A course that
+    # turns the sandbox or the fork server off leaves it unused.
+    lent = lend_fork_server(logging.getLogger("nst_grader"))
     start = time.perf_counter()
     reason = ""
     for attempt in range(GRADING_ATTEMPTS):
