@@ -13,7 +13,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test system-packages lint collect-zip bench quality weights weights-official figures release autograde feedback report lab hub hub-proxy clean
+.PHONY: demo test system-packages lint collect-zip bench quality weights weights-official figures release autograde feedback comment report lab hub hub-proxy clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -61,10 +61,12 @@ lint: $(VENV)/.installed
 
 # On an idle machine: the engine's speed and memory -> outputs/bench.json and outputs/bench.md (about
 # 25 minutes), then grading 200 submissions serially and on 1 and 2 workers, in the sandbox
-# -> outputs/grading_bench.json and outputs/grading_bench.md.
+# -> outputs/grading_bench.json and outputs/grading_bench.md. Last, clustering 10,000 generated graded
+# results and building the report (under a minute) -> outputs/clusters_bench.json and .md.
 bench: $(WEIGHTS)
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.grading
+	$(PY) -m benchmarks.clusters
 
 # On an idle machine (about 20 minutes): the engine's defaults against a Keras + Adam loop written the
 # TensorFlow-tutorial way, for the same time, on 4 photos x 4 styles from scikit-image's sample data
@@ -78,11 +80,13 @@ figures: $(WEIGHTS)
 	$(PY) scripts/make_notebook_figures.py
 
 # Instructor: the student bundle, from the source notebook (solutions and hidden tests removed), with
-# MANIFEST.sha256 (every file's sha256) -> release/$(ASSIGNMENT)/, and release/$(ASSIGNMENT).zip. Publish
-# the folder or the archive, and point the notebook's COURSE_URL or COURSE_ARCHIVE_URL (setup cell) at it.
+# MANIFEST.sha256 (every file's sha256) -> release/$(ASSIGNMENT)/, and release/$(ASSIGNMENT).zip.
+# COURSE_URL: where you will publish the folder (ending in /) or the archive; it goes into the notebook's
+# setup cell and, for GitHub's raw files, its "Open in Colab" badge. Empty: Colab learners upload the .zip.
+COURSE_URL ?=
 release: $(VENV)/.installed
 	$(PY) -m nbgrader generate_assignment $(ASSIGNMENT) --force
-	$(PY) -m nst_grader.publish release/$(ASSIGNMENT)
+	$(PY) -m nst_grader.publish release/$(ASSIGNMENT) --course-url "$(COURSE_URL)"
 
 # Instructor: an LMS's download (Canvas by default; LMS=moodle) -> submitted/<student>/$(ASSIGNMENT)/, each
 # student's latest notebook; what is left out is listed with why (collect_log.csv). nst_grader/lms.py.
@@ -96,11 +100,18 @@ collect-zip: $(VENV)/.installed
 autograde: $(VENV)/.installed
 	$(PY) -m nst_grader.grade $(GRADE_ARGS)
 	$(PY) -m nbgrader export --to grades.csv
+	$(PY) -m nst_grader.comments
 	@echo "grades: grades.csv, graded notebooks: autograded/, failures: grading_log.csv"
 
 # Instructor: one feedback page per student (verdicts and hints; hidden tests removed) -> feedback/.
 feedback: $(VENV)/.installed
 	$(PY) -m nbgrader generate_feedback $(ASSIGNMENT) --force
+
+# Instructor: comments/$(ASSIGNMENT).yaml (cluster key: comment; make report lists the keys) -> the gradebook,
+# as the comment on that exercise's answer cell for every student of the cluster (nst_grader/comments.py).
+# make autograde runs it too, so regraded and late students get their cluster's comment.
+comment: $(VENV)/.installed
+	$(PY) -m nst_grader.comments
 
 # Instructor: the class at a glance -> reports/report.html and reports/report.csv.
 report: $(VENV)/.installed

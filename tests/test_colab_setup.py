@@ -1,12 +1,16 @@
 """The published course and the notebook's Colab setup cell (grade_id "setup") that fetches it, run for real.
 
 ``make release`` publishes the student bundle in two steps, both real here: ``nbgrader
-generate_assignment`` (the shared ``released_course``), then ``python -m nst_grader.publish``
-(``MANIFEST.sha256`` and ``art_generation.zip``). ``helpers.LoopbackServer`` serves the result over
-real HTTP. Outside Colab the setup cell must do nothing. In Colab it takes the course file by file
-from COURSE_URL, or from the archive at COURSE_ARCHIVE_URL, checks every file against the manifest,
-and prepares the VGG-19 weights. Colab is simulated by a stand-in ``google.colab`` package (the only
-thing faked); the cell's own source runs unchanged except for the two URLs, which point at the server.
+generate_assignment`` (the shared ``released_course``), then ``python -m nst_grader.publish`` (the
+course's address written into the notebook, ``MANIFEST.sha256`` and ``art_generation.zip``).
+``helpers.LoopbackServer`` serves the result over real HTTP. Outside Colab the setup cell must do
+nothing. In Colab it takes the course file by file from COURSE_URL, or from the archive COURSE_URL
+names, checks every file against the manifest, and prepares the VGG-19 weights; without an address,
+or when the download fails, it asks for ``art_generation.zip`` and takes the course from that. Colab
+is simulated by a stand-in ``google.colab`` package, a real module on PYTHONPATH whose
+``files.upload()`` returns the bytes of the file that ``FAKE_COLAB_UPLOAD`` names, or nothing (a learner
+who closes the dialog): the only thing faked. The cell's own source runs unchanged except for
+COURSE_URL, which points at the server.
 """
 
 import ast
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.utils import compute_checksum
 
 from course import ASSIGNMENT, NOTEBOOK, ROOT, SOURCE_NOTEBOOK, cell_by_grade_id
 
@@ -31,32 +36,50 @@ WEIGHTS = Path("pretrained-model") / "vgg19-normalised.mat"
 FIGURES = ("unrolling.png", "gram.png", "reference_result.png", "reference_result.json")
 TIMEOUT_S = 120
 SETUP_SOURCE = cell_by_grade_id(nbformat.read(SOURCE_NOTEBOOK, as_version=4), "setup").source
+COURSE_ZIP = f"{ASSIGNMENT}.zip"
+NO_FILE_CHOSEN = f"no file was chosen. Run this cell again and choose {COURSE_ZIP}"
+FAKE_FILES = """\
+import os
 
 
-def _with_urls(course_url, archive_url=""):
-    """The setup cell's source with COURSE_URL and COURSE_ARCHIVE_URL set (and nothing else changed)."""
-    source = SETUP_SOURCE
-    for name, url in (("COURSE_URL", course_url), ("COURSE_ARCHIVE_URL", archive_url)):
-        source, count = re.subn(rf'^{name} = "[^"\n]*"', f"{name} = {url!r}", source, flags=re.M)
-        assert count == 1, f"expected one {name} assignment in the setup cell, replaced {count}"
+def upload():
+    \"\"\"As Colab's: {name: bytes} of the file the learner chose; here FAKE_COLAB_UPLOAD's, or none.\"\"\"
+    print("files.upload() called")
+    path = os.environ.get("FAKE_COLAB_UPLOAD")
+    if not path:
+        return {}
+    with open(path, "rb") as file:
+        return {os.path.basename(path): file.read()}
+"""
+
+
+def _with_url(course_url):
+    """The setup cell's source with COURSE_URL set (and nothing else changed)."""
+    source, count = re.subn(r'^COURSE_URL = "[^"\n]*"', f"COURSE_URL = {course_url!r}", SETUP_SOURCE, flags=re.M)
+    assert count == 1, f"expected one COURSE_URL assignment in the setup cell, replaced {count}"
     return source
 
 
-def _env(pythonpath=None):
-    """This environment without PYTHONPATH or NST_WEIGHTS (or with exactly ``pythonpath``)."""
+def _env(pythonpath=None, upload=None):
+    """This environment without PYTHONPATH or NST_WEIGHTS (or with exactly ``pythonpath``), and with
+    ``upload`` as the file the stand-in ``files.upload()`` returns."""
     env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "NST_WEIGHTS")}
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
+    if upload is not None:
+        env["FAKE_COLAB_UPLOAD"] = str(upload)
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return env
 
 
-def _run(command, cwd, pythonpath=None):
-    return subprocess.run(command, cwd=cwd, env=_env(pythonpath), capture_output=True, text=True, timeout=TIMEOUT_S)
+def _run(command, cwd, pythonpath=None, upload=None):
+    return subprocess.run(
+        command, cwd=cwd, env=_env(pythonpath, upload), capture_output=True, text=True, timeout=TIMEOUT_S
+    )
 
 
-def _run_python(code, cwd, pythonpath=None):
-    return _run([sys.executable, "-c", code], cwd, pythonpath)
+def _run_python(code, cwd, pythonpath=None, upload=None):
+    return _run([sys.executable, "-c", code], cwd, pythonpath, upload)
 
 
 def _output(result):
@@ -77,8 +100,8 @@ def _manifest(folder):
     return entries
 
 
-def _publish(folder):
-    return _run([sys.executable, "-m", "nst_grader.publish", str(folder)], ROOT)
+def _publish(folder, *options):
+    return _run([sys.executable, "-m", "nst_grader.publish", str(folder), *options], ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +116,12 @@ def published(released_course, tmp_path_factory):
 
 @pytest.fixture
 def fake_colab(tmp_path):
-    """A folder holding a stand-in ``google.colab`` package, for PYTHONPATH."""
+    """A folder holding a stand-in ``google.colab`` package (with ``files.upload``), for PYTHONPATH."""
     fake = tmp_path / "fake"
     (fake / "google" / "colab").mkdir(parents=True)
     (fake / "google" / "__init__.py").write_text("")
     (fake / "google" / "colab" / "__init__.py").write_text("")
+    (fake / "google" / "colab" / "files.py").write_text(FAKE_FILES)
     return fake
 
 
@@ -140,7 +164,12 @@ def _assert_course_arrived(content, served):
 
 
 def _assert_nothing_saved(content, result):
+    """The download failed, the cell offered the upload, the learner chose nothing (the stand-in's
+    default): it stopped saying what to do, and saved nothing."""
     assert result.returncode != 0, _output(result)
+    assert f"Upload {COURSE_ZIP} instead." in result.stderr, _output(result)
+    assert "files.upload() called" in result.stdout, _output(result)
+    assert NO_FILE_CHOSEN in result.stderr, _output(result)
     assert _files(content) == [], f"a failed setup saved files\n{_output(result)}"
 
 
@@ -271,7 +300,7 @@ def test_setup_cell_does_nothing_outside_colab(content):
 
 def test_setup_cell_in_colab_fetches_the_course_file_by_file_and_prepares_weights(content, fake_colab, course_server):
     served = course_server.root / ASSIGNMENT
-    source = _with_urls(f"{course_server.url}/{ASSIGNMENT}/")
+    source = _with_url(f"{course_server.url}/{ASSIGNMENT}/")
 
     result = _run_python(source, content, fake_colab)
 
@@ -316,9 +345,7 @@ def test_setup_cell_in_colab_fetches_the_course_file_by_file_and_prepares_weight
 
 @pytest.mark.parametrize("suffix", [".zip", ".tar.gz"])
 def test_setup_cell_in_colab_takes_the_course_from_an_archive(content, fake_colab, course_server, suffix):
-    unused = f"{course_server.url}/nothing-here/"  # COURSE_URL is not used when COURSE_ARCHIVE_URL is set
-
-    result = _run_python(_with_urls(unused, f"{course_server.url}/{ASSIGNMENT}{suffix}"), content, fake_colab)
+    result = _run_python(_with_url(f"{course_server.url}/{ASSIGNMENT}{suffix}"), content, fake_colab)
 
     assert result.returncode == 0, _output(result)
     _assert_course_arrived(content, course_server.root / ASSIGNMENT)
@@ -348,7 +375,7 @@ def test_setup_cell_in_colab_saves_nothing_when_a_file_fails(content, fake_colab
         failing.write_bytes(b"<!DOCTYPE html><html><body>Sorry, this page is not available.</body></html>\n")
     url = f"{course_server.url}/{ASSIGNMENT}/"
 
-    result = _run_python(_with_urls(url), content, fake_colab)
+    result = _run_python(_with_url(url), content, fake_colab)
 
     assert message.format(url=url) in result.stderr, _output(result)
     _assert_nothing_saved(content, result)
@@ -370,7 +397,7 @@ def test_setup_cell_in_colab_refuses_a_manifest_that_is_not_one(content, fake_co
     (course_server.root / "evil.py").write_text("print(1)")
     url = f"{course_server.url}/{ASSIGNMENT}/"
 
-    result = _run_python(_with_urls(url), content, fake_colab)
+    result = _run_python(_with_url(url), content, fake_colab)
 
     assert f"{MANIFEST} from {url} is not a course manifest" in result.stderr, _output(result)
     _assert_nothing_saved(content, result)
@@ -408,7 +435,7 @@ def test_setup_cell_in_colab_refuses_a_hostile_archive(tmp_path, content, fake_c
     (course_server.root / "course.zip").write_bytes(make(course_server.root / ASSIGNMENT, evil))
     url = f"{course_server.url}/course.zip"
 
-    result = _run_python(_with_urls(course_server.url, url), content, fake_colab)
+    result = _run_python(_with_url(url), content, fake_colab)
 
     assert f"refusing {url}: it holds paths outside its folder: " in result.stderr, _output(result)
     assert outside in result.stderr.split("outside its folder: ", 1)[1], _output(result)
@@ -424,7 +451,7 @@ def test_setup_cell_in_colab_never_creates_a_link_from_an_archive(tmp_path, cont
     link = _tar_member(f"{ASSIGNMENT}/images", tarfile.SYMTYPE, str(outside))
     (course_server.root / "course.tar.gz").write_bytes(_tar_gz(course_server.root / ASSIGNMENT, [(link, None)]))
 
-    result = _run_python(_with_urls(course_server.url, f"{course_server.url}/course.tar.gz"), content, fake_colab)
+    result = _run_python(_with_url(f"{course_server.url}/course.tar.gz"), content, fake_colab)
 
     assert result.returncode == 0, _output(result)
     _assert_course_arrived(content, course_server.root / ASSIGNMENT)
@@ -456,7 +483,190 @@ def test_setup_cell_in_colab_saves_nothing_from_a_bad_archive(content, fake_cola
     (course_server.root / "course.tar.gz").write_bytes(archive)
     url = f"{course_server.url}/course.tar.gz"
 
-    result = _run_python(_with_urls(course_server.url, url), content, fake_colab)
+    result = _run_python(_with_url(url), content, fake_colab)
 
     assert message.format(url=url) in result.stderr, _output(result)
     _assert_nothing_saved(content, result)
+
+
+# --------------------------------------------------------------------------------------------
+# No address, or one that fails: the learner uploads art_generation.zip
+
+
+def test_setup_cell_in_colab_without_an_address_takes_the_uploaded_zip(content, fake_colab, published):
+    """The source notebook's cell (as `make release` without COURSE_URL leaves it) asks for the zip."""
+    assert re.search(r'^COURSE_URL = ""', SETUP_SOURCE, re.M), "the source notebook must not hold an address"
+
+    result = _run_python(SETUP_SOURCE, content, fake_colab, upload=published.with_name(COURSE_ZIP))
+
+    assert result.returncode == 0, _output(result)
+    assert f"Choose {COURSE_ZIP}, the course archive from your course page" in result.stdout, _output(result)
+    assert "this notebook has no course address (COURSE_URL is empty)" in result.stderr, _output(result)
+    _assert_course_arrived(content, published)
+    assert (content / WEIGHTS).is_file(), _output(result)
+    assert "The course files and the VGG-19 weights are ready." in result.stdout, _output(result)
+
+
+def test_setup_cell_in_colab_falls_back_to_the_upload_when_the_download_fails(content, fake_colab, course_server):
+    served = course_server.root / ASSIGNMENT
+    zip_path = course_server.root / COURSE_ZIP
+    (served / MANIFEST).unlink()  # the folder published without its manifest: 404
+    url = f"{course_server.url}/{ASSIGNMENT}/"
+
+    result = _run_python(_with_url(url), content, fake_colab, upload=zip_path)
+
+    assert result.returncode == 0, _output(result)
+    assert f"Could not fetch the course: could not download {url}{MANIFEST}: HTTP Error 404" in result.stderr
+    assert f"Upload {COURSE_ZIP} instead." in result.stderr, _output(result)
+    with zipfile.ZipFile(zip_path) as archive:
+        for name in archive.namelist():
+            assert (content / name.removeprefix(f"{ASSIGNMENT}/")).read_bytes() == archive.read(name), name
+    assert course_server.requests == [f"/{ASSIGNMENT}/{MANIFEST}"]
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        ("not-a-zip", "is not a readable .zip or .tar.gz archive"),
+        ("file-damaged", "nst_utils.py from {name}: missing or not the file that MANIFEST.sha256 lists"),
+        ("no-manifest", "{name} holds no MANIFEST.sha256: it is not a course archive from `make release`"),
+    ],
+)
+def test_setup_cell_in_colab_saves_nothing_from_a_bad_upload(tmp_path, content, fake_colab, published, damage, message):
+    upload = tmp_path / "art_generation (1).zip"  # as a browser names a second download
+    if damage == "not-a-zip":
+        upload.write_bytes(b"<!DOCTYPE html><html><body>Sign in to continue</body></html>\n")
+    else:
+        folder = tmp_path / "damaged" / ASSIGNMENT
+        shutil.copytree(published, folder)
+        if damage == "file-damaged":
+            (folder / "nst_utils.py").write_text("# not the course's nst_utils\n")
+        else:
+            (folder / MANIFEST).unlink()
+        upload.write_bytes(_zip_with(folder, f"{ASSIGNMENT}/README.txt", b"from the course page"))
+
+    result = _run_python(SETUP_SOURCE, content, fake_colab, upload=upload)
+
+    assert result.returncode != 0, _output(result)
+    assert message.format(name=upload.name) in result.stderr, _output(result)
+    assert f"Download {COURSE_ZIP} again, run this cell again and choose it" in result.stderr, _output(result)
+    assert _files(content) == [], f"a failed setup saved files\n{_output(result)}"
+
+
+def test_setup_cell_in_colab_says_what_to_do_when_no_file_is_chosen(content, fake_colab):
+    result = _run_python(SETUP_SOURCE, content, fake_colab)
+
+    assert result.returncode != 0, _output(result)
+    assert NO_FILE_CHOSEN in result.stderr, _output(result)
+    assert _files(content) == []
+
+
+# --------------------------------------------------------------------------------------------
+# The course's address: make release COURSE_URL=... -> setup cell, badge and published files agree
+
+
+def _released_copy(released_course, tmp_path):
+    folder = tmp_path / ASSIGNMENT
+    shutil.copytree(released_course / "release" / ASSIGNMENT, folder)
+    return folder
+
+
+def _setup_and_intro(folder):
+    notebook = nbformat.read(folder / NOTEBOOK, as_version=4)
+    return cell_by_grade_id(notebook, "setup"), notebook.cells[0]
+
+
+def _colab_links(cell):
+    return re.findall(r"\]\((https://colab\.research\.google\.com/github/[^)\s]+)\)", cell.source)
+
+
+def test_publish_writes_the_address_into_the_setup_cell_and_the_badge(released_course, tmp_path):
+    folder = _released_copy(released_course, tmp_path)
+    course_url = "https://raw.githubusercontent.com/a-teacher/nst-course/v1.2/art_generation/"
+
+    result = _publish(folder, "--course-url", course_url)
+
+    assert result.returncode == 0, _output(result)
+    setup, intro = _setup_and_intro(folder)
+    assert re.findall(r'^COURSE_URL = "([^"]*)"', setup.source, re.M) == [course_url]
+    [link] = _colab_links(intro)
+    assert link == f"https://colab.research.google.com/github/a-teacher/nst-course/blob/v1.2/art_generation/{NOTEBOOK}"
+    assert f"Open in Colab: {link}" in result.stdout
+    # The badge opens the notebook at the path it has under COURSE_URL; that notebook is the one the
+    # manifest and the zip hold, address included.
+    published_path = link.split("/blob/v1.2/", 1)[1]
+    raw_path = course_url.split("/v1.2/", 1)[1] + NOTEBOOK
+    assert published_path == raw_path
+    notebook_bytes = (folder / NOTEBOOK).read_bytes()
+    assert _manifest(folder)[NOTEBOOK] == hashlib.sha256(notebook_bytes).hexdigest()
+    with zipfile.ZipFile(folder.with_name(COURSE_ZIP)) as archive:
+        assert archive.read(f"{ASSIGNMENT}/{NOTEBOOK}") == notebook_bytes
+    # Both cells are locked: nbgrader validate compares their checksums, recomputed for the new source.
+    for cell in (setup, intro):
+        assert cell.metadata.nbgrader["checksum"] == compute_checksum(cell)
+
+
+def test_published_setup_cell_fetches_from_the_address_that_publish_wrote(
+    released_course, tmp_path, content, fake_colab, loopback_server
+):
+    """Not the source's cell with a URL put in: the released cell as publish left it."""
+    folder = _released_copy(released_course, tmp_path)
+    url = f"{loopback_server.url}/{ASSIGNMENT}/"
+    assert _publish(folder, "--course-url", url).returncode == 0
+    shutil.copytree(folder, loopback_server.root / ASSIGNMENT)
+    setup, intro = _setup_and_intro(folder)
+    assert _colab_links(intro) == []  # Colab opens GitHub's notebooks only: no badge for another host
+    assert "upload this notebook (*File → Upload notebook*)" in intro.source
+
+    result = _run_python(setup.source, content, fake_colab)
+
+    assert result.returncode == 0, _output(result)
+    _assert_course_arrived(content, folder)
+    assert "files.upload() called" not in result.stdout
+
+
+def test_publish_without_an_address_tells_colab_learners_to_upload_the_zip(released_course, tmp_path):
+    folder = _released_copy(released_course, tmp_path)
+
+    result = _publish(folder)
+
+    assert result.returncode == 0, _output(result)
+    setup, intro = _setup_and_intro(folder)
+    assert re.search(r'^COURSE_URL = ""', setup.source, re.M)
+    assert _colab_links(intro) == []
+    assert f"asks for `{COURSE_ZIP}`" in intro.source
+    assert f"no COURSE_URL: in Colab, students upload the notebook, then {COURSE_ZIP}" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "course_url, error",
+    [
+        (
+            None,
+            "refusing to publish a Colab link that is not the course's: "
+            "https://colab.research.google.com/github/deep-learning-and-art/course/blob/main/release/",
+        ),
+        ("raw.githubusercontent.com/a-teacher/nst-course/main/", "is not the address of a published folder"),
+        ('https://example.org/course"; import os; "/', "is not the address of a published folder"),
+        ("https://example.org/course/art_generation.rar", "is not the address of a published folder"),
+    ],
+    ids=["placeholder-badge", "no-scheme", "quote", "not-an-archive"],
+)
+def test_publish_refuses_a_placeholder_badge_or_an_unusable_address(released_course, tmp_path, course_url, error):
+    folder = _released_copy(released_course, tmp_path)
+    if course_url is None:  # an old release's badge, left in a text cell
+        notebook = nbformat.read(folder / NOTEBOOK, as_version=4)
+        notebook.cells[0].source += (
+            "\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            "(https://colab.research.google.com/github/deep-learning-and-art/course/blob/main/release/"
+            f"{ASSIGNMENT}/{NOTEBOOK})"
+        )
+        nbformat.write(notebook, folder / NOTEBOOK)
+    before = {name: (folder / name).read_bytes() for name in _files(folder)}
+
+    result = _publish(folder, *(["--course-url", course_url] if course_url else []))
+
+    assert result.returncode == 1, _output(result)
+    assert error in result.stderr, _output(result)
+    assert {name: (folder / name).read_bytes() for name in _files(folder)} == before  # nothing written
+    assert not folder.with_name(COURSE_ZIP).exists()
