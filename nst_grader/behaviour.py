@@ -15,6 +15,7 @@ its key when the class is regraded, when a late submission arrives and when the 
 rotated; the last keeps it as long as the key does.
 """
 
+import functools
 import hashlib
 import itertools
 import json
@@ -147,30 +148,42 @@ def _written(constant, exponents):
     return f"×{top}/{bottom}"
 
 
-def fit_factor(ratios, dimensions_of_cases):
-    """The simplest factor ``c · Π dimension^power`` (c in ``SIMPLE_FACTORS`` or its inverse, with a
-    sign; powers up to ``MAX_POWER``) that gives every case's ratio: ``{"constant": [numerator,
-    denominator], "powers": {dimension: power}}``, or None."""
-    symbols = sorted(dimensions_of_cases[0]) if dimensions_of_cases else []
-    if any(sorted(dims) != symbols for dims in dimensions_of_cases):
-        return None
+@functools.cache
+def _candidates(count):
+    """The constants and the powers of ``count`` dimensions a factor may have, simplest first."""
     constants = sorted(
         {Fraction(sign * n, 1) for n in SIMPLE_FACTORS for sign in (1, -1)}
         | {Fraction(sign, n) for n in SIMPLE_FACTORS for sign in (1, -1)},
         key=lambda c: (c < 0, max(c.numerator, c.denominator), c.denominator),
     )
     powers = sorted(
-        itertools.product(range(-MAX_POWER, MAX_POWER + 1), repeat=len(symbols)),
+        itertools.product(range(-MAX_POWER, MAX_POWER + 1), repeat=count),
         key=lambda p: (sum(map(abs, p)), [-e for e in p]),
     )
-    for exponents in powers:
-        factor = dict(zip(symbols, exponents))
-        for constant in constants:
-            fitted = {"constant": [constant.numerator, constant.denominator], "powers": factor}
-            predicted = [nst_checks.factor_value(fitted, dims) for dims in dimensions_of_cases]
-            if all(abs(r - p) <= ROUNDING * abs(p) for r, p in zip(ratios, predicted)):
-                return fitted
-    return None
+    return constants, powers
+
+
+def fit_factor(ratios, dimensions_of_cases):
+    """The simplest factor ``c · Π dimension^power`` (c in ``SIMPLE_FACTORS`` or its inverse, with a
+    sign; powers up to ``MAX_POWER``) that gives every case's ratio: ``{"constant": [numerator,
+    denominator], "powers": {dimension: power}}``, or None. All candidates are tried at once (numpy)."""
+    symbols = sorted(dimensions_of_cases[0]) if dimensions_of_cases else []
+    if any(sorted(dims) != symbols for dims in dimensions_of_cases) or None in ratios:
+        return None
+    constants, powers = _candidates(len(symbols))
+    sizes = np.array([[dims[s] for s in symbols] for dims in dimensions_of_cases], np.float64)  # cases x symbols
+    products = np.prod(sizes[None, :, :] ** np.array(powers, np.float64)[:, None, :], axis=2)  # powers x cases
+    predicted = (
+        np.array([float(c) for c in constants])[None, :, None] * products[:, None, :]
+    )  # powers x constants x cases
+    fits = np.all(np.abs(np.array(ratios)[None, None, :] - predicted) <= ROUNDING * np.abs(predicted), axis=2)
+    if not fits.any():
+        return None
+    power, constant = np.unravel_index(int(np.argmax(fits)), fits.shape)  # the first: simplest powers, then constant
+    return {
+        "constant": [constants[constant].numerator, constants[constant].denominator],
+        "powers": dict(zip(symbols, (int(e) for e in powers[power]))),
+    }
 
 
 def factor_name(factor):
