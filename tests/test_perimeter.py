@@ -224,8 +224,14 @@ def perimeter(tmp_path_factory, released_course):
     shutil.rmtree(grader_tmp, ignore_errors=True)
 
 
-def _output(step):
-    return step["output"].decode("utf-8", "replace")[-6000:]
+def _mentions(step, student):
+    """The lines of a command's output that name ``student`` (the last 20)."""
+    return "\n".join([line for line in _output(step, None).splitlines() if student in line][-20:])
+
+
+def _output(step, last=6000):
+    text = step["output"].decode("utf-8", "replace")
+    return text if last is None else text[-last:]
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -257,7 +263,8 @@ def test_an_attack_scores_only_what_it_implemented(perimeter, run, student):
     if implemented is None:
         assert student not in graded, f"{run}: {student} was graded: {graded.get(student)}"
         return
-    assert student in graded, f"{run}: {student} was not graded"
+    mentions = _mentions(perimeter[run]["steps"]["grade"], student)
+    assert student in graded, f"{run}: {student} was not graded; its command said:\n{mentions}"
     cells, _ = graded[student]
     wanted = {GRADE_IDS[exercise]: exercise in implemented for exercise in GRADE_IDS}
     got = {grade_id: cells[grade_id][0] == cells[grade_id][1] > 0 for grade_id in wanted}
