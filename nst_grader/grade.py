@@ -221,7 +221,6 @@ def grade_with_limits(course, student, template, timeout_s):
     (its memory, a crash) is started once more if time is left, then the submission is recorded
     with why. Its temporary folders lie in one folder of this process's, removed whatever happens;
     what it prints goes to a file there, never to the grader's console."""
-    from nst_grader.execute import printable_line
     from nst_grader.sandbox import LENT_SERVER, lend_fork_server, share_with_kernels, temp_prefix
 
     # This worker's fork server (started on first use, and again if it died), or None. A course that
@@ -252,6 +251,8 @@ def grade_with_limits(course, student, template, timeout_s):
                     return _failed(student, f"timed out: not graded within {timeout_s:g} s (copying included)", start)
             if result_path.is_file():
                 return {**json.loads(result_path.read_text()), "seconds": time.perf_counter() - start}
+            from nst_grader.execute import printable_line  # nbgrader: imported only here, on the worker
+
             tail = printable_line((folder / "output.log").read_bytes()[-300:].decode(errors="replace"))
             reason = f"the grading process died ({_exit_reason(process.returncode)}) {attempt + 1} times: {tail}"
         finally:
