@@ -9,7 +9,8 @@ one representative source of the student's function: the most common one, the sh
 
 ``python -m nst_grader.clusters`` lists them; ``python -m nst_grader.clusters export KEY --hint TEXT``
 adds the cluster's relation to the reference (a factor in the case's dimensions) and the hint to
-``LEARNED_MISTAKES``, which the visible checks read (``nst_checks.learned_mistakes``), so next year's
+``LEARNED_MISTAKES`` in the assignment's source folder: the release carries it next to
+``nst_checks.py``, whose visible checks read it (``nst_checks.with_learned_mistakes``), so next year's
 students get that hint at check time.
 """
 
@@ -26,7 +27,7 @@ from atomic_files import atomic_path
 from nst_grader.behaviour import METADATA_KEY, cluster_key, describe
 from nst_grader.grade import ASSIGNMENT, NOTEBOOK
 
-LEARNED_MISTAKES = Path(nst_checks.__file__).resolve().with_name(nst_checks.LEARNED_MISTAKES)
+LEARNED_MISTAKES = Path("notebooks") / ASSIGNMENT / nst_checks.LEARNED_MISTAKES  # in the course
 EXERCISE_OF_FUNCTION = {function: exercise for exercise, function in nst_checks.FUNCTIONS.items()}
 
 
@@ -142,7 +143,7 @@ def learned_entry(found, hint):
     return {"key": found.key, "exercise": found.exercise, "factor": found.factor, "hint": hint.strip()}
 
 
-def export(found, hint, path=LEARNED_MISTAKES):
+def export(found, hint, path):
     """Add (or replace) the cluster's entry in the learned mistakes file, atomically."""
     entry = learned_entry(found, hint)
     entries = json.loads(path.read_text()) if path.exists() else []
@@ -153,19 +154,23 @@ def export(found, hint, path=LEARNED_MISTAKES):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--course", type=Path, default=Path.cwd())
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("list", help="each exercise's clusters, largest first (the default)")
     learn = commands.add_parser("export", help="teach the visible checks a cluster's mistake and its hint")
     learn.add_argument("key", help="the cluster's key, as make report or list shows it")
     learn.add_argument("--hint", required=True, help="what the check tells a student whose value this is")
-    learn.add_argument("--out", type=Path, default=LEARNED_MISTAKES, help=f"default: {LEARNED_MISTAKES}")
+    learn.add_argument("--out", type=Path, default=None, help=f"default: COURSE/{LEARNED_MISTAKES}")
+    parser.epilog = learn.format_help()  # the export's options, in the one --help
     args = parser.parse_args(argv)
     clusters = cluster(course_failures(args.course.resolve()))
     if args.command == "export":
-        entry = export(find(clusters, args.key), args.hint, args.out)
-        print(f"{args.out}: {entry['key']} ({entry['exercise']}) is checked with the hint: {entry['hint']}")
+        out = args.out or args.course.resolve() / LEARNED_MISTAKES
+        entry = export(find(clusters, args.key), args.hint, out)
+        print(f"{out}: {entry['key']} ({entry['exercise']}) is checked with the hint: {entry['hint']}")
         return 0
     for exercise, found in clusters.items():
         print(exercise)
