@@ -65,8 +65,11 @@ HINTS = {
     "graph": "it fails inside tf.function, where the generation loop runs it: use TensorFlow "
     "operations and static shapes (a_G.shape), not .numpy(), float() or numpy functions",
     "graph_differs": "it gives another result inside tf.function than outside it",
-    "factor_4": "it is off by exactly a factor of 4: check the 4 in the normalisation constant "
-    "(tf.reduce_mean already divides by the number of entries)",
+    "factor_4": "it is exactly 4 times too large: the normalisation constant has lost its 4",
+    "precedence": "operator precedence: `x / 4 * n_H * ...` divides by 4 only and multiplies by the other "
+    "factors of the normalisation constant",
+    "n_H_twice": "the normalisation uses n_H where n_W belongs (it matches n_H × n_H in place of n_H × n_W): "
+    "check how you unpacked a_G.shape",
     "factor_2": "it is off by exactly a factor of 2: check the constant in the normalisation",
     "no_normalisation": "it is missing the normalisation constant altogether",
     "normalisation_power": "check the powers in the normalisation constant: both n_C and n_H × n_W are squared",
@@ -75,6 +78,8 @@ HINTS = {
     "norm_not_squared": "tf.norm is the square root of the sum of squares: the cost needs the sum of squares itself",
     "no_transpose": "it looks like the activations were reshaped straight to (n_C, n_H*n_W); "
     "a reshape alone does not keep each channel in its own row",
+    "transpose_forgotten": "it looks like the activations were reshaped to (n_H*n_W, n_C) and left so: the Gram "
+    "matrix of that compares places with places, (n_H*n_W, n_H*n_W), not channels with channels",
     "gram_normalised": "the Gram matrix is the plain product of A with its transpose, with no "
     "division (the style cost normalises later)",
     "coefficients": "each layer's cost must be multiplied by that layer's coefficient",
@@ -93,6 +98,10 @@ HINTS = {
     "take the gradient of the total cost J",
     "optimizer_not_used": "the optimizer took no step: move the pixels with it (optimizer.apply_gradients), "
     "not by assigning them yourself",
+    "new_optimizer": "the pixels moved, but not by the optimizer that train_step receives: is a new optimizer "
+    "created inside train_step? (One made afresh each step also forgets Adam's history.)",
+    "tape_outside": "the gradient is None: a GradientTape differentiates only what is computed inside its `with` "
+    "block, so were the costs computed before it?",
     "return_costs": "return the three costs (J_content, J_style, J) that compute_costs gave",
     "costs_after_step": "they are the costs of the image after the step: return those computed under the "
     "tape, before the step",
@@ -514,7 +523,13 @@ def _wrong_steps(case, run, expectation, show_expected):
     if any(step["returned"]["kind"] == "none" for step in steps):
         return HINTS["no_return"]
     if run["iterations"] != len(steps):
-        hint = HINTS["optimizer_not_used"] if run["iterations"] == 0 else "apply the gradient once per call"
+        hint = "apply the gradient once per call"
+        if run["iterations"] == 0:
+            start = entries(make_inputs("train_step", case)[0][0])
+            moved_elsewhere = not close(steps[0]["image"], start) and not close(
+                steps[0]["image"], expected_steps[0]["image"]
+            )
+            hint = HINTS["new_optimizer" if moved_elsewhere else "optimizer_not_used"]
         return f"optimizer.iterations is {run['iterations']} after {len(steps)} calls; {hint}."
     shape = list(case[1][0])
     for number, (step, expected) in enumerate(zip(steps, expected_steps), 1):
@@ -557,7 +572,13 @@ def judge(exercise, case, measured, expectation, show_expected=False):
     where = f"{FUNCTIONS[exercise]} on {describe(exercise, case, show_values=show_expected)}"
     eager, graph = measured.get("eager", {}), measured.get("graph", {})
     if "error" in eager:
-        hint = HINTS["not_implemented"] if eager["error"].startswith("NotImplementedError") else None
+        hint = (
+            HINTS["not_implemented"]
+            if eager["error"].startswith("NotImplementedError")
+            else HINTS["tape_outside"]
+            if exercise == "train_step" and "No gradients provided" in eager["error"]
+            else None
+        )
         return f"{where}: raised {eager['error']}" + (f"; {hint}." if hint else ".")
     wrong = _wrong_steps if exercise == "train_step" else _wrong_result
     message = wrong(case, eager, expectation, show_expected)
@@ -634,7 +655,8 @@ def check(exercise, function):
             "(Checked on a tiny stand-in network with stand-in costs, not on VGG-19 with your costs, so that "
             "this exercise is checked on its own.)"
         )
-    message = judge(exercise, case, measure(exercise, function, case), expectation, show_expected=True)
+    measured = measure(exercise, function, case)
+    message = judge(exercise, case, measured, expectation, show_expected=True)
     if message:
         raise AssertionError(message)
     checked = (
@@ -644,6 +666,26 @@ def check(exercise, function):
         else "the result, its gradient and the result inside tf.function"
     )
     print(f"{FUNCTIONS[exercise]} on {describe(exercise, case)}: {checked} are right.")
+    print(f"It returned {returned_text(exercise, measured['eager'])}")
+
+
+def _entries_text(values, shape):
+    """Entries as numpy prints them, each to 4 significant digits: ``0.417``, ``[[1.2, -3], [...]]``."""
+    if not shape:
+        return f"{values[0]:.4g}"
+    rows = np.reshape(np.array(values, dtype=object), shape).tolist()
+    return "[" + ", ".join("[" + ", ".join(f"{x:.4g}" for x in row) + "]" for row in rows) + "]"
+
+
+def returned_text(exercise, run):
+    """What a right function returned on the check's inputs, in words: the notebook's "expected
+    output" after each exercise shows the same text."""
+    if exercise == "train_step":
+        costs = [
+            ", ".join(_entries_text(item["value"], []) for item in step["returned"]["items"]) for step in run["steps"]
+        ]
+        return f"the costs (J_content, J_style, J) {costs[0]} at step 1 and {costs[1]} at step 2."
+    return f"{_entries_text(run['value'], run['shape'])}."
 
 
 def report(exercise, function, cases):
@@ -678,6 +720,8 @@ EXPECTED = {
             ['no_square', [-0.013773069]],
             ['abs', [0.26145866]],
             ['norm_not_squared', [0.041680953]],
+            ['precedence', [1501.0288]],
+            ['n_H_twice', [0.31271433]],
         ],
     },
     'gram_matrix': {
@@ -698,17 +742,23 @@ EXPECTED = {
         ],
         'mistakes': [
             ['no_transpose', [0.013243424]],
+            ['transpose_forgotten', [0.043500228]],
             ['no_normalisation', [205.61429]],
             ['factor_4', [0.057115082]],
             ['no_square', [-0.0024067851]],
             ['normalisation_power', [0.85672623]],
             ['normalisation_power', [0.17134525]],
+            ['precedence', [185052.87]],
+            ['n_H_twice', [0.0080318084]],
             ['no_transpose', [0.055508916]],
+            ['transpose_forgotten', [0.087511378]],
             ['no_normalisation', [598.97598]],
             ['factor_4', [0.16638222]],
             ['no_square', [0.0041120098]],
             ['normalisation_power', [2.4957333]],
             ['normalisation_power', [0.49914665]],
+            ['precedence', [539078.38]],
+            ['n_H_twice', [0.023397499]],
         ],
     },
     'style_cost': {

@@ -32,15 +32,27 @@ HINT_OF_FORM = {
     "gradient_sum": "wrong_cost",
 }
 MISTAKE_FORMS = {
-    "content_cost": ("factor_4", "factor_2", "no_normalisation", "no_square", "abs", "norm_not_squared"),
+    "content_cost": (
+        "factor_4",
+        "factor_2",
+        "no_normalisation",
+        "no_square",
+        "abs",
+        "norm_not_squared",
+        "precedence",
+        "n_H_twice",
+    ),
     "gram_matrix": ("gram_normalised", "gram_normalised_c"),
     "layer_style_cost": (
         "no_transpose",
+        "transpose_forgotten",
         "no_normalisation",
         "factor_4",
         "no_square",
         "normalisation_power",
         "normalisation_power_c",
+        "precedence",
+        "n_H_twice",
     ),
     "style_cost": (
         "coefficients",
@@ -92,8 +104,10 @@ def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
     """(value, gradient wrt a_G) of J_style^[l]; ``mistake`` names a typical wrong form (value only)."""
     _, n_H, n_W, n_C = a_G.shape
     positions = n_H * n_W
-    if mistake == "no_transpose":
+    if mistake == "no_transpose":  # reshaped straight to (n_C, n_H*n_W)
         A_S, A_G = a_S.reshape(n_C, positions), a_G.reshape(n_C, positions)
+    elif mistake == "transpose_forgotten":  # reshaped to (n_H*n_W, n_C), Gram matrices (n_H*n_W, n_H*n_W)
+        A_S, A_G = a_S.reshape(positions, n_C), a_G.reshape(positions, n_C)
     else:
         A_S, A_G = unroll(a_S), unroll(a_G)
     difference = gram(A_S, stand_in_gram) - gram(A_G, stand_in_gram)
@@ -102,11 +116,14 @@ def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
     forms = {
         None: squared / normalisation,
         "no_transpose": squared / normalisation,
+        "transpose_forgotten": squared / normalisation,
         "no_normalisation": squared,
         "factor_4": squared / (n_C**2 * positions**2),
         "no_square": np.sum(difference) / normalisation,
         "normalisation_power": squared / (4 * n_C * positions),
         "normalisation_power_c": squared / (4 * n_C**2 * positions),
+        "precedence": squared / 4 * n_C**2 * positions**2,
+        "n_H_twice": squared / (4 * n_C**2 * (n_H * n_H) ** 2),
     }
     if mistake:
         return forms[mistake], None
@@ -135,6 +152,8 @@ def content_cost(a_C, a_G, mistake=None):
         "no_square": np.sum(difference) / (4 * n_H * n_W * n_C),
         "abs": np.sum(np.abs(difference)) / (4 * n_H * n_W * n_C),
         "norm_not_squared": np.sqrt(np.sum(difference**2)) / (4 * n_H * n_W * n_C),
+        "precedence": np.sum(difference**2) / 4 * n_H * n_W * n_C,
+        "n_H_twice": np.sum(difference**2) / (4 * n_H * n_H * n_C),
     }
     return forms[mistake], (None if mistake else [-2 * difference / (4 * n_H * n_W * n_C)])
 

@@ -364,6 +364,24 @@ def compute_content_cost(a_C, a_G):
 """,
         "no_return",
     ),
+    "content_precedence": Variant(
+        "content_cost",
+        """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(a_C - a_G)) / 4 * n_H * n_W * n_C
+""",
+        "precedence",
+    ),
+    "content_n_H_twice": Variant(
+        "content_cost",
+        """
+def compute_content_cost(a_C, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    return tf.reduce_sum(tf.square(a_C - a_G)) / (4 * n_H * n_H * n_C)
+""",
+        "n_H_twice",
+    ),
     "gram_outer": TYPICAL_MISTAKES["gram_outer"],
     "gram_elementwise": Variant(
         "gram_matrix",
@@ -456,6 +474,39 @@ def compute_layer_style_cost(a_S, a_G):
     return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
 """,
         "graph",
+    ),
+    "layer_transpose_forgotten": Variant(
+        "layer_style_cost",
+        """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.reshape(a_S, (n_H * n_W, n_C))
+    a_G = tf.reshape(a_G, (n_H * n_W, n_C))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_W)**2)
+""",
+        "transpose_forgotten",
+    ),
+    "layer_precedence": Variant(
+        "layer_style_cost",
+        """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / 4 * n_C**2 * (n_H * n_W)**2
+""",
+        "precedence",
+    ),
+    "layer_n_H_twice": Variant(
+        "layer_style_cost",
+        """
+def compute_layer_style_cost(a_S, a_G):
+    _, n_H, n_W, n_C = a_G.shape
+    a_S = tf.transpose(tf.reshape(a_S, (n_H * n_W, n_C)))
+    a_G = tf.transpose(tf.reshape(a_G, (n_H * n_W, n_C)))
+    return tf.reduce_sum(tf.square(gram_matrix(a_S) - gram_matrix(a_G))) / (4 * n_C**2 * (n_H * n_H)**2)
+""",
+        "n_H_twice",
     ),
     "style_no_coefficients": TYPICAL_MISTAKES["style_no_coefficients"],
     "style_last_layer": Variant(
@@ -664,6 +715,32 @@ def train_step(generated_image, optimizer, compute_costs):
     generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
 """,
         "no_return",
+    ),
+    "step_costs_outside_tape": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    J_content, J_style, J = compute_costs(generated_image)
+    with tf.GradientTape() as tape:
+        tape.watch(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
+""",
+        "tape_outside",
+    ),
+    "step_new_optimizer": Variant(
+        "train_step",
+        """
+def train_step(generated_image, optimizer, compute_costs):
+    optimizer = tf.keras.optimizers.Adam(learning_rate=0.02)
+    with tf.GradientTape() as tape:
+        J_content, J_style, J = compute_costs(generated_image)
+    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
+""",
+        "new_optimizer",
     ),
 }
 
