@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import nst_checks
+from nst_grader.behaviour import hint_key
 from nst_grader.clusters import cluster, course_failures
 from nst_grader.comments import COMMENTS, load_comments
 from nst_grader.grade import ASSIGNMENT, LOG, NOTEBOOK
@@ -93,11 +93,6 @@ def red_flags(course, student):
         if found is not None:
             flags.append(f"its code {what}: {found[:80]}")
     return flags
-
-
-def hint_of(message):
-    """The HINTS key named in a graded cell's message, or None."""
-    return next((key for key, text in nst_checks.HINTS.items() if text in message), None)
 
 
 def collect(course, db_url):
@@ -269,7 +264,7 @@ def write_report(course, db_url, out):
                     "graded",
                     student["total"],
                     *(student["scores"][g][0] for g in grade_ids),
-                    "; ".join(f"{g}: {hint_of(m) or m}" for g, m in sorted(student["failed"].items())),
+                    "; ".join(f"{g}: {hint_key(m) or m}" for g, m in sorted(student["failed"].items())),
                 ]
             )
         for name, reason in sorted(failures.items()):
