@@ -15,7 +15,8 @@ ones are in none, ``make report`` shows the clusters with their representative c
 which have no comment yet; comments written for two clusters (``python -m nst_grader.comments``)
 reach each member's feedback page (``nbgrader generate_feedback``) and no other student's; a
 regraded student and a late one, graded afterwards, get their cluster's comment again under the
-same key.
+same key. JupyterLab's formgrader, in real Chromium, shows a cluster's comment in its members'
+comment boxes and in no other student's.
 """
 
 import csv
@@ -31,6 +32,7 @@ import nst_checks
 from course import (
     ASSIGNMENT,
     NOTEBOOK,
+    NOTEBOOK_ID,
     SOURCE_NOTEBOOK,
     cell_by_grade_id,
     fill_solutions,
@@ -38,6 +40,7 @@ from course import (
     nbgrader_env,
     read_notebook,
 )
+from lab_server import CHROMIUM, CHROMIUM_ARGS, lab_env, running_lab
 from nst_grader import clusters as clusters_module
 from nst_grader.behaviour import cluster_key, describe
 from nst_grader.scoring import failed_behaviour, reported_call, verdict
@@ -198,7 +201,8 @@ needs_bwrap = pytest.mark.skipif(
 
 def submit(course, students):
     release = course / "release" / ASSIGNMENT
-    solved = fill_solutions(read_notebook(release / NOTEBOOK), read_notebook(SOURCE_NOTEBOOK))
+    source = read_notebook(course / "notebooks" / ASSIGNMENT / NOTEBOOK)  # the one the release came from
+    solved = fill_solutions(read_notebook(release / NOTEBOOK), source)
     for student, exercises in students.items():
         notebook = nbformat.from_dict(solved)
         for exercise, source in exercises.items():
@@ -291,3 +295,42 @@ def test_a_comment_reaches_its_cluster_only_and_survives_regrading_and_late_work
     assert key_of(found, "content_cost", ("ann", "bob", "cat", "hal")) == keys["no n_C"]
     pages = feedback_pages(course)
     assert {student for student, page in pages.items() if COMMENTS["no n_C"] in page} == {"ann", "bob", "cat", "hal"}
+
+
+def comment_boxes(lab, course, students):
+    """``{student: [the text of each comment box]}`` of each student's formgrader page, in real Chromium."""
+    from nbgrader.api import Gradebook
+    from playwright.sync_api import sync_playwright
+
+    base, token = lab
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        ids = {student: gradebook.find_submission_notebook(NOTEBOOK_ID, ASSIGNMENT, student).id for student in students}
+    shown = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            for student, submission in ids.items():
+                page.goto(f"{base}/formgrader/submissions/{submission}/?token={token}", wait_until="load")
+                page.locator("textarea").first.wait_for(timeout=90_000)
+                shown[student] = page.locator("textarea").evaluate_all("boxes => boxes.map(box => box.value)")
+        finally:
+            browser.close()
+    return shown
+
+
+@needs_bwrap
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM} (.ci/run installs it)")
+def test_formgrader_shows_a_clusters_comment_to_its_members_only(graded_class):
+    course = graded_class
+    found = clusters_module.cluster(clusters_module.course_failures(course))
+    [sign] = [each for each in found["total_cost"] if each.name == "the value has the wrong sign"]
+    (course / "comments").mkdir(exist_ok=True)
+    (course / "comments" / f"{ASSIGNMENT}.yaml").write_text(f"{sign.key}: {json.dumps(COMMENTS['sign'])}\n")
+    run(course, "nst_grader.comments")
+    students = sorted(entry.name for entry in (course / "autograded").iterdir())
+    home = course.parent / "home"
+    with running_lab(course, home, course.parent / "jupyterlab.log", lab_env(home)) as lab:
+        shown = comment_boxes(lab, course, students)
+    assert all(shown.values()), shown  # every page shows its comment boxes
+    assert {student for student, boxes in shown.items() if COMMENTS["sign"] in boxes} == set(sign.members)
