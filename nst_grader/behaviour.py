@@ -238,7 +238,7 @@ def describe(summary):
     elif all(found.get("value") == "right" and found.get("gradient") == "right" for found in eager):
         name = "right outside tf.function, not inside it"
     else:
-        name = "another mistake, different on each input"
+        name = "a different relation to the reference on each input"
     if value_factor or gradient_factor:
         signature = {"value": value_factor} if value_factor else {"gradient": gradient_factor}
     else:
