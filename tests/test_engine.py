@@ -243,7 +243,7 @@ def test_native_bfloat16_reads_the_cpu_flags_it_is_given(cpuinfo, machine, nativ
     import tensorflow as tf
 
     if tf.config.list_physical_devices("GPU"):
-        pytest.skip("a GPU is visible: native_bfloat16 is False whatever the CPU (checked below)")
+        pytest.skip("not applicable here: a GPU is visible: native_bfloat16 is False whatever the CPU (checked below)")
     assert native_bfloat16(cpuinfo, machine) is native
 
 

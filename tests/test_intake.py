@@ -147,7 +147,7 @@ def test_a_notebook_that_is_not_a_regular_file_refuses_the_submission_with_nothi
     assert not target.exists()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root may make a device node")
+@pytest.mark.skipif(os.geteuid() != 0, reason="not applicable here: only root may make a device node")
 def test_a_notebook_that_is_a_character_device_is_refused_unread(course, tmp_path):
     folder = folder_of(course)
     (folder / NOTEBOOK).unlink()

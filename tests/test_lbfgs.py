@@ -232,7 +232,7 @@ def test_blas_runs_on_one_thread_during_a_run_and_as_before_after_it():
     before = blas_threads()
     assert before, "no BLAS library loaded"
     if max(before) == 1:
-        pytest.skip("BLAS already runs on one thread here: nothing to limit")
+        pytest.skip("not applicable here: BLAS already runs on one thread: nothing to limit")
     seen = []
     fit = _smooth_fit(np.full(SHAPE, 0.5, np.float32), stiffness=1.0)
 

@@ -144,7 +144,7 @@ NOBODY = 65534
 def test_as_root_a_ready_kernel_writes_nothing_to_its_private_folder(where, grading_folder, tmp_path):
     """As root, its private folder (on the host's disk) becomes root's once its sockets exist."""
     if os.geteuid() != 0:
-        pytest.skip("as a normal user: test_as_a_normal_user_a_kernel_writes_files_within_the_size_limit")
+        pytest.skip("not applicable here: a normal user (see the test of a normal user's kernel)")
     output = run_kernel(grading_folder if where == "forked" else tmp_path, WRITE_PRIVATE, file_size_limit_mb=1)
     assert output.strip() == "Permission denied"
 
@@ -168,7 +168,8 @@ def test_as_a_normal_user_a_kernel_writes_files_within_the_size_limit():
             [*as_user, "bwrap", "--ro-bind", "/", "/", *binds, "true"], capture_output=True, text=True
         )
         if probe.returncode != 0:
-            pytest.skip(f"a normal user's bubblewrap cannot bind this Python here: {probe.stderr.strip()}")
+            reason = probe.stderr.strip()
+            pytest.skip(f"not applicable here: a normal user's bubblewrap cannot bind this Python: {reason}")
         result = subprocess.run(
             [*as_user, sys.executable, "-c", AS_USER_PROBE, str(Path(home, "fresh"))],
             capture_output=True,
