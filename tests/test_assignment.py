@@ -131,3 +131,27 @@ def test_release_markdown_figures_are_in_the_release(release_dir, release_notebo
     ]
     assert len(figures) == 3, figures  # the Gram matrix, the unrolling, the reference result
     assert [path for path in figures if not (release_dir / path).is_file()] == []
+
+
+def test_first_code_cell_is_a_collapsed_setup_and_the_next_is_about_the_assignment(release_notebook):
+    """Colab shows a cell with a ``# @title`` and ``cellView: form`` as its title only, JupyterLab hides a
+    ``source_hidden`` cell's code: what a student reads first is the assignment, not the download code."""
+    code = [cell for cell in release_notebook.cells if cell.cell_type == "code"]
+    setup = code[0]
+    assert nbgrader_meta(setup)["grade_id"] == "setup"
+    assert setup.source.startswith("# @title Setup: run this cell first.")
+    assert setup.metadata["cellView"] == "form" and setup.metadata["jupyter"]["source_hidden"] is True
+    assert "Instructors" not in setup.source  # their notes are in docs/instructor.md
+    assert "import nst_checks" in code[1].source
+
+
+def test_every_exercise_shows_its_expected_output_and_the_notebook_ends_with_a_conclusion(release_notebook):
+    ids = [nbgrader_meta(cell).get("grade_id") for cell in release_notebook.cells]
+    for function in nst_checks.FUNCTIONS.values():
+        after = release_notebook.cells[ids.index(f"check_{function}") + 1]
+        assert nbgrader_meta(after)["grade_id"] == f"expected_{function}"
+        assert after.source.startswith("**Expected output.**") and "It returned " in after.source
+    conclusion = release_notebook.cells[ids.index("conclusion")].source
+    assert "What you should remember" in conclusion
+    assert all(name in conclusion for name in ("total variation", "Johnson", "Huang & Belongie"))
+    assert ids.index("conclusion") == len(ids) - 2 and ids[-1] == "references"

@@ -202,6 +202,27 @@ def test_visible_check_raises_with_the_hint_and_prints_on_success(capsys):
     assert "stand-in in place of your gram_matrix" in printed and "right" in printed
 
 
+def _expected_output_text(exercise):
+    """The text cell after the exercise's check in the source notebook (its "expected output")."""
+    notebook = nbformat.read(SOURCE_NOTEBOOK, as_version=4)
+    ids = [cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells]
+    function = nst_checks.FUNCTIONS[exercise]
+    after = notebook.cells[ids.index(f"check_{function}") + 1]
+    assert after.metadata["nbgrader"]["grade_id"] == f"expected_{function}"
+    return after.source
+
+
+@pytest.mark.parametrize("name", sorted(CORRECT))
+def test_right_function_prints_the_notebooks_expected_output(name, capsys):
+    """Each right variant's check ends with a line that the notebook's expected output shows, word for word."""
+    variant = CORRECT[name]
+    nst_checks.check(variant.exercise, student_function(variant))
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("It returned "), last
+    shown = _expected_output_text(variant.exercise)
+    assert last in shown or last.removeprefix("It returned ") in shown, (last, shown)
+
+
 def test_visible_check_of_train_step_runs_on_a_stand_in_network(capsys):
     with pytest.raises(AssertionError, match="some pixels left"):
         nst_checks.check("train_step", student_function(MISTAKES["step_no_clip"]))
