@@ -21,6 +21,7 @@ comment boxes and in no other student's.
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -40,9 +41,12 @@ from course import (
     nbgrader_env,
     read_notebook,
 )
+from hostile_outputs import live_parts
 from lab_server import CHROMIUM, CHROMIUM_ARGS, lab_env, running_lab
 from nst_grader import clusters as clusters_module
+from nst_grader import report
 from nst_grader.behaviour import cluster_key, describe
+from nst_grader.comments import load_comments
 from nst_grader.scoring import failed_behaviour, reported_call, verdict
 from submission_corpus import CORRECT, MISTAKES
 
@@ -194,6 +198,35 @@ def test_an_exported_cluster_teaches_the_visible_check_its_hint(tmp_path, monkey
     assert not (tmp_path / "other.json").exists()
 
 
+def test_the_clusters_tables_show_students_code_and_ids_as_text(tmp_path):
+    hostile = "def total_cost(J_content, J_style):\n    return 0  # <script>window.nstPwned=1</script>"
+    found = clusters_module.Cluster("total_cost", "total_cost/abc", "a name <b>", {"cases": []}, None)
+    found.sources.update({"=HYPERLINK(1)": hostile, "bea": hostile + "\n\n"})
+    page = report.clusters_html({"total_cost": [found]}, {})
+    assert live_parts(page) == [] and "&lt;script&gt;window.nstPwned=1&lt;/script&gt;" in page
+    assert "no comment yet" in page and "a name &lt;b&gt;" in page
+    report.write_clusters_csv(tmp_path / "clusters.csv", {"total_cost": [found]}, {"total_cost/abc": "written"})
+    with (tmp_path / "clusters.csv").open() as file:
+        [row] = csv.DictReader(file)
+    assert row["members"] == "'=HYPERLINK(1) bea" and row["commented"] == "yes" and row["representative"] == hostile
+
+
+def test_a_comments_file_must_map_cluster_keys_to_text(tmp_path):
+    path = tmp_path / "comments.yaml"
+    assert load_comments(path) == {}  # none yet
+    for text, error in [
+        ("- a list\n", "not a list"),
+        ("content_cost/abc: 3\n", "must be text"),
+        ("nobody/abc: a comment\n", "not a cluster key"),
+        ("content_cost/abc: [unclosed\n", "not readable YAML"),
+    ]:
+        path.write_text(text)
+        with pytest.raises(SystemExit, match=re.escape(error)):
+            load_comments(path)
+    path.write_text("content_cost/abc: |\n  two\n  lines\n")
+    assert load_comments(path) == {"content_cost/abc": "two\nlines"}
+
+
 needs_bwrap = pytest.mark.skipif(
     shutil.which("bwrap") is None, reason="grading needs bubblewrap (apt-get install bubblewrap; .ci/run installs it)"
 )
@@ -298,7 +331,8 @@ def test_a_comment_reaches_its_cluster_only_and_survives_regrading_and_late_work
 
 
 def comment_boxes(lab, course, students):
-    """``{student: [the text of each comment box]}`` of each student's formgrader page, in real Chromium."""
+    """``{student: {comment box id: its text}}`` of each student's formgrader page, in real Chromium, once
+    the page has loaded the comments from formgrader's API."""
     from nbgrader.api import Gradebook
     from playwright.sync_api import sync_playwright
 
@@ -309,11 +343,16 @@ def comment_boxes(lab, course, students):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            # The page's API calls carry the token too (a token in the page's address alone does not).
+            page = browser.new_context(extra_http_headers={"Authorization": f"token {token}"}).new_page()
             for student, submission in ids.items():
-                page.goto(f"{base}/formgrader/submissions/{submission}/?token={token}", wait_until="load")
-                page.locator("textarea").first.wait_for(timeout=90_000)
-                shown[student] = page.locator("textarea").evaluate_all("boxes => boxes.map(box => box.value)")
+                with page.expect_response(lambda response: "/formgrader/api/comments" in response.url) as comments:
+                    page.goto(f"{base}/formgrader/submissions/{submission}/", wait_until="load", timeout=90_000)
+                assert comments.value.status == 200, comments.value.status
+                page.wait_for_load_state("networkidle", timeout=90_000)
+                shown[student] = dict(
+                    page.locator("textarea.comment").evaluate_all("boxes => boxes.map(box => [box.id, box.value])")
+                )
         finally:
             browser.close()
     return shown
@@ -332,5 +371,7 @@ def test_formgrader_shows_a_clusters_comment_to_its_members_only(graded_class):
     home = course.parent / "home"
     with running_lab(course, home, course.parent / "jupyterlab.log", lab_env(home)) as lab:
         shown = comment_boxes(lab, course, students)
-    assert all(shown.values()), shown  # every page shows its comment boxes
-    assert {student for student, boxes in shown.items() if COMMENTS["sign"] in boxes} == set(sign.members)
+    box = f"{nst_checks.FUNCTIONS['total_cost']}-comment"  # the answer cell's comment box
+    assert all(box in boxes for boxes in shown.values()), shown
+    assert {student for student, boxes in shown.items() if boxes[box] == COMMENTS["sign"]} == set(sign.members)
+    assert not any(COMMENTS["sign"] in text for boxes in shown.values() for name, text in boxes.items() if name != box)
