@@ -50,7 +50,7 @@ def relation(got, want):
     norm = float(w @ w)
     if norm > 0:
         ratio = float(g @ w) / norm
-        if nst_checks.close(list(g), list(ratio * w)):
+        if math.isfinite(ratio) and nst_checks.close(list(g), list(ratio * w)):
             return {"ratio": rounded(ratio)}
     return {"figures": [rounded(float(np.sum(g))), rounded(float(np.sqrt(np.mean(g**2))))]}
 
@@ -213,6 +213,16 @@ def _relation_name(what, relations, dims):
     return f"the {what} is {name} the reference", factor
 
 
+def _steps_name(steps):
+    """What went wrong first in a run of ``train_step`` (``_step_case``), in words."""
+    wrong = [number for number, image in enumerate(steps["images"], 1) if image != "right"]
+    if steps["iterations"] != len(steps["images"]):
+        return f"the optimizer took {steps['iterations']} steps in {len(steps['images'])} calls"
+    if wrong:
+        return f"the image after step {wrong[0]} is wrong"
+    return "the images are right, the returned costs are not"
+
+
 def describe(summary):
     """``{"name", "signature", "factor"}`` of a behaviour. The name is the hint's text when the checks
     recognised the mistake, else how it relates to the reference; the signature identifies it (see
@@ -237,6 +247,8 @@ def describe(summary):
         name = "returns shape " + " and ".join(str(tuple(found["shape"])) for found in eager)
     elif all(found.get("value") == "right" and found.get("gradient") == "right" for found in eager):
         name = "right outside tf.function, not inside it"
+    elif all("images" in found for found in eager):
+        name = _steps_name(eager[0])
     else:
         name = "a different relation to the reference on each input"
     if value_factor or gradient_factor:

@@ -86,6 +86,15 @@ WRONG_SIGN_OTHERWISE = """
 def total_cost(J_content, J_style, alpha=10, beta=40):
     return -alpha * J_content - beta * J_style
 """
+STEPS_TWICE = """
+def train_step(generated_image, optimizer, compute_costs):
+    for _ in range(2):
+        with tf.GradientTape() as tape:
+            J_content, J_style, J = compute_costs(generated_image)
+        optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
+        generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
+    return J_content, J_style, J
+"""
 CLASS = {
     "ann": {"content_cost": NO_N_C, "layer_style_cost": MISTAKES["layer_no_4"].source},
     "bob": {"content_cost": NO_N_C_OTHERWISE, "layer_style_cost": MISTAKES["layer_no_4"].source},
@@ -168,6 +177,7 @@ def test_a_value_off_by_a_shape_factor_is_named_by_it_and_keeps_its_key_on_other
     one_off = behaviour_of("content_cost", ONE_OFF)
     assert one_off["factor"] is None and "cases" in one_off["signature"]
     assert behaviour_of("content_cost", CORRECT["content_reduce_mean"].source) is None
+    assert behaviour_of("train_step", STEPS_TWICE)["name"] == "the optimizer took 4 steps in 2 calls"
 
 
 def test_an_exported_cluster_teaches_the_visible_check_its_hint(tmp_path, monkeypatch):
