@@ -285,6 +285,7 @@ def record(course, db_url, result):
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.preprocessors import SaveAutoGrades
+    from nbgrader.utils import parse_utc
 
     student = result["student"]
     notebook = nbformat.reads(result["notebook"], as_version=4)
@@ -293,7 +294,10 @@ def record(course, db_url, result):
         gradebook.update_or_create_student(student)
         with contextlib.suppress(MissingEntry):
             gradebook.remove_submission(ASSIGNMENT, student)
-        gradebook.add_submission(ASSIGNMENT, student)
+        # The submission's time, as nbgrader's autograde records it (the worker's autograde has parsed
+        # it already): formgrader counts a submission graded when it matches submitted/'s timestamp.txt.
+        stamp = result.get("exchange_files", {}).get("timestamp.txt", "").strip()
+        gradebook.add_submission(ASSIGNMENT, student, timestamp=parse_utc(stamp) if stamp else None)
     resources = {
         "nbgrader": {"db_url": db_url, "assignment": ASSIGNMENT, "student": student, "notebook": Path(NOTEBOOK).stem}
     }
