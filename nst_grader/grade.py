@@ -279,13 +279,23 @@ def _grade_one(course, student, template, result_path):
     return 0
 
 
+def _submission_time(stamp):
+    """The time a submission's ``timestamp.txt`` holds, or None if it holds none or one that does not
+    parse: it is the student's file, and must not stop the run for everyone."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return parse_utc(stamp) if stamp.strip() else None
+    except (ValueError, OverflowError):
+        return None
+
+
 def record(course, db_url, result):
     """Store a graded submission in the course: its scores in the gradebook, its notebook and its
     ``EXCHANGE_FILES`` in ``autograded/``. Returns the total score."""
     import nbformat
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.preprocessors import SaveAutoGrades
-    from nbgrader.utils import parse_utc
 
     student = result["student"]
     notebook = nbformat.reads(result["notebook"], as_version=4)
@@ -296,8 +306,8 @@ def record(course, db_url, result):
             gradebook.remove_submission(ASSIGNMENT, student)
         # The submission's time, as nbgrader's autograde records it (the worker's autograde has parsed
         # it already): formgrader counts a submission graded when it matches submitted/'s timestamp.txt.
-        stamp = result.get("exchange_files", {}).get("timestamp.txt", "").strip()
-        gradebook.add_submission(ASSIGNMENT, student, timestamp=parse_utc(stamp) if stamp else None)
+        stamp = result.get("exchange_files", {}).get("timestamp.txt", "")
+        gradebook.add_submission(ASSIGNMENT, student, timestamp=_submission_time(stamp))
     resources = {
         "nbgrader": {"db_url": db_url, "assignment": ASSIGNMENT, "student": student, "notebook": Path(NOTEBOOK).stem}
     }

@@ -218,3 +218,10 @@ def test_a_stopped_run_leaves_no_temporary_folder_or_process(load_course, tmp_pa
     while leftovers(tmpdir) != ([], []) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert leftovers(tmpdir) == ([], [])
+
+
+def test_a_submission_time_that_does_not_parse_is_recorded_as_none():
+    """timestamp.txt is the student's file: whatever it holds must not stop the run for everyone."""
+    assert str(grade._submission_time("2026-12-01 10:00:00.000000 UTC")) == "2026-12-01 10:00:00"
+    for stamp in ("", "  \n", "tomorrow at noon, honest", "9" * 40, "2026-13-45"):
+        assert grade._submission_time(stamp) is None, stamp
