@@ -716,19 +716,6 @@ def train_step(generated_image, optimizer, compute_costs):
 """,
         "no_return",
     ),
-    "step_costs_outside_tape": Variant(
-        "train_step",
-        """
-def train_step(generated_image, optimizer, compute_costs):
-    J_content, J_style, J = compute_costs(generated_image)
-    with tf.GradientTape() as tape:
-        tape.watch(generated_image)
-    optimizer.apply_gradients([(tape.gradient(J, generated_image), generated_image)])
-    generated_image.assign(tf.clip_by_value(generated_image, 0.0, 1.0))
-    return J_content, J_style, J
-""",
-        "tape_outside",
-    ),
     "step_new_optimizer": Variant(
         "train_step",
         """
