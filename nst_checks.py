@@ -688,6 +688,16 @@ def returned_text(exercise, run):
     return f"{_entries_text(run['value'], run['shape'])}."
 
 
+def check_when_validating(exercise, function):
+    """A graded cell, as students see it: under nbgrader's Validate (``NBGRADER_VALIDATING``) run the
+    visible check, so that a mistake fails validation with its hint; otherwise nothing (the hidden
+    part of the cell reports to the autograder, which has the reference values)."""
+    import os
+
+    if os.environ.get("NBGRADER_VALIDATING"):
+        check(exercise, function)
+
+
 def report(exercise, function, cases):
     """A graded cell: run ``function`` on ``cases`` and show the results, for the autograder to
     compare with its reference values (this cell cannot tell whether they are right)."""

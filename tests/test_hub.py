@@ -10,8 +10,8 @@ walk the loop:
 1. the instructor releases the assignment (``nbgrader release_assignment``, as the instructor);
 2. each student logs in, fetches it from JupyterLab's Assignments tab, fills in the notebook (one all
    correct, one with the Gram matrix transposed the wrong way: ``submission_corpus``) through the
-   contents API with the browser's session, runs Validate (nbgrader runs the notebook; it passes the
-   mistaken one too, since the grader, not the notebook, judges the graded cells), and submits;
+   contents API with the browser's session, runs Validate (nbgrader runs the notebook, and the graded
+   cells run the visible checks: the mistaken one fails), and submits;
 3. the instructor collects, grades with the grading command (``python -m nst_grader.grade``, in the
    sandbox, as the instructor: a normal user), generates and releases feedback, and sees the scores
    in formgrader;
@@ -434,11 +434,14 @@ def test_course_loop_on_jupyterhub(tmp_path, released_course, instructor_course,
         finally:
             browser.close()
 
-    # Validate ran the notebook for both. It passes the mistaken one too: the graded cells only report
-    # what they computed, and the grader judges it (nst_grader.scoring); the grades and hints below do.
-    assert {student: seen["text"] for student, seen in validation.items()} == dict.fromkeys(
-        STUDENTS, "Success! Your notebook passes all the tests."
-    ), validation
+    # Validate ran the notebook for both: under it the graded cells run the visible checks
+    # (nst_checks.check_when_validating), so the mistaken notebook fails on its one exercise.
+    for student, (mistake, _) in STUDENTS.items():
+        said = validation[student]["text"]
+        if mistake is None:
+            assert said.strip() == "Success! Your notebook passes all the tests.", validation
+        else:
+            assert "VALIDATION FAILED ON 1 CELL(S)!" in said, validation
 
     assert f"graded {len(STUDENTS)}, failed 0" in graded, graded
     in_hub = scores(instructor_course, STUDENTS)
