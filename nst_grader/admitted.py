@@ -103,7 +103,7 @@ class AdmittedFeedback(GenerateFeedback, AdmittedFolders):
     """nbgrader's ``GenerateFeedback``, reading ``autograded/`` through ``intake``."""
 
 
-def install():
+def install() -> None:
     """Make nbgrader's apps and API use these converters (see the module docstring)."""
     from nbgrader.apps import api, autogradeapp, generatefeedbackapp
 

@@ -33,14 +33,14 @@ MAX_POWER = 2  # of each dimension in a factor that depends on the shape
 ROUNDING = 6e-3  # a ratio rounded to SIGNIFICANT digits is within this of the true one (5e-3 at most)
 
 
-def rounded(number):
+def rounded(number: float | None) -> float | None:
     """``number`` to ``SIGNIFICANT`` significant digits (None for NaN or infinity)."""
     if number is None or not math.isfinite(number):
         return None
     return float(f"{number:.{SIGNIFICANT}g}")
 
 
-def relation(got, want):
+def relation(got: list[float], want: list[float]) -> dict[str, object]:
     """How entries ``got`` relate to the reference entries ``want`` (flat lists, ``nst_checks.entries``):
     ``{"ratio": r}`` when ``got`` is ``r`` times ``want`` (within the checks' tolerance), else
     ``{"figures": [sum, root mean square]}`` of ``got``, or ``{"entries": "not finite"}``."""
@@ -99,12 +99,18 @@ def _graph(of_case, runs, expectation):
     return "same" if of_case(runs["graph"], expectation) == of_case(runs["eager"], expectation) else "differs"
 
 
-def hint_key(message):
+def hint_key(message: str) -> str | None:
     """The ``nst_checks.HINTS`` key whose text a verdict holds, or None."""
     return next((key for key, text in nst_checks.HINTS.items() if text in message), None)
 
 
-def summarise(exercise, cases, checked_runs, expectations, message):
+def summarise(
+    exercise: str,
+    cases: list[tuple],
+    checked_runs: list[dict] | None,
+    expectations: list[dict] | None,
+    message: str,
+) -> dict[str, object]:
     """The behaviour of a failed graded cell: ``{"exercise", "hint", "cases"}``, each case
     ``{"dimensions", "eager", "graph"}``. ``checked_runs`` are ``{"eager", "graph"}`` per case
     (``nst_grader.scoring._run``), or None where the cell reported nothing usable."""
@@ -163,7 +169,7 @@ def _candidates(count):
     return constants, powers
 
 
-def fit_factor(ratios, dimensions_of_cases):
+def fit_factor(ratios: list[float | None], dimensions_of_cases: list[dict[str, int]]) -> dict[str, object] | None:
     """The simplest factor ``c · Π dimension^power`` (c in ``SIMPLE_FACTORS`` or its inverse, with a
     sign; powers up to ``MAX_POWER``) that gives every case's ratio: ``{"constant": [numerator,
     denominator], "powers": {dimension: power}}``, or None. All candidates are tried at once (numpy)."""
@@ -186,7 +192,7 @@ def fit_factor(ratios, dimensions_of_cases):
     }
 
 
-def factor_name(factor):
+def factor_name(factor: dict) -> str:
     """A factor in words: ``×4``, ``×n_C²``, ``×1/(4·n_C)``, or ``the wrong sign`` for ×-1."""
     constant = Fraction(*factor["constant"])
     if constant == -1 and not any(factor["powers"].values()):
@@ -223,7 +229,7 @@ def _steps_name(steps):
     return "the images are right, the returned costs are not"
 
 
-def describe(summary):
+def describe(summary: dict) -> dict[str, object]:
     """``{"name", "signature", "factor"}`` of a behaviour. The name is the hint's text when the checks
     recognised the mistake, else how it relates to the reference; the signature identifies it (see
     the module); the factor (``fit_factor``) is the value's, where one explains every case."""
@@ -258,7 +264,7 @@ def describe(summary):
     return {"name": name, "signature": signature, "factor": value_factor}
 
 
-def cluster_key(exercise, signature):
+def cluster_key(exercise: str, signature: dict) -> str:
     """A key that names the cluster in the comments file: ``exercise/hint`` for a recognised mistake,
     else ``exercise/`` and 10 hex digits of the signature's SHA-256."""
     if "hint" in signature:

@@ -51,11 +51,11 @@ class Cluster:
     sources: dict = dataclasses.field(default_factory=dict)  # student -> source of the function
 
     @property
-    def members(self):
+    def members(self) -> list[str]:
         return sorted(self.sources)
 
     @property
-    def representative(self):
+    def representative(self) -> str:
         """The most common source among the members (whitespace at line ends ignored), the shortest
         of those; then the first in order."""
         counts = collections.Counter(_normalised(source) for source in self.sources.values())
@@ -66,7 +66,7 @@ def _normalised(source):
     return "\n".join(line.rstrip() for line in source.strip("\n").splitlines() if line.strip())
 
 
-def failures_in(notebook, student):
+def failures_in(notebook: dict, student: str) -> list[Failure]:
     """The ``Failure`` of each failed graded cell of a graded notebook (a dict, as JSON holds it)."""
     cells = notebook.get("cells", [])
     sources = {}
@@ -84,7 +84,7 @@ def failures_in(notebook, student):
     return found
 
 
-def course_failures(course, students=None):
+def course_failures(course: str | Path, students: list[str] | None = None) -> list[Failure]:
     """Every ``Failure`` in the course's graded notebooks (``autograded/<student>/...``), of
     ``students`` only if given. Read as plain JSON: ten thousand notebooks take seconds, not minutes."""
     folder = Path(course) / "autograded"
@@ -99,7 +99,7 @@ def course_failures(course, students=None):
     return found
 
 
-def cluster(failures):
+def cluster(failures: list[Failure]) -> dict[str, list[Cluster]]:
     """``{exercise: [Cluster]}``, the clusters of each exercise largest first (then by key)."""
     clusters = {}
     described = {}
@@ -118,7 +118,7 @@ def cluster(failures):
     return {exercise: by_exercise[exercise] for exercise in nst_checks.FUNCTIONS if exercise in by_exercise}
 
 
-def find(clusters, key):
+def find(clusters: dict[str, list[Cluster]], key: str) -> Cluster:
     """The cluster of ``key``; a clear error naming the keys there are if none has it."""
     for found in clusters.values():
         for each in found:
@@ -128,7 +128,7 @@ def find(clusters, key):
     raise SystemExit(f"no cluster has the key {key!r}; the clusters' keys: {keys}")
 
 
-def learned_entry(found, hint):
+def learned_entry(found: Cluster, hint: str) -> dict[str, object]:
     """The ``LEARNED_MISTAKES`` entry of a cluster: its exercise, its value's factor and the hint.
     A cluster that the checks already name, or whose value no factor explains, cannot be learned."""
     if "hint" in found.signature:
@@ -143,7 +143,7 @@ def learned_entry(found, hint):
     return {"key": found.key, "exercise": found.exercise, "factor": found.factor, "hint": hint.strip()}
 
 
-def export(found, hint, path):
+def export(found: Cluster, hint: str, path: Path) -> dict[str, object]:
     """Add (or replace) the cluster's entry in the learned mistakes file, atomically."""
     entry = learned_entry(found, hint)
     entries = json.loads(path.read_text()) if path.exists() else []
@@ -153,7 +153,7 @@ def export(found, hint, path):
     return entry
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )

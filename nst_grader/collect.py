@@ -42,7 +42,7 @@ class Skipped(Exception):
     """A member or file that is not unpacked; the message says why."""
 
 
-def safe_parts(name):
+def safe_parts(name: str) -> list[str]:
     """The components of an archive member's ``/``-separated ``name``, or ``Skipped``."""
     if not name or name.startswith("/") or "\\" in name or not name.isprintable():
         raise Skipped("is absolute, empty or holds a backslash or a control character")

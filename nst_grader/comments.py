@@ -28,7 +28,7 @@ from nst_grader.grade import ASSIGNMENT, NOTEBOOK, graded_students
 COMMENTS = Path("comments") / f"{ASSIGNMENT}.yaml"
 
 
-def load_comments(path):
+def load_comments(path: str | Path) -> dict[str, str]:
     """``{cluster key: comment}`` of a comments file, or {} if there is none; a clear error (naming the
     file and the entry) for a file that is not such a mapping."""
     import yaml
@@ -52,7 +52,7 @@ def load_comments(path):
     return {key: text.strip() for key, text in loaded.items()}
 
 
-def write_comments(course, db_url, comments):
+def write_comments(course: str | Path, db_url: str, comments: dict[str, str]) -> tuple[dict[str, list[str]], list[str]]:
     """Write each comment to its cluster's graded students. Returns ``{key: [students]}`` written, and
     the keys of ``comments`` that no cluster has."""
     from nbgrader.api import Gradebook
@@ -76,7 +76,7 @@ def write_comments(course, db_url, comments):
     return written, sorted(set(comments) - set(clusters))
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course", type=Path, default=Path.cwd())
     parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")

@@ -55,7 +55,7 @@ SANDBOX_LIMITS = (
 )
 
 
-def printable_line(text, limit=NOTE_LENGTH):
+def printable_line(text: object, limit: int = NOTE_LENGTH) -> str:
     """``text`` on one line, each control character (an escape sequence's start, a carriage
     return...) replaced by a space, cut to ``limit`` characters: safe for a terminal and a log."""
     text = "".join(char if char.isprintable() else " " for char in str(text))

@@ -72,7 +72,7 @@ def _step_expectation(case, args):
     return {"case": case, "steps": steps, "mistakes": mistakes}
 
 
-def expectation(exercise, case):
+def expectation(exercise: str, case: tuple) -> dict[str, object]:
     """For ``nst_checks.judge``: ``{"case", "variants", "mistakes"}`` of a cost exercise, or
     ``{"case", "steps", "mistakes"}`` of ``train_step`` (see there). Every value and gradient is
     whole, as the entries that ``nst_checks.entries`` gives."""
@@ -108,7 +108,7 @@ def _rounded(value):
     return value
 
 
-def expected_table():
+def expected_table() -> str:
     """The source of the ``EXPECTED`` table for the visible checks."""
     lines = ["EXPECTED = {"]
     for exercise, case in VISIBLE_CASES.items():
@@ -123,7 +123,7 @@ def expected_table():
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report whether the table is current")
     arguments = parser.parse_args(argv)

@@ -28,7 +28,7 @@ from nst_grader import intake
 from nst_grader.scoring import reported_call
 
 
-def read_submitted(folder, name):
+def read_submitted(folder: str | Path, name: str) -> nbformat.NotebookNode | None:
     """The notebook ``name`` in the submission ``folder``, opened without following a link, or
     None if it is not a regular file of one name within ``intake.MAX_FILE_MB`` or does not parse."""
     try:

@@ -227,7 +227,7 @@ def _fork_kernel(listener, connection, made_by_server):
     return pid, kernel
 
 
-def serve(path, shared, modules):
+def serve(path: str, shared: str, modules: list[str]) -> None:
     """Import ``modules``, then serve kernels on the Unix socket ``path``, any number at once (each
     one's limits count in its own user namespace), for notebooks under the folder ``shared``. Prints
     "ready" on its standard output once it listens, or why it cannot serve. A kernel is killed when
@@ -290,7 +290,7 @@ def serve(path, shared, modules):
                 connection.close()
 
 
-def request(path, message):
+def request(path: str, message: str) -> int:
     """The client: ask the server at ``path`` for a kernel, and return its exit status."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     connection.connect(path)

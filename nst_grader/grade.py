@@ -82,7 +82,7 @@ def _api(course, root, db_url):
     return NbGraderAPI(config=_config(course, root, db_url))
 
 
-def new_gradebook(db_url):
+def new_gradebook(db_url: str) -> None:
     """Create the tables of an nbgrader gradebook at ``db_url`` if it has none, stamped with the schema
     version as nbgrader's ``Gradebook`` does for a new database, but without the subprocess
     (``alembic heads``, which imports nbgrader again: seconds) it runs to learn that version."""
@@ -115,14 +115,14 @@ def _generate_assignment(course, root, db_url):
         raise RuntimeError(f"could not add the assignment to {db_url}:\n{result.get('error') or result.get('log', '')}")
 
 
-def make_template(course, folder):
+def make_template(course: str | Path, folder: str | Path) -> Path:
     """A gradebook that holds the assignment and nothing else (the workers copy it)."""
     template = Path(folder) / "template.db"
     _generate_assignment(course, Path(folder) / "template", f"sqlite:///{template}")
     return template
 
 
-def ensure_assignment(course, db_url, folder):
+def ensure_assignment(course: str | Path, db_url: str, folder: str | Path) -> None:
     """Put the assignment (its notebook and graded cells) into the gradebook if it is not there,
     as ``nbgrader generate_assignment`` would (a new PostgreSQL gradebook, say)."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -153,7 +153,7 @@ def _reason(result):
     return printable_line((errors or lines or ["nbgrader failed without a message"])[-1])
 
 
-def limits_met(result):
+def limits_met(result: dict[str, object]) -> str:
     """The limits nbgrader's log says the notebook ran into (``nst_grader.execute``), as one line."""
     from nst_grader.execute import LIMIT_NOTE, printable_line
 
@@ -161,7 +161,7 @@ def limits_met(result):
     return printable_line("; ".join(dict.fromkeys(notes)), 500)
 
 
-def grade_submission(course, student, template):
+def grade_submission(course: str | Path, student: str, template: str | Path) -> dict[str, object]:
     """Grade one submission in a private copy of the course (runs on a Dask worker).
 
     Returns ``{"student", "status": "graded"|"failed", "reason", "dropped", "notebook", "seconds"}``:
@@ -213,7 +213,7 @@ def _failed(student, reason, start):
     return {"student": student, "status": "failed", "reason": reason, "seconds": time.perf_counter() - start}
 
 
-def grade_with_limits(course, student, template, timeout_s):
+def grade_with_limits(course: str | Path, student: str, template: str | Path, timeout_s: float) -> dict[str, object]:
     """Grade one submission (``grade_submission``) in a grading process of its own, started from
     this one (a Dask worker), within ``timeout_s`` seconds for everything, copying included. Past
     them the process is killed, and with it the kernel and its sandbox (they die with the process
@@ -290,7 +290,7 @@ def _submission_time(stamp):
         return None
 
 
-def record(course, db_url, result):
+def record(course: str | Path, db_url: str, result: dict[str, object]) -> float:
     """Store a graded submission in the course: its scores in the gradebook, its notebook and its
     ``EXCHANGE_FILES`` in ``autograded/``. Returns the total score."""
     import nbformat
@@ -330,7 +330,7 @@ def _has_gradebook(db_url):
     return not db_url.startswith("sqlite:///") or Path(db_url.removeprefix("sqlite:///")).exists()
 
 
-def graded_students(course, db_url):
+def graded_students(course: str | Path, db_url: str) -> set[str]:
     """Students whose submission is in the gradebook and whose graded notebook is written."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -438,7 +438,7 @@ def _grade_all(course, db_url, pending, template, args):
     return failed
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     # nbgrader runs alembic by name: this interpreter's commands come first, venv activated or not.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -78,10 +78,10 @@ class Intake:
     dropped: list = field(default_factory=list)  # [(relative path, why)]
     total_bytes: int = 0
 
-    def dropped_json(self):
+    def dropped_json(self) -> str:
         return json.dumps([[path, why] for path, why in self.dropped]) if self.dropped else ""
 
-    def dropped_text(self, shown=5):
+    def dropped_text(self, shown: int = 5) -> str:
         """One line for the reason column, or "" when nothing was dropped."""
         if not self.dropped:
             return ""
@@ -91,7 +91,7 @@ class Intake:
         return f"dropped {len(self.dropped)} {entries}: {listed}{more}"
 
 
-def printable(name):
+def printable(name: str) -> str:
     """``name`` (a str from the file system, odd bytes as surrogates) with odd bytes and control
     characters escaped, at most 200 characters: safe for a log line, a CSV cell and a terminal."""
     text = os.fsencode(name).decode("utf-8", "backslashreplace")
@@ -112,7 +112,7 @@ def _open_folder(name, dir_fd):
     return os.open(name, FOLDER_FLAGS, dir_fd=dir_fd)
 
 
-def open_submission(folder):
+def open_submission(folder: str | Path) -> int:
     """A descriptor of ``folder`` (``.../submitted/<student>/<assignment>``), whose last two
     components, the student's, are opened without following a link (those above are the course's)."""
     folder = Path(folder)
@@ -232,7 +232,7 @@ class _Copier:
             os.close(sub)
 
 
-def admit(folder, target, notebooks):
+def admit(folder: str | Path, target: str | Path, notebooks: str | list[str]) -> Intake:
     """Copy the submission ``folder`` into ``target`` (a new folder, made here) under the rules of
     the module docstring. ``notebooks``: the notebook's name (or a list of names), each of which must
     be a regular file right in ``folder``. Returns the ``Intake``; raises ``Refused`` (with nothing

@@ -58,16 +58,16 @@ class LMSCollector(AdmittedCollector):
         return NAMES[self.lms]
 
     @staticmethod
-    def rank(match):
+    def rank(match: re.Match) -> tuple[int, int]:
         """Orders one student's submissions: the latest is the highest."""
         return int(match["order"]), int(match.groupdict().get("again") or 0)
 
     @functools.cached_property
-    def extracted(self):
+    def extracted(self) -> str:
         return self.parent._format_collect_path(self.parent.extracted_directory)
 
     @functools.cached_property
-    def latest(self):
+    def latest(self) -> dict[str, tuple[int, int]]:
         """{student id: the rank of their latest notebook} over the whole extracted folder."""
         latest = {}
         for root, _, files in os.walk(self.extracted):
@@ -77,7 +77,7 @@ class LMSCollector(AdmittedCollector):
                     latest[match["student_id"]] = max(latest.get(match["student_id"], (0, 0)), self.rank(match))
         return latest
 
-    def shown(self, path):
+    def shown(self, path: str) -> str:
         return printable(os.path.relpath(path, self.extracted))
 
     def collect(self, submitted_file):
@@ -108,7 +108,7 @@ def _copy_in(archive, folder):
             shutil.copyfileobj(source, target)
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("archive", type=Path, help="the LMS's download (.zip, .tar or .tar.gz)")
     parser.add_argument("--lms", choices=list(NAMES), default="canvas", help="whose file names (canvas)")

@@ -57,7 +57,7 @@ COLAB_TEXT = {
 }
 
 
-def bundle_files(folder):
+def bundle_files(folder: str | Path) -> list[str]:
     """The bundle's files: paths relative to ``folder`` (posix, sorted), the manifest left out.
     Raises ``ValueError`` for a path the setup cell would refuse, or a link."""
     folder = Path(folder)
@@ -80,7 +80,7 @@ def bundle_files(folder):
     return sorted(names)  # as strings: the manifest's order does not depend on how paths compare
 
 
-def colab_link(course_url, notebook):
+def colab_link(course_url: str, notebook: str) -> str | None:
     """The address at which Colab opens ``notebook`` (its path in the bundle) published at ``course_url``,
     or None where Colab cannot open it (only GitHub's notebooks have one)."""
     match = GITHUB_RAW.fullmatch(course_url)
@@ -97,7 +97,7 @@ def _set_source(cell, source):
         cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
 
 
-def set_course_url(folder, course_url):
+def set_course_url(folder: str | Path, course_url: str) -> str | None:
     """Write ``course_url`` (``""``: none) into the released notebook in ``folder``: the setup cell's
     ``COURSE_URL`` and the first cell's "In Google Colab" paragraph. Returns the Colab link, or None.
     Raises ``ValueError`` for an address the setup cell cannot use, a notebook without those cells, or
@@ -135,7 +135,7 @@ def set_course_url(folder, course_url):
     return link
 
 
-def write_manifest(folder):
+def write_manifest(folder: str | Path) -> Path:
     """Write ``folder/MANIFEST.sha256`` for the bundle in ``folder``; return its path."""
     folder = Path(folder)
     lines = [f"{hashlib.sha256((folder / name).read_bytes()).hexdigest()}  {name}\n" for name in bundle_files(folder)]
@@ -145,7 +145,7 @@ def write_manifest(folder):
     return path
 
 
-def write_zip(folder):
+def write_zip(folder: str | Path) -> Path:
     """Write ``folder`` (bundle and manifest) as ``FOLDER.zip`` beside it, under ``FOLDER/``; return its path."""
     folder = Path(folder)
     path = folder.with_name(folder.name + ".zip")
@@ -157,7 +157,7 @@ def write_zip(folder):
     return path
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Write MANIFEST.sha256 into a released assignment, and its .zip.")
     parser.add_argument("folder", type=Path, help="the released assignment, e.g. release/art_generation")
     parser.add_argument(

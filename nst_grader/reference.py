@@ -84,12 +84,12 @@ def _sigmoid(x):
 # The functions the exercises build on, true and stand-in
 
 
-def unroll(a):
+def unroll(a: np.ndarray) -> np.ndarray:
     """(1, n_H, n_W, n_C) -> (n_C, n_H*n_W), one channel per row."""
     return a.reshape(-1, a.shape[-1]).T
 
 
-def gram(A, stand_in=False):
+def gram(A: np.ndarray, stand_in: bool = False) -> np.ndarray:
     """The Gram matrix f(A) A^T, f the identity (true) or the sigmoid (the notebook's stand-in)."""
     return (_sigmoid(A) if stand_in else A) @ A.T
 
@@ -100,7 +100,9 @@ def _gram_gradient(A, upstream, stand_in=False):
     return df * (upstream @ A) + upstream.T @ f
 
 
-def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
+def layer_style_cost(
+    a_S: np.ndarray, a_G: np.ndarray, stand_in_gram: bool = False, mistake: str | None = None
+) -> tuple[float, np.ndarray | None]:
     """(value, gradient wrt a_G) of J_style^[l]; ``mistake`` names a typical wrong form (value only)."""
     _, n_H, n_W, n_C = a_G.shape
     positions = n_H * n_W
@@ -131,7 +133,7 @@ def layer_style_cost(a_S, a_G, stand_in_gram=False, mistake=None):
     return forms[None], gradient_A.T.reshape(a_G.shape)
 
 
-def stand_in_layer_style_cost(a_S, a_G):
+def stand_in_layer_style_cost(a_S: np.ndarray, a_G: np.ndarray) -> tuple[float, np.ndarray]:
     """(value, gradient wrt a_G) of the notebook's stand-in: mean(sigmoid(a_S) sigmoid(a_G))."""
     s_S, s_G = _sigmoid(a_S), _sigmoid(a_G)
     return np.mean(s_S * s_G), s_S * s_G * (1 - s_G) / a_G.size
@@ -141,7 +143,7 @@ def stand_in_layer_style_cost(a_S, a_G):
 # The five cost exercises: (value, gradients) on float64 copies of the inputs
 
 
-def content_cost(a_C, a_G, mistake=None):
+def content_cost(a_C: np.ndarray, a_G: np.ndarray, mistake: str | None = None) -> tuple[float, list[np.ndarray] | None]:
     _, n_H, n_W, n_C = a_G.shape
     difference = a_C - a_G
     forms = {
@@ -158,13 +160,21 @@ def content_cost(a_C, a_G, mistake=None):
     return forms[mistake], (None if mistake else [-2 * difference / (4 * n_H * n_W * n_C)])
 
 
-def gram_matrix(A, direction, mistake=None):
+def gram_matrix(
+    A: np.ndarray, direction: np.ndarray, mistake: str | None = None
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
     """The Gram matrix, and the gradient of sum(G * direction) (``nst_checks.gradient_direction``)."""
     forms = {None: gram(A), "gram_normalised": gram(A) / A.shape[1], "gram_normalised_c": gram(A) / A.size}
     return forms[mistake], (None if mistake else [(direction + direction.T) @ A])
 
 
-def style_cost(style, generated, style_layers, stand_in_layer=False, mistake=None):
+def style_cost(
+    style: dict[str, np.ndarray],
+    generated: dict[str, np.ndarray],
+    style_layers: list[tuple[str, float]],
+    stand_in_layer: bool = False,
+    mistake: str | None = None,
+) -> tuple[float, list[np.ndarray] | None]:
     """Weighted sum of layer costs; the gradient is wrt every generated activation, dict order."""
 
     def layer(a_S, a_G):
@@ -199,7 +209,13 @@ def style_cost(style, generated, style_layers, stand_in_layer=False, mistake=Non
     return weighted, list(gradients.values())
 
 
-def total_cost(J_content, J_style, alpha=DEFAULT_ALPHA, beta=DEFAULT_BETA, mistake=None):
+def total_cost(
+    J_content: float,
+    J_style: float,
+    alpha: float = DEFAULT_ALPHA,
+    beta: float = DEFAULT_BETA,
+    mistake: str | None = None,
+) -> tuple[float, list[np.float64] | None]:
     forms = {
         None: alpha * J_content + beta * J_style,
         "swapped_weights": alpha * J_style + beta * J_content,
@@ -212,7 +228,9 @@ def total_cost(J_content, J_style, alpha=DEFAULT_ALPHA, beta=DEFAULT_BETA, mista
 # train_step: SGD on the checks' stand-in network and costs (nst_checks.stand_in_costs)
 
 
-def stand_in_costs(image, weights, bias, a_C, a_S):
+def stand_in_costs(
+    image: np.ndarray, weights: np.ndarray, bias: np.ndarray, a_C: np.ndarray, a_S: np.ndarray
+) -> tuple[tuple[float, float, float], dict[str, np.ndarray]]:
     """``(J_content, J_style, J)`` of ``image`` (1, n_H, n_W, 3), and the gradients wrt the image of
     J_content, J_style, their sum and J: ``{"content", "style", "sum", "total"}``."""
     a = np.tanh(image @ weights + bias)
@@ -233,7 +251,15 @@ def stand_in_costs(image, weights, bias, a_C, a_S):
     }
 
 
-def train_step(image, weights, bias, a_C, a_S, learning_rate, mistake=None):
+def train_step(
+    image: np.ndarray,
+    weights: np.ndarray,
+    bias: np.ndarray,
+    a_C: np.ndarray,
+    a_S: np.ndarray,
+    learning_rate: float,
+    mistake: str | None = None,
+) -> list[dict[str, object]]:
     """``nst_checks.TRAIN_STEPS`` steps of SGD (image - learning_rate * gradient, clipped to [0, 1]),
     taken the right way or the ``mistake`` way (``STEP_FORMS``). Per step ``{"costs", "image",
     "costs_after"}``: the three costs before the step, the image after it, and its three costs."""

@@ -69,7 +69,7 @@ def _failed_checks(course, student):
     return failed
 
 
-def red_flags(course, student):
+def red_flags(course: str | Path, student: str) -> list[str]:
     """The ``RED_FLAGS`` whose pattern a line of the student's cells matches (graded cells and the
     release's own lines left out), each with the first such line."""
     import nbformat
@@ -95,7 +95,7 @@ def red_flags(course, student):
     return flags
 
 
-def collect(course, db_url):
+def collect(course: str | Path, db_url: str) -> tuple[dict[str, dict], list]:
     """Per student: total, per-exercise scores, failed checks with their hint; and the failures."""
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -146,7 +146,7 @@ def _unlogged(course, logged):
     return sorted(entry.name for entry in os.scandir(submitted) if entry.name not in logged)
 
 
-def intake_notes(course, student):
+def intake_notes(course: str | Path, student: str) -> tuple[str, str]:
     """``(why the notebook is refused, the entries dropped)`` of a submission, as ``nst_grader.intake``
     finds them (each "" if none): it copies the folder, following nothing, into a folder removed after."""
     from nst_grader.intake import Refused, admit
@@ -178,7 +178,7 @@ def _histogram_png(totals, maximum):
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def summarise(students, failures):
+def summarise(students: dict[str, dict], failures: list) -> tuple[dict[str, float], dict[str, str]]:
     """The figures the page shows: pass rates and the submissions that need a look."""
     grade_ids = sorted({grade_id for student in students.values() for grade_id in student["scores"]})
     pass_rate = (
@@ -206,7 +206,7 @@ def summarise(students, failures):
     return pass_rate, look
 
 
-def clusters_html(clusters, comments):
+def clusters_html(clusters: dict[str, list], comments: dict[str, str]) -> str:
     """Each exercise's clusters as a table (``id="clusters-EXERCISE"``): size, key, name, whether it has
     a comment, members and the representative source, all escaped."""
     escape = html.escape
@@ -227,7 +227,7 @@ def clusters_html(clusters, comments):
     return "".join(parts) or "<p>No failed graded cell.</p>"
 
 
-def write_clusters_csv(path, clusters, comments):
+def write_clusters_csv(path: Path, clusters: dict[str, list], comments: dict[str, str]) -> None:
     """A row per cluster, each exercise's largest first: exercise, key, students, mistake, whether it has
     a comment, members (space-separated), representative source."""
     with path.open("w", newline="") as file:
@@ -239,13 +239,13 @@ def write_clusters_csv(path, clusters, comments):
                 writer.writerow(spreadsheet_safe(cell) for cell in [*row, " ".join(each.members), each.representative])
 
 
-def spreadsheet_safe(value):
+def spreadsheet_safe(value: object) -> object:
     """A CSV cell that a spreadsheet shows as text: a string that would start a formula (a student id
     or a reason, which students can choose) gets a leading apostrophe; numbers stay numbers."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def write_report(course, db_url, out):
+def write_report(course: str | Path, db_url: str, out: Path) -> Path:
     students, failures = collect(course, db_url)
     pass_rate, look = summarise(students, failures)
     clusters = cluster(course_failures(course, sorted(students)))
@@ -314,7 +314,7 @@ gets it.</p>{clusters_html(clusters, comments)}
     return out / "report.html"
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course", type=Path, default=Path.cwd())
     parser.add_argument("--db", default=None, help="gradebook URL (default: sqlite:///COURSE/gradebook.db)")

@@ -166,12 +166,12 @@ TEMP_PREFIXES = {"grade": "nst-grade-", "forkserver": "nst-forkserver-", "kernel
 LENT_SERVER = "NST_FORK_SERVER"
 
 
-def temp_prefix(role):
+def temp_prefix(role: str) -> str:
     """The prefix of a temporary folder this process makes for ``role`` (a key of TEMP_PREFIXES)."""
     return f"{TEMP_PREFIXES[role]}{os.getpid()}-"
 
 
-def remove_orphans(folder=None):
+def remove_orphans(folder: str | Path | None = None) -> int:
     """Remove the temporary folders (in ``folder``, default the temporary folder) of grading
     processes that no longer run: a grader killed, or stopped by a timeout or Ctrl-C, leaves none
     behind past the next cleanup. Returns how many were removed."""
@@ -236,7 +236,7 @@ def _copy_font_list(folder):
 
 
 @functools.cache
-def server_user():
+def server_user() -> tuple[int, int]:
     """(uid, gid) of this process's fork server and its kernels: as root, a user of its own (the
     process limit counts per user); otherwise the grader's own."""
     lent = _lent()
@@ -248,7 +248,7 @@ def server_user():
     return os.getuid(), os.getgid()
 
 
-def share_with_kernels(folder):
+def share_with_kernels(folder: str | Path) -> None:
     """Let this process's fork server reach ``folder``, a folder of the grader's temporary folder in
     which notebooks are graded: as root, it gets the group of the server's user and mode 0750
     (nothing changes for anyone else; the kernels see only their own notebook's folder in it)."""
@@ -326,19 +326,19 @@ class ForkServer:
             raise RuntimeError(f"the fork server did not start: {line or 'no answer'}")
         log.info("Fork server started (user %d, preloaded: %s)", self.uid, ", ".join(modules))
 
-    def alive(self):
+    def alive(self) -> bool:
         return self.process.poll() is None
 
-    def close(self):
+    def close(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def kernel_command(self, request):
+    def kernel_command(self, request: dict) -> list[str]:
         return _kernel_command(self.script, self.socket, request)
 
-    def describe(self):
+    def describe(self) -> str:
         """What a child process needs to use this server (the value of ``LENT_SERVER``)."""
         return json.dumps({"socket": self.socket, "script": self.script, "uid": self.uid, "shared": self.shared})
 
@@ -357,10 +357,10 @@ class LentForkServer:
             description[key] for key in ("socket", "script", "uid", "shared")
         )
 
-    def alive(self):
+    def alive(self) -> bool:
         return os.path.exists(self.socket)
 
-    def kernel_command(self, request):
+    def kernel_command(self, request: dict) -> list[str]:
         return _kernel_command(self.script, self.socket, request)
 
 
@@ -392,7 +392,7 @@ def _fork_server(bwrap, modules, env, log):
         return _server
 
 
-def lend_fork_server(log):
+def lend_fork_server(log) -> str | None:
     """Start this process's fork server (with the default modules) if it can, and return the value
     of ``LENT_SERVER`` that lets a child process use it, or None."""
     bwrap = shutil.which("bwrap")
@@ -501,7 +501,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         }
         return server.kernel_command(request), kw
 
-    def seal_private_dir(self):
+    def seal_private_dir(self) -> None:
         """Once the kernel's sockets exist (it is ready, and no student code has run yet): as root,
         its private folder becomes root's, mode 0700, so that the kernel can write nothing more to
         the host's disk there (its sockets keep working). As a normal user the kernel runs as the

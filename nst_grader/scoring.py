@@ -34,7 +34,7 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,80}")
 MAX_ENTRIES = 100_000  # far above any graded case's; a larger report is malformed
 
 
-def report_node(source):
+def report_node(source: str) -> ast.Call | None:
     """The ``nst_checks.report("exercise", function, cases)`` call in a graded cell's source (an
     ``ast.Call``), or None if it has none."""
     try:
@@ -53,7 +53,7 @@ def report_node(source):
     return None
 
 
-def reported_call(source):
+def reported_call(source: str) -> tuple[str, list[tuple]] | None:
     """``(exercise, cases)`` of the ``nst_checks.report`` call in a graded cell's source, or None."""
     node = report_node(source)
     if node is None:
@@ -154,7 +154,7 @@ def _run(exercise, run):
     return checked
 
 
-def verdict(exercise, cases, outputs):
+def verdict(exercise: str, cases: list[tuple], outputs: list[dict]) -> str | None:
     """None if the graded cell's outputs report right results for every case, else the message."""
     function = nst_checks.FUNCTIONS[exercise]
     bundles = _reported_results(outputs)
@@ -181,7 +181,7 @@ def verdict(exercise, cases, outputs):
     return None
 
 
-def failed_behaviour(exercise, cases, outputs, message):
+def failed_behaviour(exercise: str, cases: list[tuple], outputs: list[dict], message: str) -> dict[str, object]:
     """What a failed graded cell computed (``nst_grader.behaviour.summarise``), from its outputs as
     ``verdict`` read them; a cell whose results cannot be read is summarised by its message alone."""
     bundles = _reported_results(outputs)

@@ -58,7 +58,7 @@ def _read_key(path):
     return key
 
 
-def load_key(path):
+def load_key(path: str | Path) -> bytes:
     """The course's key from ``path``, created there first if there is none (mode 0600).
 
     Creation writes a private temporary file and links it into place, which fails if another
@@ -80,18 +80,18 @@ def load_key(path):
     return _read_key(path)
 
 
-def secret_seed(key, exercise, index):
+def secret_seed(key: bytes, exercise: str, index: int) -> int:
     """The seed of the ``index``-th graded case of ``exercise`` under ``key``."""
     digest = hmac.new(key, f"{exercise}/{index}".encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:8], "big") % SEED_LIMIT
 
 
-def secret_cases(key, exercise, cases):
+def secret_cases(key: bytes, exercise: str, cases: list[tuple]) -> list[tuple]:
     """``cases`` with their seeds drawn from ``key`` (the specs unchanged)."""
     return [(secret_seed(key, exercise, index), spec) for index, (_, spec) in enumerate(cases)]
 
 
-def with_secret_seeds(source, key):
+def with_secret_seeds(source: str, key: bytes) -> str:
     """A graded cell's source with the cases of its ``nst_checks.report`` call drawn from ``key``, or
     the source unchanged if it has no such call."""
     call = reported_call(source)
