@@ -141,3 +141,13 @@ def shrink_run(notebook, steps=3, width=64, height=48):
     parameters.source = source
     imports = notebook.cells.index(cell_by_grade_id(notebook, "imports"))
     notebook.cells.insert(imports + 1, new_code_cell(f"CONFIG.image_width, CONFIG.image_height = {width}, {height}"))
+
+
+def bind_unix_socket(listening, folder, name="socket"):
+    """Bind the AF_UNIX socket ``listening`` to ``folder / name`` through ``/proc/self/fd``: a socket's
+    path is limited to 107 bytes, and pytest's folders in CI are longer."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        listening.bind(f"/proc/self/fd/{fd}/{name}")
+    finally:
+        os.close(fd)

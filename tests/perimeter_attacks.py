@@ -21,6 +21,7 @@ from pathlib import Path
 import nbformat
 
 from course import cell_by_grade_id, copy_notebook
+from helpers import bind_unix_socket
 from nst_checks import FUNCTIONS
 from submission_corpus import with_sources
 
@@ -134,7 +135,7 @@ def _zero_device(folder, course):
 
 def _socket(folder, course):
     with socket.socket(socket.AF_UNIX) as server:
-        server.bind(str(folder / "socket"))
+        bind_unix_socket(server, folder)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1137,5 +1137,7 @@ for _ in range(100_000):
     # Not gradable at all.
     "kernel_dies": Hostile(_instead_of("gram_matrix", "import os\nos._exit(1)"), None, "Kernel died"),
     "not_a_notebook": Hostile(lambda solved, course, port: "this is not a notebook", None, "NotJSONError"),
-    "empty_folder": Hostile(lambda solved, course, port: None, None, "no Art_Generation"),
+    "empty_folder": Hostile(
+        lambda solved, course, port: None, None, "Art_Generation_with_Neural_Style_Transfer.ipynb is missing"
+    ),
 }

@@ -441,7 +441,9 @@ def test_course_loop_on_jupyterhub(tmp_path, released_course, instructor_course,
         if mistake is None:
             assert said.strip() == "Success! Your notebook passes all the tests.", validation
         else:
-            assert "VALIDATION FAILED ON 1 CELL(S)!" in said, validation
+            # JupyterLab shows the failed cell and the check's verdict: the hint of the mistake.
+            assert said.startswith("The following cell failed:"), validation
+            assert nst_checks.HINTS[MISTAKES[mistake].hint] in said, validation
 
     assert f"graded {len(STUDENTS)}, failed 0" in graded, graded
     in_hub = scores(instructor_course, STUDENTS)

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from course import nbgrader_env
+from helpers import bind_unix_socket
 from nst_grader import intake
 from nst_grader.intake import Refused, admit
 
@@ -73,7 +74,7 @@ def test_only_regular_files_and_folders_come_in_and_every_other_entry_is_dropped
     os.link(course / "secret.txt", folder / "hard_link")
     os.mkfifo(folder / "fifo")
     listening = socket.socket(socket.AF_UNIX)
-    listening.bind(str(folder / "socket"))
+    bind_unix_socket(listening, folder)
     odd = os.fsdecode(b"odd\xff\x1b[31mname")
     (folder / odd).write_text("odd but regular")
     devices = {}
