@@ -5,6 +5,7 @@ Everything here is real: the hostile file is a real pickle stream, the server a 
 on 127.0.0.1, the images are read with PIL.
 """
 
+import asyncio
 import functools
 import os
 import pickle
@@ -151,3 +152,39 @@ def bind_unix_socket(listening, folder, name="socket"):
         listening.bind(f"/proc/self/fd/{fd}/{name}")
     finally:
         os.close(fd)
+
+
+def run_kernels(folder, *codes, at_once=False, **settings):
+    """Run each of ``codes`` in a kernel of its own, started in ``folder`` one after the other as
+    nbgrader would (or all at once); returns what each printed (with any error's name and value)."""
+
+    from nst_grader.sandbox import SandboxedKernelManager
+
+    async def run(code):
+        manager = SandboxedKernelManager(kernel_name="python3", **settings)
+        await manager.start_kernel(cwd=str(folder))
+        client = manager.client()
+        client.start_channels()
+        printed = []
+
+        def keep(message):
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                printed.append(content["text"])
+            elif message["msg_type"] == "error":
+                printed.append(f"ERROR {content['ename']}: {content['evalue']}")
+
+        try:
+            await client.wait_for_ready(timeout=180)
+            await client.execute_interactive(code, output_hook=keep, timeout=180)
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+        return "".join(printed)
+
+    async def run_all():
+        if at_once:
+            return await asyncio.gather(*(run(code) for code in codes))
+        return [await run(code) for code in codes]
+
+    return asyncio.run(run_all())

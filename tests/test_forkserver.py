@@ -3,7 +3,6 @@ kernel manager as grading starts them: each comes with the course's modules impo
 own folders, holds no capability, and leaves nothing behind for the next one. (The grading tests run
 the hostile submissions through it too.)"""
 
-import asyncio
 import json
 import os
 import shutil
@@ -14,47 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from nst_grader.sandbox import SandboxedKernelManager, server_user, share_with_kernels
+from helpers import run_kernels
+from nst_grader.sandbox import server_user, share_with_kernels
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 
 PRELOADED = ("tensorflow", "numpy", "matplotlib.pyplot")
 # Prints, as JSON, which of PRELOADED the kernel had imported before it ran any code.
 IMPORTED = f"import json, sys\nprint(json.dumps([name for name in {PRELOADED!r} if name in sys.modules]))"
-
-
-def run_kernels(folder, *codes, at_once=False, **settings):
-    """Run each of ``codes`` in a kernel of its own, started in ``folder`` one after the other as
-    nbgrader would (or all at once); returns what each printed (with any error's name and value)."""
-
-    async def run(code):
-        manager = SandboxedKernelManager(kernel_name="python3", **settings)
-        await manager.start_kernel(cwd=str(folder))
-        client = manager.client()
-        client.start_channels()
-        printed = []
-
-        def keep(message):
-            content = message["content"]
-            if message["msg_type"] == "stream":
-                printed.append(content["text"])
-            elif message["msg_type"] == "error":
-                printed.append(f"ERROR {content['ename']}: {content['evalue']}")
-
-        try:
-            await client.wait_for_ready(timeout=120)
-            await client.execute_interactive(code, output_hook=keep, timeout=120)
-        finally:
-            client.stop_channels()
-            await manager.shutdown_kernel(now=True)
-        return "".join(printed)
-
-    async def run_all():
-        if at_once:
-            return await asyncio.gather(*(run(code) for code in codes))
-        return [await run(code) for code in codes]
-
-    return asyncio.run(run_all())
 
 
 @pytest.fixture

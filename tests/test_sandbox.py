@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import zmq
 
+from helpers import run_kernels
 from nst_grader.sandbox import SandboxedKernelManager, share_with_kernels, temp_prefix
 
 
@@ -76,29 +77,7 @@ needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bu
 
 def run_kernel(folder, code, **settings):
     """Run ``code`` in a sandboxed kernel started in ``folder``; returns what it printed."""
-
-    async def run():
-        manager = SandboxedKernelManager(kernel_name="python3", **settings)
-        await manager.start_kernel(cwd=str(folder))
-        client = manager.client()
-        client.start_channels()
-        printed = []
-
-        def keep(message):
-            if message["msg_type"] == "stream":
-                printed.append(message["content"]["text"])
-            elif message["msg_type"] == "error":
-                printed.append(f"ERROR {message['content']['ename']}: {message['content']['evalue']}")
-
-        try:
-            await client.wait_for_ready(timeout=180)
-            await client.execute_interactive(code, output_hook=keep, timeout=180)
-        finally:
-            client.stop_channels()
-            await manager.shutdown_kernel(now=True)
-        return "".join(printed)
-
-    return asyncio.run(run())
+    return run_kernels(folder, code, **settings)[0]
 
 
 @pytest.fixture
