@@ -13,6 +13,8 @@ are plain arrays, so a checkpoint can hold them and a resumed run continues exac
 
 import numpy as np
 
+from .steps import saved_state
+
 BETA_1 = 0.9  # decay of the running mean gradient m
 BETA_2 = 0.999  # decay of the running mean squared gradient v
 EPSILON = 1e-7  # added to sqrt(v): keeps the step finite where the gradient has been zero
@@ -30,12 +32,7 @@ class Adam:
         self.m = np.zeros(self.shape, np.float32)
         self.v = np.zeros(self.shape, np.float32)
         if state:
-            if len(state) != 3:
-                raise ValueError(
-                    f"Adam state of {len(state)} arrays: it was saved by an older version; "
-                    "delete the checkpoint to start afresh"
-                )
-            t, m, v = state
+            t, m, v = saved_state(state, 3, "Adam")
             if m.shape != self.shape or v.shape != self.shape:
                 raise ValueError(f"Adam moments of shape {m.shape} do not fit images of shape {self.shape}")
             self.t, self.m, self.v = int(t), np.float32(m), np.float32(v)

@@ -29,6 +29,8 @@ import scipy.fft
 from scipy.linalg.blas import saxpy
 from threadpoolctl import threadpool_limits
 
+from .steps import saved_state
+
 # Curvature pairs (s, y) kept. More pairs model the cost's curvature better, so fewer evaluations
 # reach a given cost; the price is memory, 2 * MEMORY images of float32 (144 MB at 400x300), which
 # also go into every checkpoint. Big images keep fewer, so that the pairs stay within MEMORY_BYTES
@@ -81,12 +83,7 @@ class ProjectedLBFGS:
         self.filter = smoothing_filter(*self.shape[1:3])
         self.s, self.y, self.rho, self.squared_gradient = [], [], [], None
         if state:
-            if len(state) != 3:
-                raise ValueError(
-                    f"L-BFGS state of {len(state)} arrays: it was saved by an older "
-                    "version; delete the checkpoint to start afresh"
-                )
-            steps, gradient_changes, squared_gradient = state
+            steps, gradient_changes, squared_gradient = saved_state(state, 3, "L-BFGS")
             if (
                 steps.shape[1:] != self.shape
                 or gradient_changes.shape != steps.shape

@@ -23,6 +23,18 @@ import numpy as np
 from tqdm.auto import tqdm
 
 
+def saved_state(state, count, optimizer):
+    """The ``count`` arrays of an optimiser's ``state`` as its ``state()`` returned them into a
+    checkpoint. Raises ``ValueError`` naming the ``optimizer`` where the checkpoint holds another
+    number: an older version saved it, and its arrays cannot be read as this version's."""
+    if len(state) != count:
+        raise ValueError(
+            f"{optimizer} state of {len(state)} arrays: it was saved by an older version; "
+            "delete the checkpoint to start afresh"
+        )
+    return list(state)
+
+
 @dataclasses.dataclass(frozen=True)
 class RunResult:
     """What a run did.
