@@ -8,10 +8,12 @@ temporary folder, where each notebook is graded; a forked kernel, before any stu
 * enters new user, mount, PID, IPC, network and UTS namespaces, so it sees none of the server's or
   an earlier kernel's processes, shared memory or sockets, and everything it starts ends with it;
 * gets a fresh, empty temporary folder (and ``/dev/shm``) into which only its notebook's folder
-  (read-only), its manager's private folder (the kernel's sockets) and the Python installation are
-  bound back: no other submission, gradebook or grader file;
-* sets its limits (address space, processes, file size, no core files) and drops every capability,
-  so that it cannot undo any of this.
+  (read-only) and the Python installation are bound back: no other submission, gradebook or grader
+  file; its manager's private folder (the kernel's sockets, on the host's disk) is bound at the path
+  the request names (``sandbox.KERNEL_FOLDER``), outside that temporary folder;
+* sets its limits (address space, processes, file size, no core files), drops every capability, and
+  confines itself with Landlock (``landlock.py``, copied beside this script): in its private folder
+  it may make its sockets and nothing else, so that it cannot undo any of this or fill the host's disk.
 
 A forked process changes only its own memory, so nothing a kernel does reaches the server or the
 kernels after it.
@@ -75,13 +77,15 @@ def _locked_flags(path):
 
 def _fresh_folders(request, made_by_server):
     """Cover the shared temporary folder (or /tmp, above it) with an empty one and bind back only what the request names
-    (at the same paths), in this process's new mount namespace. The folders above a bound folder
+    (its read-only folders at the same paths, the private folder at the path the kernel knows it by,
+    out of the sized /tmp), in this process's new mount namespace. The folders above a bound folder
     are read-only, as its own parents are outside the shared folder. ``made_by_server``: folders
     the server's modules have cached as theirs (matplotlib's), made again, empty and writable."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     shared = request["shared"]
-    binds = [(path, True) for path in request["read_only"]] + [(path, False) for path in request["writable"]]
-    handles = [(path, read_only, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path, read_only in binds]
+    binds = request["read_only"]
+    handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in binds]
+    private = os.open(request["private"]["host"], os.O_PATH | os.O_DIRECTORY)
     size = f"size={request['tmp_size_mb']}m"
     # The kernel's /tmp is always its sized one: where the shared folder lies under /tmp (the grader's
     # TMPDIR, say), /tmp itself is covered, and the shared folder made again in it.
@@ -90,17 +94,18 @@ def _fresh_folders(request, made_by_server):
     os.makedirs(shared, mode=0o755, exist_ok=True)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
-    tops = {os.path.join(shared, os.path.relpath(path, shared).split(os.sep)[0]) for path, _ in binds}
-    tops -= {path for path, _ in binds}  # a bound folder right in the shared one has no parent to protect
+    tops = {os.path.join(shared, os.path.relpath(path, shared).split(os.sep)[0]) for path in binds}
+    tops -= set(binds)  # a bound folder right in the shared one has no parent to protect
     for top in tops:
         os.mkdir(top)
         _mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755")
-    for path, read_only, handle in handles:
+    for path, handle in handles:
         os.makedirs(path, mode=0o755, exist_ok=True)
         _mount(f"/proc/self/fd/{handle}", path, None, MS_BIND | MS_REC)
         os.close(handle)
-        if read_only:
-            _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(path))
+        _mount(None, path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | _locked_flags(path))
+    _mount(f"/proc/self/fd/{private}", request["private"]["kernel"], None, MS_BIND)  # made by the server's sandbox
+    os.close(private)
     for top in tops:
         _mount(None, top, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     for path in made_by_server:
@@ -127,6 +132,10 @@ def _run_kernel(request, streams):
         resource.setrlimit(LIMITS[name], (value, value))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     _drop_capabilities()
+    # In its private folder, only sockets from now on (see landlock.py; serve imported it).
+    import landlock
+
+    landlock.confine(request["private"]["kernel"])
     for target, stream in enumerate(streams):
         os.dup2(stream, target)
     os.closerange(3, 2**16)
@@ -233,6 +242,8 @@ def serve(path: str, shared: str, modules: list[str]) -> None:
     "ready" on its standard output once it listens, or why it cannot serve. A kernel is killed when
     its client goes or asks; the client then gets its exit status."""
     _call("prctl", PR_SET_DUMPABLE, 0, 0, 0, 0)  # no kernel may read this process's memory
+    import landlock  # noqa: F401 (beside this script, the server's copy: each kernel confines itself with it)
+
     if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
         del sys.path[0]  # this script's folder; ipykernel adds the kernel's working folder instead
     import importlib

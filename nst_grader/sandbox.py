@@ -57,7 +57,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Int, List, Unicode, default
 
-from nst_grader import forkserver
+from nst_grader import forkserver, landlock
 
 INSTALL_HINT = (
     "bubblewrap (bwrap) is not installed: grading runs student code in its sandbox. Install it "
@@ -157,6 +157,11 @@ def _user_args(uid):
 
 # The PATH inside the sandbox: the virtual environment's commands, then the system's.
 SANDBOX_PATH = f"{Path(sys.executable).parent}:/usr/bin:/bin"
+# Where the kernel sees its private folder: a path of its own, outside the kernel's writable /tmp, so
+# that Landlock can confine the folder (nst_grader.landlock); and where a fresh sandbox holds landlock.py.
+KERNEL_FOLDER = "/run/nst-kernel"
+LANDLOCK_SCRIPT = "/run/nst-landlock.py"
+KERNEL_CONNECTION = "kernel-connection.json"  # the kernel's connection file, in its private folder
 
 
 # The temporary folders of a grading process: each prefix is followed by its creator's PID and "-",
@@ -281,6 +286,7 @@ class ForkServer:
         self.socket = str(self.folder / "socket")
         self.script = str(self.folder / "forkserver.py")
         shutil.copy(forkserver.__file__, self.script)
+        shutil.copy(landlock.__file__, self.folder / "landlock.py")  # which the server imports
         home = self.folder / "home"
         (home / "matplotlib").mkdir(parents=True)
         _copy_font_list(home / "matplotlib")
@@ -302,6 +308,11 @@ class ForkServer:
             self.shared,
             self.shared,
             *python,
+            *_parents(KERNEL_FOLDER),
+            "--perms",  # where each kernel binds its private folder, in its own namespace
+            "0755",
+            "--dir",
+            KERNEL_FOLDER,
             "--clearenv",
             *_environment_args(variables, env),
             "--",
@@ -400,6 +411,21 @@ def lend_fork_server(log) -> str | None:
     return server.describe() if isinstance(server, ForkServer) else None
 
 
+UNCONFINED_WARNING = (
+    "Landlock is not available on this system (Linux 5.13 or later, with Landlock enabled): each "
+    "kernel may fill its private folder on the host's disk with files of up to file_size_limit_mb "
+    "each. Grade as root (which takes the folder back once the kernel is ready), or on a system with Landlock"
+)
+_warned = set()
+
+
+def _warn_once(log, warning):
+    """Log ``warning`` the first time this process gives it."""
+    if warning not in _warned:
+        _warned.add(warning)
+        log.warning(warning)
+
+
 class LimitedKernelClient(AsyncKernelClient):
     """A kernel client whose sockets refuse messages over its manager's ``message_size_limit_mb`` and
     queue at most ``message_queue_limit`` messages each: whatever the kernel sends, on any channel
@@ -463,6 +489,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.ip = str(self._private_dir / "kernel")
         self.connection_file = str(self._private_dir / "connection.json")
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        kernel_cmd = self._connect_from_kernel_folder(kernel_cmd)
+        if os.geteuid() != 0 and landlock.abi() == 0:
+            _warn_once(self.log, UNCONFINED_WARNING)
         workdir = str(Path(kw.get("cwd") or os.getcwd()).resolve())
         env = kw.get("env") or os.environ
         kw["env"] = {"PATH": "/usr/bin:/bin"}  # for bwrap itself; the kernel's own is set below
@@ -481,14 +510,14 @@ class SandboxedKernelManager(AsyncKernelManager):
         # one for this kernel. It owns its private folder until its sockets exist (seal_private_dir).
         uid = server.uid if server else random.randrange(200_000, 300_000) if os.geteuid() == 0 else None
         if uid is not None:
-            for path in (self._private_dir, self.connection_file):
+            for path in (self._private_dir, self.connection_file, self._private_dir / KERNEL_CONNECTION):
                 os.chown(path, uid, uid)
         if server is None:
             return self._wrap(bwrap, kernel_cmd, workdir, env, uid, font_list), kw
         request = {
             "shared": server.shared,
             "read_only": [workdir, *(prefix for prefix in _python_folders() if _under(prefix, server.shared))],
-            "writable": [str(self._private_dir)],
+            "private": {"host": str(self._private_dir), "kernel": KERNEL_FOLDER},
             "cwd": workdir,
             "env": _environment(KERNEL_VARIABLES, env),
             "argv": kernel_cmd[kernel_cmd.index("ipykernel_launcher") + 1 :],
@@ -500,6 +529,19 @@ class SandboxedKernelManager(AsyncKernelManager):
             "tmp_size_mb": self.tmp_size_mb,
         }
         return server.kernel_command(request), kw
+
+    def _connect_from_kernel_folder(self, kernel_cmd):
+        """``kernel_cmd`` reading a connection file of its own (KERNEL_CONNECTION, beside the
+        manager's), which names its sockets where the kernel sees its private folder (KERNEL_FOLDER):
+        the same sockets as the manager's file names at the host's path (which jupyter_client checks
+        and the grader's clients use)."""
+        connection = json.loads(Path(self.connection_file).read_text())
+        connection["ip"] = f"{KERNEL_FOLDER}/kernel"
+        own = Path(self.connection_file).with_name(KERNEL_CONNECTION)
+        own.touch(mode=0o600)
+        own.write_text(json.dumps(connection, indent=1))
+        inside = f"{KERNEL_FOLDER}/{KERNEL_CONNECTION}"
+        return [inside if arg == self.connection_file else arg for arg in kernel_cmd]
 
     def seal_private_dir(self) -> None:
         """Once the kernel's sockets exist (it is ready, and no student code has run yet): as root,
@@ -526,10 +568,13 @@ class SandboxedKernelManager(AsyncKernelManager):
             "--ro-bind",
             workdir,
             workdir,
-            *_parents(self._private_dir),
+            *_parents(KERNEL_FOLDER),
             "--bind",
             str(self._private_dir),
-            str(self._private_dir),
+            KERNEL_FOLDER,
+            "--ro-bind",
+            landlock.__file__,
+            LANDLOCK_SCRIPT,
             "--chdir",
             workdir,
             "--clearenv",
@@ -542,7 +587,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             f"--fsize={self.file_size_limit_mb * 2**20}",
             "--core=0",
         ]
-        return [*args, "--", *_user_args(uid), *limits, "--", *kernel_cmd]
+        confined = [sys.executable, "-I", "-S", LANDLOCK_SCRIPT, KERNEL_FOLDER]  # then it runs kernel_cmd
+        return [*args, "--", *_user_args(uid), *limits, "--", *confined, *kernel_cmd]
 
     async def _async_cleanup_resources(self, restart=False):
         await super()._async_cleanup_resources(restart=restart)
