@@ -107,6 +107,12 @@ HINTS = {
     "tape, before the step",
 }
 
+# Mistakes known only by the error they raise: hint key -> (exercise, words of the error's message). The
+# kernel reports the key beside the error (``measure``); the grader keeps only an error's type, and the key
+# only if it is listed here for the exercise (``raised_mistake``), so a forged key can change only the hint
+# shown with a wrong answer.
+RAISED_MISTAKES = {"tape_outside": ("train_step", "No gradients provided")}
+
 # ------------------------------------------------------------------------------------------------
 # Inputs
 
@@ -404,8 +410,26 @@ def _run_steps(function, arrays, in_graph):
         return {"error": _error(error)}
 
 
+def raised_mistake(exercise, key):
+    """``key`` if it names a mistake of ``exercise`` known by the error it raises (``RAISED_MISTAKES``),
+    else None: the grader accepts no other key from a kernel's report."""
+    if isinstance(key, str) and RAISED_MISTAKES.get(key, (None,))[0] == exercise:
+        return key
+    return None
+
+
+def _with_raised_mistake(exercise, run):
+    """``run``, with ``"mistake"``: the key of ``RAISED_MISTAKES`` whose words its error's message holds."""
+    for key, (of_exercise, words) in RAISED_MISTAKES.items():
+        if of_exercise == exercise and words in run.get("error", ""):
+            return {**run, "mistake": key}
+    return run
+
+
 def measure(exercise, function, case, namespace=None):
-    """Run ``function`` on ``case`` eagerly and inside ``tf.function``: ``{"eager", "graph"}``.
+    """Run ``function`` on ``case`` eagerly and inside ``tf.function``: ``{"eager", "graph"}``, each a run
+    of ``_run`` or ``_run_steps``; a run that raised a mistake of ``RAISED_MISTAKES`` also holds its key
+    (``"mistake"``), since the grader reads only the error's type.
 
     While it runs, the function it builds on (see ``STAND_IN_FOR``) is replaced by its stand-in in
     ``namespace`` (by default the globals of ``function``: the notebook's).
@@ -414,8 +438,8 @@ def measure(exercise, function, case, namespace=None):
     direction = gradient_direction(exercise, case)
     if exercise == "train_step":
         return {
-            "eager": _run_steps(function, arrays, in_graph=False),
-            "graph": _run_steps(function, arrays, in_graph=True),
+            "eager": _with_raised_mistake(exercise, _run_steps(function, arrays, in_graph=False)),
+            "graph": _with_raised_mistake(exercise, _run_steps(function, arrays, in_graph=True)),
         }
     if namespace is None:
         namespace = getattr(function, "__globals__", {})
@@ -426,8 +450,8 @@ def measure(exercise, function, case, namespace=None):
         namespace[replaced] = STAND_INS[replaced]
     try:
         return {
-            "eager": _run(function, arrays, targets, direction, in_graph=False),
-            "graph": _run(function, arrays, targets, direction, in_graph=True),
+            "eager": _with_raised_mistake(exercise, _run(function, arrays, targets, direction, in_graph=False)),
+            "graph": _with_raised_mistake(exercise, _run(function, arrays, targets, direction, in_graph=True)),
         }
     finally:
         if replaced:
@@ -572,13 +596,12 @@ def judge(exercise, case, measured, expectation, show_expected=False):
     where = f"{FUNCTIONS[exercise]} on {describe(exercise, case, show_values=show_expected)}"
     eager, graph = measured.get("eager", {}), measured.get("graph", {})
     if "error" in eager:
-        hint = (
-            HINTS["not_implemented"]
+        key = (
+            "not_implemented"
             if eager["error"].startswith("NotImplementedError")
-            else HINTS["tape_outside"]
-            if exercise == "train_step" and "No gradients provided" in eager["error"]
-            else None
+            else raised_mistake(exercise, eager.get("mistake"))
         )
+        hint = HINTS[key] if key else None
         return f"{where}: raised {eager['error']}" + (f"; {hint}." if hint else ".")
     wrong = _wrong_steps if exercise == "train_step" else _wrong_result
     message = wrong(case, eager, expectation, show_expected)

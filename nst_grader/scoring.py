@@ -13,6 +13,11 @@ So whatever a student cell does in its kernel (patching the check helpers, numpy
 builtins, printing or displaying anything, inspecting frames), it can only change the reported
 results, and only results that match the reference earn points.
 
+Of an error that a run reports, the verdict keeps only the exception's type, since its message could
+carry anything, and the key of a mistake known by its error (``nst_checks.RAISED_MISTAKES``, e.g. the
+costs computed outside ``tf.GradientTape``) only if the allow-list holds it for the exercise. A student
+who forges that key changes only the hint they read with a wrong answer, never a score.
+
 It is enabled in ``nbgrader_config.py`` (``Autograde.autograde_preprocessors``), right after
 ``Execute``.
 """
@@ -128,12 +133,13 @@ def _summary(summary):
 
 
 def _run(exercise, run):
-    """A checked copy of one run (``nst_checks._run`` or ``_run_steps``), with only the type of an
-    error it reports."""
+    """A checked copy of one run (``nst_checks.measure``), with only the type of an error it reports and
+    the error's mistake key if ``nst_checks.raised_mistake`` accepts it."""
     if not isinstance(run, dict):
         raise ValueError("run")
     if "error" in run:
-        return {"error": _error_type(run["error"])}
+        key = nst_checks.raised_mistake(exercise, run.get("mistake"))
+        return {"error": _error_type(run["error"]), **({"mistake": key} if key else {})}
     if exercise == "train_step":
         if type(run["iterations"]) is not int or not isinstance(run["steps"], list):
             raise ValueError("steps")

@@ -98,8 +98,8 @@ def train_step(generated_image, optimizer, compute_costs):
 """,
         "graph_differs",
     ),
-    # Its hint rests on the error's message, which the grader never reads (it keeps only the type of an
-    # error a graded cell reports): the visible check gives the hint, a graded verdict "raised ValueError".
+    # Known only by the error it raises: the grader keeps the error's type and, from nst_checks.RAISED_MISTAKES,
+    # the mistake's key that the kernel reports beside it.
     "step_costs_outside_tape": Variant(
         "train_step",
         """
@@ -142,6 +142,18 @@ def judged(variant, case):
     """What the grader says of ``variant`` on ``case`` (None: right)."""
     measured = nst_checks.measure(variant.exercise, student_function(variant), case)
     return nst_checks.judge(variant.exercise, case, measured, expected.expectation(variant.exercise, case))
+
+
+def scored(exercise, case, measured):
+    """The graded cell's verdict on one case, as the grader gives it: ``measured`` is shown as
+    ``nst_checks.report`` shows it, and ``nst_grader.scoring`` reads it back."""
+    bundle = json.loads(json.dumps({"exercise": exercise, "results": [measured]}))
+    return verdict(exercise, [case], [{"output_type": "display_data", "data": {nst_checks.RESULTS_MIME: bundle}}])
+
+
+def graded(variant, case):
+    """What the graded cell's verdict says of ``variant`` on ``case`` (None: right)."""
+    return scored(variant.exercise, case, nst_checks.measure(variant.exercise, student_function(variant), case))
 
 
 def test_every_exercise_has_variants_and_every_hint_a_mistake_that_earns_it():
@@ -192,17 +204,19 @@ def test_graded_inputs_catch_what_students_get_wrong():
 @pytest.mark.parametrize("name", sorted(CORRECT))
 def test_correct_variant_passes_the_check_and_the_graded_inputs(name):
     variant = CORRECT[name]
-    for case in [expected.VISIBLE_CASES[variant.exercise], *GRADED[variant.exercise]]:
-        assert judged(variant, case) is None
+    assert judged(variant, expected.VISIBLE_CASES[variant.exercise]) is None
+    for case in GRADED[variant.exercise]:
+        assert graded(variant, case) is None
 
 
 @pytest.mark.parametrize("name", sorted(ALL_MISTAKES))
 def test_mistake_fails_the_check_and_the_graded_inputs_with_its_hint(name):
-    """The visible check catches each mistake as the graded cell does, on other inputs."""
+    """The visible check catches each mistake as the graded cell's verdict does, on other inputs, with the
+    same hint, though the grader reads only the type of an error that the kernel reports."""
     variant = ALL_MISTAKES[name]
     hint = nst_checks.HINTS[variant.hint]
-    for case in [expected.VISIBLE_CASES[variant.exercise], GRADED[variant.exercise][0]]:
-        message = judged(variant, case)
+    for case, verdict_of in [(expected.VISIBLE_CASES[variant.exercise], judged), (GRADED[variant.exercise][0], graded)]:
+        message = verdict_of(variant, case)
         assert message is not None and hint in message, message
         # It names the inputs (never a seed, nor the graded cells' values drawn from it).
         assert nst_checks.describe(variant.exercise, case, show_values=False) in message
@@ -244,6 +258,36 @@ def test_visible_check_of_train_step_runs_on_a_stand_in_network(capsys):
     nst_checks.check("train_step", student_function(CORRECT["step_keras_apply_watch"]))
     printed = capsys.readouterr().out
     assert "tiny stand-in network" in printed and "returned costs, eagerly and inside tf.function, are right" in printed
+
+
+def test_a_mistake_key_beside_an_error_is_taken_only_from_the_allow_list():
+    """The kernel names the costs-outside-the-tape mistake beside its ValueError, and the verdict gives its
+    hint. A key that the allow-list does not hold for the exercise is ignored, as is any key beside a
+    result: a forged key changes only the hint shown with a wrong answer."""
+    case = GRADED["train_step"][0]
+    measured = nst_checks.measure("train_step", student_function(OTHER_MISTAKES["step_costs_outside_tape"]), case)
+    assert measured["eager"]["mistake"] == "tape_outside", measured
+
+    def forged(key, measured=measured, exercise="train_step", case=case):
+        runs = {name: {**run, "mistake": key} for name, run in measured.items()}
+        return scored(exercise, case, runs)
+
+    tape_hint = nst_checks.HINTS["tape_outside"]
+    assert forged("tape_outside").endswith(f"raised ValueError; {tape_hint}.")
+    for key in ("no_clip", "not_implemented", "Tape_outside", ["tape_outside"], {"a": 1}, None, 3):
+        message = forged(key)
+        assert message.endswith("raised ValueError."), (key, message)
+    # The key of another exercise's mistake is not this exercise's.
+    content_case = GRADED["content_cost"][0]
+    content_error = {"error": "ValueError: no"}
+    message = forged("tape_outside", {"eager": content_error, "graph": content_error}, "content_cost", content_case)
+    assert message.endswith("raised ValueError."), message
+    # Beside a right result or a wrong one, the key changes nothing.
+    right = nst_checks.measure("train_step", student_function(CORRECT["step_keras_apply_watch"]), case)
+    assert forged("tape_outside", right) is None
+    no_clip = nst_checks.measure("train_step", student_function(MISTAKES["step_no_clip"]), case)
+    assert nst_checks.HINTS["no_clip"] in forged("tape_outside", no_clip)
+    assert tape_hint not in forged("tape_outside", no_clip)
 
 
 def test_forged_train_step_results_earn_nothing():
