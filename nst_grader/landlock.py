@@ -23,23 +23,26 @@ script, ``python -I -S landlock.py PRIVATE COMMAND...``, which confines itself a
   it binds, and its own as it closes).
 
 So nothing the kernel writes lands in its private folder, whoever runs the grader: no regular file,
-folder, link, FIFO or device, and no byte into the connection file. What Landlock cannot refuse
-there is a socket: empty, but an inode and a directory entry each (see docs/threat-model.md). A
-rule holds beneath a folder (Landlock grants by hierarchy and cannot take a right back below a
-folder that has it), hence ``private`` is bound in the sandbox at a path of its own
-(``sandbox.KERNEL_FOLDER``), not under the kernel's writable ``/tmp``; the same holds for the
-entries made later right in the root or in a folder on the path to ``private``: they are refused
-(nothing legitimate makes any, and as a normal user they would fill bubblewrap's unsized root).
+folder, link, FIFO or device, and no byte into the connection file. What it may still make there is
+a socket: no data, but an inode and a directory entry each (see docs/threat-model.md).
 
-Where Landlock is missing, ``confine`` changes nothing and returns 0: the grader warns
-(``sandbox.private_dir_limit``). Only the standard library is used: the fork server and the
-sandbox's own Python run this file alone.
+A rule holds beneath a folder, and Landlock cannot take a right back below a folder that has it:
+hence ``private`` is bound in the sandbox at a path of its own (``sandbox.KERNEL_FOLDER``), not under
+the kernel's writable ``/tmp``. For the same reason an entry made later right in the root, or in a
+folder on the way down to ``private``, is refused: nothing legitimate makes one, and as a normal user
+it would land in bubblewrap's unsized root.
+
+Where Landlock is missing, ``confine`` changes nothing and returns 0, and a grader run by a normal
+user warns (``sandbox.UNCONFINED_WARNING``). A watchdog that sums the folder's size every fraction of
+a second was not built as a fallback: 64 MB files are written faster than it polls, so it would bound
+nothing that one can rely on; as root the seal holds before any student code runs. Only the standard
+library is used (and not pathlib, which costs a fresh kernel's start more than the rest): the fork
+server and the sandbox's own Python run this file alone.
 """
 
 import ctypes
 import os
 import sys
-from pathlib import Path
 
 # The system calls (the same numbers on every architecture that has them) and their constants.
 CREATE_RULESET, ADD_RULE, RESTRICT_SELF = 444, 445, 446
@@ -89,15 +92,12 @@ def _handled(version):
 
 
 def _granted(private):
-    """The paths (str) that keep every write right: each entry of the root and of each folder down to
-    ``private`` that is not on the path to ``private``."""
-    granted = []
-    ancestors = [private, *private.parents]
-    for folder in reversed(private.parents):
-        for entry in sorted(os.listdir(folder)):
-            path = folder / entry
-            if path not in ancestors:
-                granted.append(str(path))
+    """The paths that keep every write right: each entry of the root and of each folder down to
+    ``private`` (absolute, resolved) that is not on the path to ``private``."""
+    granted, folder = [], "/"
+    for name in private.strip("/").split("/"):
+        granted += [os.path.join(folder, entry) for entry in sorted(os.listdir(folder)) if entry != name]
+        folder = os.path.join(folder, name)
     return granted
 
 
@@ -128,7 +128,7 @@ def confine(private: str) -> int:
     attributes = ctypes.c_uint64(handled)  # struct landlock_ruleset_attr's first field, all this needs
     ruleset = _syscall(CREATE_RULESET, ctypes.byref(attributes), ctypes.c_size_t(8), ctypes.c_uint32(0))
     try:
-        for path in _granted(Path(private)):
+        for path in _granted(private):
             _add_rule(ruleset, path, handled)
         _add_rule(ruleset, private, PRIVATE_RIGHTS & handled)
         if _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:

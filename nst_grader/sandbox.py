@@ -14,10 +14,13 @@
 
 It runs as an unprivileged user of its own, under limits on memory (address space), processes and
 threads, the size of any file it writes, and the size of its ``/tmp`` (where everything it writes
-for itself goes: IPython's and matplotlib's folders). Its private folder on the host, which holds
-its sockets, is its own only until they exist: as root, it then becomes root's (``seal_private_dir``),
-so the kernel writes nothing more to the host's disk; as a normal user the kernel runs as the
-grader's user and keeps it, each file it writes there within ``file_size_limit_mb``. What the
+for itself goes: IPython's and matplotlib's folders). Its private folder on the host's disk, which
+holds its sockets and connection files, it sees at ``KERNEL_FOLDER``, out of that ``/tmp``: before
+ipykernel starts, the kernel's process confines itself with Landlock (``nst_grader.landlock``), so
+that there it can make its sockets and nothing else, whoever runs the grader: no file lands on the
+host's disk. As root the folder also becomes root's once the sockets exist (``seal_private_dir``).
+Without Landlock (older Linux), a normal user's kernel could write files there, each within
+``file_size_limit_mb``, and the grader warns (``UNCONFINED_WARNING``). What the
 kernel (or anything it starts) prints goes to ``/dev/null``, never the grader's console or log.
 ``--SandboxedKernelManager.sandbox=False`` runs trusted notebooks without all this, with a warning.
 
@@ -509,7 +512,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         # As root, a user of its own (since the process limit counts per user): the fork server's, or
         # one for this kernel. It owns its private folder until its sockets exist (seal_private_dir).
         uid = server.uid if server else random.randrange(200_000, 300_000) if os.geteuid() == 0 else None
-        if uid is not None:
+        if os.geteuid() == 0:  # (a normal user's kernel, forked or not, is that user already)
             for path in (self._private_dir, self.connection_file, self._private_dir / KERNEL_CONNECTION):
                 os.chown(path, uid, uid)
         if server is None:
@@ -545,10 +548,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def seal_private_dir(self) -> None:
         """Once the kernel's sockets exist (it is ready, and no student code has run yet): as root,
-        its private folder becomes root's, mode 0700, so that the kernel can write nothing more to
-        the host's disk there (its sockets keep working). As a normal user the kernel runs as the
-        grader's user, owns the folder and could make it writable again: nothing is changed, and
-        the kernel may write there, each file within ``file_size_limit_mb``."""
+        its private folder becomes root's, mode 0700, so that the kernel can make nothing more there,
+        not even a socket (its own keep working): a second wall behind Landlock's. As a normal user
+        the kernel runs as the grader's user, owns the folder and could make it writable again:
+        nothing is changed, and Landlock alone keeps files out (``nst_grader.landlock``)."""
         if self._private_dir is not None and os.geteuid() == 0:
             os.chown(self._private_dir, 0, 0)
             os.chmod(self._private_dir, 0o700)

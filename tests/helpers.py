@@ -156,7 +156,8 @@ def bind_unix_socket(listening, folder, name="socket"):
 
 def run_kernels(folder, *codes, at_once=False, **settings):
     """Run each of ``codes`` in a kernel of its own, started in ``folder`` one after the other as
-    nbgrader would (or all at once); returns what each printed (with any error's name and value)."""
+    nbgrader would (or all at once); returns what each printed (with any error's name and value).
+    A code that is a list of cells runs them one after the other in its kernel: what each printed."""
 
     from nst_grader.sandbox import SandboxedKernelManager
 
@@ -174,13 +175,17 @@ def run_kernels(folder, *codes, at_once=False, **settings):
             elif message["msg_type"] == "error":
                 printed.append(f"ERROR {content['ename']}: {content['evalue']}")
 
+        outputs = []
         try:
             await client.wait_for_ready(timeout=180)
-            await client.execute_interactive(code, output_hook=keep, timeout=180)
+            for cell in [code] if isinstance(code, str) else code:
+                printed.clear()
+                await client.execute_interactive(cell, output_hook=keep, timeout=180)
+                outputs.append("".join(printed))
         finally:
             client.stop_channels()
             await manager.shutdown_kernel(now=True)
-        return "".join(printed)
+        return outputs[0] if isinstance(code, str) else outputs
 
     async def run_all():
         if at_once:

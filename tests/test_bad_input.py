@@ -22,7 +22,6 @@ subprocesses). Here the same kinds go through the command line end to end, with 
 import dataclasses
 import hashlib
 import os
-import pwd
 import re
 import shutil
 import struct
@@ -41,6 +40,7 @@ from PIL import Image, ImageFile
 from scipy.io import savemat
 
 import nst_utils
+import unprivileged
 import vgg_weights
 from helpers import malicious_pth, read_rgb
 from matconvnet_fixtures import VGG16_CONVS, write_vgg_mat
@@ -739,24 +739,15 @@ def test_huge_image_is_refused_before_decoding(tmp_path, monkeypatch, side, word
 # Permissions, which root does not obey: as an unprivileged user
 # --------------------------------------------------------------------------------------------
 
-UNPRIVILEGED_USER = "nst-unprivileged"
-
 
 @pytest.fixture(scope="module")
 def as_unprivileged():
     """``(command prefix, user)`` that runs a program as a user whom file permissions bind: as root (CI),
-    ``setpriv`` to ``UNPRIVILEGED_USER`` (created with ``useradd`` the first time) and that user's
-    ``pwd`` entry; as anyone else, no prefix and None (they are bound already)."""
+    ``unprivileged.UNPRIVILEGED_USER`` with this very Python (``unprivileged.as_unprivileged``) and
+    that user's ``pwd`` entry; as anyone else, no prefix and None (they are bound already)."""
     if os.geteuid() != 0:
         return [], None
-    try:
-        user = pwd.getpwnam(UNPRIVILEGED_USER)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", UNPRIVILEGED_USER], check=True
-        )
-        user = pwd.getpwnam(UNPRIVILEGED_USER)
-    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"], user
+    return unprivileged.as_unprivileged([]), unprivileged.unprivileged_user()
 
 
 def _unreadable_content(folder):

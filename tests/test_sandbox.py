@@ -1,7 +1,8 @@
 """The sandbox's kernel command and the grader's sockets, built for real (the kernels themselves run in
 test_grading.py); then real kernels: one that floods the grader's sockets costs the grader no more
-than the sockets' bound, one cannot write to the grader's console, and (as root) none can write to
-its private folder on the host's disk once it is ready."""
+than the sockets' bound, one cannot write to the grader's console, and none, forked or
+fresh, run by root or by a normal user, can put a file in its private folder on the host's disk (Landlock,
+also tested alone)."""
 
 import asyncio
 import json
@@ -17,7 +18,15 @@ import pytest
 import zmq
 
 from helpers import run_kernels
-from nst_grader.sandbox import SandboxedKernelManager, share_with_kernels, temp_prefix
+from nst_grader import landlock
+from nst_grader.sandbox import (
+    KERNEL_FOLDER,
+    LANDLOCK_SCRIPT,
+    SandboxedKernelManager,
+    share_with_kernels,
+    temp_prefix,
+)
+from unprivileged import as_unprivileged, unprivileged_user
 
 
 def start_command(tmp_path, **settings):
@@ -90,67 +99,90 @@ def grading_folder():
         yield folder
 
 
-# Tries to write a 2 MB file in the kernel's private folder (where its sockets are) and prints the outcome.
-WRITE_PRIVATE = """
-import os
+# Tries to fill the kernel's private folder (on the host's disk, where its sockets are; found from its
+# connection file) with a file, a 2 MB file, 200 files and a folder; prints what each attempt met, as JSON.
+FILL_PRIVATE = """
+import json, os
 from ipykernel.kernelapp import IPKernelApp
 folder = os.path.dirname(IPKernelApp.instance().connection_file)
-try:
-    open(os.path.join(folder, "filler"), "wb").write(bytes(2 * 2**20))
-    print("written")
-except OSError as error:
-    print(error.strerror)
+
+def attempt(write):
+    try:
+        write()
+        return "written"
+    except OSError as error:
+        return error.strerror
+
+def many():
+    for index in range(200):
+        open(os.path.join(folder, f"filler-{index}"), "wb").write(bytes(2**10))
+
+print(json.dumps({
+    "file": attempt(lambda: open(os.path.join(folder, "filler"), "wb").write(b"x")),
+    "big file": attempt(lambda: open(os.path.join(folder, "big"), "wb").write(bytes(2 * 2**20))),
+    "many files": attempt(many),
+    "folder": attempt(lambda: os.mkdir(os.path.join(folder, "sub"))),
+}))
 """
-# As a normal user: runs WRITE_PRIVATE in a kernel forked in a grading folder of TMPDIR, then in one
-# started afresh in argv[1] (outside TMPDIR), each with a 1 MB file size limit; prints both outcomes.
-AS_USER_PROBE = """
-import json, sys, tempfile
-from pathlib import Path
-sys.path.insert(0, "tests")
-from test_sandbox import WRITE_PRIVATE, run_kernel
-from nst_grader.sandbox import share_with_kernels, temp_prefix
-with tempfile.TemporaryDirectory(prefix=temp_prefix("grade")) as work:
-    share_with_kernels(work)
-    forked = run_kernel(work, WRITE_PRIVATE, file_size_limit_mb=1)
-fresh = run_kernel(sys.argv[1], WRITE_PRIVATE, file_size_limit_mb=1)
-print(json.dumps([forked.strip(), fresh.strip()]))
-"""
-NOBODY = 65534
+REFUSED = dict.fromkeys(["file", "big file", "many files", "folder"], "Permission denied")
+# The cell after it: the kernel still runs cells; and whether it was forked (TensorFlow preloaded).
+NEXT_CELL = "import sys\nprint(6 * 7, 'tensorflow' in sys.modules)"
 
 
 @needs_bwrap
 @pytest.mark.parametrize("where", ["forked", "fresh"])
-def test_as_root_a_ready_kernel_writes_nothing_to_its_private_folder(where, grading_folder, tmp_path):
-    """As root, its private folder (on the host's disk) becomes root's once its sockets exist."""
-    if os.geteuid() != 0:
-        pytest.skip("not applicable here: a normal user (see the test of a normal user's kernel)")
-    output = run_kernel(grading_folder if where == "forked" else tmp_path, WRITE_PRIVATE, file_size_limit_mb=1)
-    assert output.strip() == "Permission denied"
+def test_a_kernel_cannot_fill_its_private_folder_and_keeps_working(where, grading_folder, tmp_path):
+    """With a 1 MB file size limit, so that a refusal by that limit would read "File too large". As
+    root both the folder's seal (it is root's once the kernel is ready) and Landlock refuse; the
+    normal user's test below has Landlock alone, and the Landlock test below runs it directly."""
+    folder = grading_folder if where == "forked" else tmp_path
+    [outputs] = run_kernels(folder, [FILL_PRIVATE, NEXT_CELL], file_size_limit_mb=1)
+    assert json.loads(outputs[0]) == REFUSED
+    assert outputs[1] == f"42 {where == 'forked'}\n"
+
+
+# As a normal user: FILL_PRIVATE then NEXT_CELL in a kernel forked in a grading folder of TMPDIR, then
+# in one started afresh in argv[1] (outside TMPDIR), each with a 1 MB file size limit; prints what
+# each cell of each printed.
+AS_USER_PROBE = """
+import json, sys, tempfile
+sys.path.insert(0, "tests")
+from helpers import run_kernels
+from test_sandbox import FILL_PRIVATE, NEXT_CELL
+from nst_grader.sandbox import share_with_kernels, temp_prefix
+with tempfile.TemporaryDirectory(prefix=temp_prefix("grade")) as work:
+    share_with_kernels(work)
+    [forked] = run_kernels(work, [FILL_PRIVATE, NEXT_CELL], file_size_limit_mb=1)
+[fresh] = run_kernels(sys.argv[1], [FILL_PRIVATE, NEXT_CELL], file_size_limit_mb=1)
+print(json.dumps([forked, fresh]))
+"""
 
 
 @needs_bwrap
-def test_as_a_normal_user_a_kernel_writes_files_within_the_size_limit():
-    """As a normal user (here the user ``nobody``, when the tests run as root) the kernel runs as the
-    grader's user and may write to its private folder, each file within the file size limit (the
-    docstring of ``seal_private_dir`` says so)."""
+def test_as_a_normal_user_a_kernel_cannot_fill_its_private_folder():
+    """As a normal user the kernel runs as the grader's own user, owns its private folder, and no seal
+    applies: Landlock alone refuses every file there, and the kernel goes on. (As root, CI, the test
+    runs as ``unprivileged.UNPRIVILEGED_USER``, with this Python made readable to it in a mount
+    namespace of its own.)"""
+    if landlock.abi() == 0:
+        pytest.skip("not applicable here: this Linux has no Landlock (the grader warns: UNCONFINED_WARNING)")
     with tempfile.TemporaryDirectory() as home:
         Path(home, "tmp").mkdir()
         Path(home, "fresh").mkdir()
-        as_user = []
         if os.geteuid() == 0:
-            as_user = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+            user = unprivileged_user()
             for path in (home, *Path(home).iterdir()):
-                os.chown(path, NOBODY, NOBODY)
+                os.chown(path, user.pw_uid, user.pw_gid)
         os.chmod(home, 0o755)
         binds = [arg for prefix in (sys.base_prefix, sys.prefix) for arg in ("--ro-bind", prefix, prefix)]
         probe = subprocess.run(
-            [*as_user, "bwrap", "--ro-bind", "/", "/", *binds, "true"], capture_output=True, text=True
+            as_unprivileged(["bwrap", "--ro-bind", "/", "/", *binds, "true"]), capture_output=True, text=True
         )
         if probe.returncode != 0:
             reason = probe.stderr.strip()
             pytest.skip(f"not applicable here: a normal user's bubblewrap cannot bind this Python: {reason}")
         result = subprocess.run(
-            [*as_user, sys.executable, "-c", AS_USER_PROBE, str(Path(home, "fresh"))],
+            as_unprivileged([sys.executable, "-c", AS_USER_PROBE, str(Path(home, "fresh"))]),
             capture_output=True,
             text=True,
             timeout=600,
@@ -158,7 +190,69 @@ def test_as_a_normal_user_a_kernel_writes_files_within_the_size_limit():
             env={"PATH": os.environ["PATH"], "HOME": home, "TMPDIR": str(Path(home, "tmp")), "MPLCONFIGDIR": home},
         )
         assert result.returncode == 0, result.stderr[-5000:]
-        assert json.loads(result.stdout.splitlines()[-1]) == ["File too large", "File too large"]
+    forked, fresh = json.loads(result.stdout.splitlines()[-1])
+    assert [json.loads(forked[0]), forked[1]] == [REFUSED, "42 True\n"]
+    assert [json.loads(fresh[0]), fresh[1]] == [REFUSED, "42 False\n"]
+
+
+# Run confined (landlock.py as a script, as a fresh sandbox runs it before the kernel): tries to put
+# things in the private folder, and to write elsewhere; prints what each attempt met, as JSON. (A link
+# or a move into it from another mount fails anyway: "Invalid cross-device link".)
+CONFINED_PROBE = """
+import json, os, socket, sys
+private = sys.argv[1]
+
+def attempt(action):
+    try:
+        action()
+        return "done"
+    except OSError as error:
+        return error.strerror
+
+def bind():
+    with socket.socket(socket.AF_UNIX) as listening:
+        listening.bind(f"{private}/socket")
+
+open("/tmp/outside", "w").write("x")
+print(json.dumps({
+    "file": attempt(lambda: open(f"{private}/file", "w")),
+    "folder": attempt(lambda: os.mkdir(f"{private}/folder")),
+    "symbolic link": attempt(lambda: os.symlink("/tmp/outside", f"{private}/link")),
+    "hard link": attempt(lambda: os.link(f"{private}/connection.json", f"{private}/copy")),
+    "renamed": attempt(lambda: os.rename(f"{private}/connection.json", f"{private}/renamed")),
+    "fifo": attempt(lambda: os.mkfifo(f"{private}/fifo")),
+    "connection file": attempt(lambda: open(f"{private}/connection.json", "a").write("more")),
+    "socket": attempt(bind),
+    "socket removed": attempt(lambda: os.unlink(f"{private}/socket")),
+    "tmp file": attempt(lambda: open("/tmp/file", "w").write("x" * 2**20)),
+    "tmp folder": attempt(lambda: os.mkdir("/tmp/folder")),
+    "tmp moved": attempt(lambda: os.rename("/tmp/outside", "/tmp/folder/moved")),
+    "dev null": attempt(lambda: open("/dev/null", "w").write("x")),
+}))
+"""
+
+
+@needs_bwrap
+def test_landlock_leaves_a_kernel_only_sockets_in_its_private_folder(tmp_path):
+    """landlock.py run as a fresh sandbox runs it, as root (whom permissions do not bind, so only
+    Landlock refuses): nothing but a socket can be made in the private folder, nothing written to its
+    files, while /tmp and /dev/null keep their rights."""
+    if landlock.abi() == 0:
+        pytest.skip("not applicable here: this Linux has no Landlock (the grader warns: UNCONFINED_WARNING)")
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "connection.json").write_text("{}")
+    sandbox = ["bwrap", "--bind", "/", "/", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dev", "/dev", "--proc", "/proc"]
+    sandbox += ["--bind", str(private), KERNEL_FOLDER, "--ro-bind", landlock.__file__, LANDLOCK_SCRIPT]
+    confined = [sys.executable, "-I", "-S", LANDLOCK_SCRIPT, KERNEL_FOLDER, sys.executable, "-c", CONFINED_PROBE]
+    result = subprocess.run([*sandbox, *confined, KERNEL_FOLDER], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    outcomes = json.loads(result.stdout)
+    made = ["file", "folder", "symbolic link", "hard link", "renamed", "fifo", "connection file"]
+    assert {name: outcomes.pop(name) for name in made} == dict.fromkeys(made, "Permission denied")
+    assert outcomes == dict.fromkeys(outcomes, "done")
+    assert [path.name for path in private.iterdir()] == ["connection.json"]
+    assert (private / "connection.json").read_text() == "{}"
 
 
 @needs_bwrap
