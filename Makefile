@@ -13,7 +13,7 @@ ASSIGNMENT := art_generation
 DEMO_CONTENT ?= images/chelsea.jpg
 DEMO_STYLE ?= images/swirls.jpg
 
-.PHONY: demo test system-packages lint collect-zip bench quality weights weights-official figures release autograde feedback comment report lab hub hub-proxy clean
+.PHONY: demo test system-packages lint collect-zip bench bench-publish quality weights weights-official figures release autograde feedback comment report lab hub hub-proxy clean
 
 # Create the virtual environment, install requirements.txt, then this project itself (editable:
 # nst_utils, nst_checks, vgg_weights, neural_style, nst_grader), again whenever either file changes.
@@ -62,15 +62,24 @@ lint: $(VENV)/.installed
 # On an idle machine: the engine's speed and memory -> outputs/bench.json and outputs/bench.md (about
 # 25 minutes), then grading 200 submissions serially and on 1 and 2 workers, in the sandbox
 # -> outputs/grading_bench.json and outputs/grading_bench.md. Last, clustering 10,000 generated graded
-# results and building the report (under a minute) -> outputs/clusters_bench.json and .md.
+# results and building the report (under a minute) -> outputs/clusters_bench.json and .md. Each bench
+# also writes its headline record -> outputs/headline/*.json (see bench-publish).
 bench: $(WEIGHTS)
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.grading
 	$(PY) -m benchmarks.clusters
 
+# The headline records that bench and quality wrote, checked, into docs/bench/ (whose figures the
+# README's table quotes; tests/test_docs.py compares them): name them, as in
+# make bench-publish RECORDS=outputs/headline/grading-intel-xeon.json. Publish times only from a run
+# on an otherwise idle machine: each record's load_average says how busy it was.
+bench-publish:
+	$(PY) -m benchmarks.outputs publish $(RECORDS)
+
 # On an idle machine (about 20 minutes): the engine's defaults against a Keras + Adam loop written the
 # TensorFlow-tutorial way, for the same time, on 4 photos x 4 styles from scikit-image's sample data
-# -> outputs/quality.json, outputs/quality.md and images/readme/quality_grid.jpg (commit it).
+# -> outputs/quality.json, outputs/quality.md, outputs/headline/quality-*.json (see bench-publish) and
+# images/readme/quality_grid.jpg (commit it).
 quality: $(WEIGHTS) $(LPIPS_WEIGHTS)
 	$(PY) -m benchmarks.quality
 

@@ -13,12 +13,14 @@ mistakes per exercise (a factor, the wrong sign, an error, a value that depends 
 written in a few ways; one failure in ten is a one-off, unlike anyone's. Writing the notebooks is
 not timed.
 
-Writes ``outputs/clusters_bench.json`` and ``outputs/clusters_bench.md``.
+Writes ``outputs/clusters_bench.json``, ``outputs/clusters_bench.md`` and the headline record
+``outputs/headline/clusters-MACHINE.json`` (``benchmarks.outputs``).
 """
 
 import argparse
 import copy
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -28,13 +30,14 @@ from pathlib import Path
 import numpy as np
 
 import nst_checks
-from atomic_files import atomic_path
 from nst_grader import report
 from nst_grader.behaviour import METADATA_KEY, summarise
 from nst_grader.clusters import cluster, course_failures
 from nst_grader.expected import expectation
 from nst_grader.grade import ASSIGNMENT, NOTEBOOK
 from nst_grader.scoring import reported_call
+
+from .outputs import headline_record, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "notebooks" / ASSIGNMENT / NOTEBOOK
@@ -161,6 +164,29 @@ def markdown(r):
     )
 
 
+def headline(r, load_before):
+    """The run's headline record (``benchmarks.outputs``), its figures named as the README quotes them."""
+    figures = {
+        "notebooks": r["notebooks"],
+        "failed_cells": r["failed_cells"],
+        "clusters": r["clusters"],
+        "clusters_of_two_or_more": r["clusters_of_two_or_more"],
+        "read_seconds": r["read_s"],
+        "cluster_seconds": r["cluster_s"],
+        "html_and_csv_seconds": r["report_s"],
+        "total_seconds": r["total_s"],
+        "peak_memory_mb": r["peak_mb"],
+    }
+    return headline_record(
+        f"reading {r['notebooks']:,} generated graded notebooks' failed cells, clustering them by behaviour and "
+        "writing the clusters' HTML and CSV (make report's clusters part), in one process",
+        "python -m benchmarks.clusters (make bench)",
+        figures,
+        ["total_seconds", "peak_memory_mb"],
+        load_before,
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebooks", type=int, default=10_000, help="graded notebooks (default %(default)s)")
@@ -168,12 +194,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.notebooks < 1:
         parser.error("--notebooks must be at least 1")
+    load_before = os.getloadavg()[0]
     results = measure(args.notebooks)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "clusters_bench.json") as path:
-        path.write_text(json.dumps(results, indent=2))
-    with atomic_path(args.out / "clusters_bench.md") as path:
-        path.write_text(markdown(results))
+    write_outputs(args.out, "clusters_bench", results, markdown(results), "clusters", headline(results, load_before))
     print(markdown(results))
     return 0
 

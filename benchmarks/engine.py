@@ -1,7 +1,8 @@
 """Benchmark: ``python -m benchmarks.engine`` (``make bench``) measures the engine on this machine.
 
-Writes ``outputs/bench.json`` and ``outputs/bench.md``. Every timing is the median of several runs.
-Run it on an otherwise idle machine.
+Writes ``outputs/bench.json``, ``outputs/bench.md`` and the big picture's headline record
+``outputs/headline/big-picture-MACHINE.json`` (``benchmarks.outputs``). Every timing is the median of
+several runs. Run it on an otherwise idle machine.
 """
 
 import argparse
@@ -27,6 +28,8 @@ from neural_style.precision import resolve_precision  # noqa: E402
 from neural_style.speed import PROBE_REPEATS, conv_gflops, median_seconds, step_flops  # noqa: E402
 from neural_style.transfer import StyleTransfer, defaults_for  # noqa: E402
 from nst_utils import CONFIG, load_image, read_vgg19, save_image  # noqa: E402
+
+from .outputs import headline_record, write_outputs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTENT = ROOT / "images" / "chelsea.jpg"
@@ -241,10 +244,11 @@ print(json.dumps({"seconds": seconds, "peak_rss_gb": peak_kb * 1024 / 1e9}))
 
 
 def big_picture(size, output, steps=None):
-    """Wall seconds (start-up included), peak RSS (GB), and the time the command estimated before
-    its first step, of the command line painting the bundled pair at ``size`` (width, height) with
-    its defaults (coarse to fine above 512 px), in a fresh process; ``steps`` overrides the default
-    steps (for tests)."""
+    """Wall seconds (start-up included), peak RSS (GB), the time the command estimated before its
+    first step, and the seconds its levels' steps took (its summary's; None for a picture painted in
+    one level), of the command line painting the bundled pair at ``size`` (width, height) with its
+    defaults (coarse to fine above 512 px), in a fresh process; ``steps`` overrides the default steps
+    (for tests)."""
     command = [sys.executable, "-m", "neural_style", "--content", str(CONTENT), "--style", str(STYLE)]
     command += ["--size", f"{size[0]}x{size[1]}", "--output", str(output)]
     command += ["--steps", str(steps)] if steps else []
@@ -252,11 +256,32 @@ def big_picture(size, output, steps=None):
         [sys.executable, "-c", _BIG_PICTURE_SCRIPT, *command], cwd=ROOT, check=True, capture_output=True, text=True
     )
     estimate = re.search(r"^estimated time: about (\d+) s", result.stdout, re.MULTILINE)
+    levels = re.search(r"^saved .* steps in \w+, .* at \d+x\d+; (\d+) s", result.stdout, re.MULTILINE)
     return {
         "size": f"{size[0]}x{size[1]}",
         "estimated_seconds": int(estimate[1]),
+        "optimisation_seconds": int(levels[1]) if levels else None,
         **json.loads(result.stdout.strip().splitlines()[-1]),
     }
+
+
+def headline(results, load_before):
+    """The big picture's headline record (``benchmarks.outputs``): its wall time with start-up and
+    peak memory (the README quotes them), the seconds its steps took, and the time estimated."""
+    b = results["big_picture"]
+    return headline_record(
+        f"a {b['size']} picture with the command line's defaults ({results['machine']['default_precision']} "
+        "where the CPU has it, L-BFGS coarse to fine), from a fresh process",
+        "python -m benchmarks.engine (make bench)",
+        {
+            "wall_seconds": round(b["seconds"]),
+            "optimisation_seconds": b["optimisation_seconds"],
+            "peak_rss_gb": round(b["peak_rss_gb"], 2),
+            "estimated_seconds": b["estimated_seconds"],
+        },
+        ["wall_seconds", "peak_rss_gb"],
+        load_before,
+    )
 
 
 def measure_engine(
@@ -332,6 +357,7 @@ def main(argv=None):
     parser.add_argument("--adam-steps", type=int, default=1000)
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()[0]
     vgg_weights = read_vgg19()
     width, height = (int(v) for v in args.compare_size.split("x"))
     args.out.mkdir(exist_ok=True)
@@ -348,8 +374,7 @@ def main(argv=None):
     for precision, image in images.items():
         save_image(args.out / f"bench_{precision}.png", image)
 
-    (args.out / "bench.json").write_text(json.dumps(results, indent=2))
-    (args.out / "bench.md").write_text(markdown(results))
+    write_outputs(args.out, "bench", results, markdown(results), "big-picture", headline(results, load_before))
     print(markdown(results))
 
 

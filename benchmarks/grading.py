@@ -20,8 +20,9 @@ machine's own ceiling for two workers: how much sooner two CPU-bound processes f
 alone. Where two cores share one chip's caches and power, it is below 2, and two workers can beat
 serial nbgrader by that much only if they spend no more CPU per submission than it does.
 
-Writes ``outputs/grading_bench.json`` and ``outputs/grading_bench.md``. Run it on an otherwise
-idle machine: ``make bench`` does, after the engine's bench.
+Writes ``outputs/grading_bench.json``, ``outputs/grading_bench.md`` and the headline record
+``outputs/headline/grading-MACHINE.json`` (``benchmarks.outputs``). Run it on an otherwise idle machine:
+``make bench`` does, after the engine's bench.
 """
 
 import argparse
@@ -37,11 +38,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from atomic_files import atomic_path
 from neural_style.machine import cpu_model
 from nst_checks import FUNCTIONS
 from nst_grader import grade
 
+from .outputs import headline_record, write_outputs
 from .sample_submissions import TYPICAL_MISTAKES as MISTAKES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -315,6 +316,30 @@ def estimate(worker_s_per_submission, recording_s_per_submission):
     }
 
 
+HEADLINE_RUNS = {None: "serial_nbgrader", 1: "one_worker", 2: "two_workers"}
+"""The headline record's name for each run, by its workers (None: serial nbgrader)."""
+
+
+def headline(r):
+    """The run's headline record (``benchmarks.outputs``): each grader's seconds, submissions per
+    minute and seconds per submission, and two workers' speed-up over serial nbgrader."""
+    figures = {}
+    for run in r["runs"]:
+        name = HEADLINE_RUNS[run["workers"]]
+        figures[f"{name}_seconds"] = round(run["seconds"])
+        figures[f"{name}_per_minute"] = round(run["submissions_per_minute"], 1)
+        figures[f"{name}_seconds_per_submission"] = round(run["seconds_per_submission"], 2)
+    figures["two_workers_speedup_over_serial_nbgrader"] = round(r["speedup_2_workers_over_serial"], 2)
+    return headline_record(
+        f"grading {r['submissions']} generated submissions in the sandbox: serial nbgrader autograde, then the "
+        "grading command on 1 and 2 workers, each run's grades checked",
+        "python -m benchmarks.grading (make bench)",
+        figures,
+        ["two_workers_per_minute", "two_workers_seconds_per_submission", "two_workers_speedup_over_serial_nbgrader"],
+        r["machine"]["load_average_before"],
+    )
+
+
 def markdown(r):
     m, e = r["machine"], r["estimate"]
     scores = r["expected_scores"]
@@ -373,11 +398,7 @@ def main(argv=None):
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.out / "grading_bench.json") as path:
-        path.write_text(json.dumps(results, indent=2))
-    with atomic_path(args.out / "grading_bench.md") as path:
-        path.write_text(markdown(results))
+    write_outputs(args.out, "grading_bench", results, markdown(results), "grading", headline(results))
     print(markdown(results))
     return 0
 

@@ -19,7 +19,9 @@ as k^2, its style cost as k^4, the total variation not at all), calibrated first
 grid (images/chelsea.jpg and images/swirls.jpg): the k, among half powers of ten, whose picture is
 styled as much as the engine's. The grid then compares how much content each keeps at that scale.
 
-Writes ``outputs/quality.json``, ``outputs/quality.md`` and the gallery ``images/readme/quality_grid.jpg``.
+Writes ``outputs/quality.json``, ``outputs/quality.md``, the headline record
+``outputs/headline/quality-MACHINE.json`` (``benchmarks.outputs``) and the gallery
+``images/readme/quality_grid.jpg``.
 
 ``--score PICTURE ... --content PHOTO --style STYLE --size WxH`` scores pictures made elsewhere (a big
 picture scaled down, say) against one pair instead, and adds their ``sharpness``.
@@ -30,6 +32,7 @@ import dataclasses
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -46,6 +49,7 @@ from neural_style.transfer import defaults_for, layer_weights, stylize_levels  #
 from nst_utils import build_vgg_model, load_image, read_vgg19  # noqa: E402
 
 from .lpips import LPIPS  # noqa: E402
+from .outputs import headline_record, write_outputs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
@@ -327,6 +331,31 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
+def headline(results, command, load_before):
+    """The grid's headline record (``benchmarks.outputs``): the medians of both scores of both methods,
+    the pairs where the engine wins on both, and the tutorial loop's feature scale."""
+    s = results["summary"]
+    m = s["medians"]
+    figures = {
+        "engine_styled_median": round(m["engine"]["styled"], 3),
+        "tutorial_styled_median": round(m["tutorial"]["styled"], 3),
+        "engine_lpips_median": round(m["engine"]["lpips"], 3),
+        "tutorial_lpips_median": round(m["tutorial"]["lpips"], 3),
+        "pairs_won_on_both": s["engine_dominates"],
+        "pairs": s["pairs"],
+        "tutorial_feature_scale": results["tutorial_feature_scale"],
+    }
+    return headline_record(
+        f"the quality grid: the engine's defaults (bfloat16 where the CPU has it) against a TensorFlow-tutorial "
+        f"Keras + Adam loop (float32) given the same time, 4 photos x 4 styles at {results['size']}; medians over "
+        f"the {s['pairs']} pairs",
+        command,
+        figures,
+        ["engine_styled_median", "tutorial_styled_median", "engine_lpips_median", "tutorial_lpips_median"],
+        load_before,
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="256x192", help="WIDTHxHEIGHT of every picture (default %(default)s)")
@@ -347,6 +376,7 @@ def main(argv=None):
     parser.add_argument("--score", type=Path, nargs="+", metavar="PICTURE", help="score these pictures instead")
     parser.add_argument("--content", type=Path, help="with --score: the photo")
     parser.add_argument("--style", type=Path, help="with --score: the style image")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     width, height = (int(part) for part in args.size.split("x"))
     if args.score and not (args.content and args.style):
@@ -358,6 +388,7 @@ def main(argv=None):
         for record in score_pictures(args.score, args.content, args.style, width, height, gram_distance, LPIPS()):
             print(json.dumps(record))
         return
+    load_before = os.getloadavg()[0]
     settings = defaults_for(vgg_weights)
     if args.content_weight is not None:
         settings = dataclasses.replace(settings, content_weight=args.content_weight)
@@ -383,11 +414,8 @@ def main(argv=None):
         "records": records,
         "summary": summary(records),
     }
-    args.out.mkdir(exist_ok=True)
-    with atomic_path(args.out / "quality.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=2))
-    with atomic_path(args.out / "quality.md") as tmp:
-        tmp.write_text(markdown(results))
+    command = " ".join(["python -m benchmarks.quality", *(argv or ["(make quality)"])])
+    write_outputs(args.out, "quality", results, markdown(results), "quality", headline(results, command, load_before))
     args.gallery.parent.mkdir(exist_ok=True)
     with atomic_path(args.gallery) as tmp:
         gallery(contents, styles, pictures).save(tmp, format="JPEG", quality=88)

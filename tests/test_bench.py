@@ -21,7 +21,7 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights, tmp_path):
         load_runs=1,
         matmul_size=64,
         conv_shapes=((12, 16, 8, 8), (6, 8, 16, 16)),
-        big_size=(48, 32),
+        big_size=(528, 48),  # coarse to fine, as 1920x1080 is: 264x24, then 528x48
         big_steps=2,
         out=tmp_path,
     )
@@ -57,8 +57,20 @@ def test_the_engine_measurements_run_and_fill_the_table(vgg_weights, tmp_path):
     load = results["weights_load"]
     assert load["peak_rss_mb"] - load["rss_before_mb"] > 40  # the file's 80 MB of kernels were read
     big = results["big_picture"]
-    assert big["size"] == "48x32" and (tmp_path / "bench_48x32.png").is_file() and big["estimated_seconds"] >= 0
+    assert big["size"] == "528x48" and (tmp_path / "bench_528x48.png").is_file() and big["estimated_seconds"] >= 0
     assert 0.3 < big["peak_rss_gb"] < 4 and big["seconds"] > 0  # TensorFlow alone takes 0.3 GB
+    assert 0 <= big["optimisation_seconds"] <= big["seconds"]  # the levels' steps, from the command's summary
+    record = bench.headline(results, load_before=1.5)
+    assert record["figures"] == {
+        "wall_seconds": round(big["seconds"]),
+        "optimisation_seconds": big["optimisation_seconds"],
+        "peak_rss_gb": round(big["peak_rss_gb"], 2),
+        "estimated_seconds": big["estimated_seconds"],
+    }
+    assert record["headline"] == ["wall_seconds", "peak_rss_gb"] and record["load_average"]["before"] == 1.5
+    assert (
+        record["command"] == "python -m benchmarks.engine (make bench)" and "a 528x48 picture" in record["measurement"]
+    )
     table = bench.markdown(results)
     assert table.count("| 32x24 |") == 4
     assert f"({results['bf16_quality']['steps']} L-BFGS steps, evaluated in fp32) | " in table

@@ -23,11 +23,17 @@ def report(tmp_path_factory):
         pytest.skip("grading needs bubblewrap (apt-get install bubblewrap; .ci/run installs it)")
     out = tmp_path_factory.mktemp("grading-bench")
     assert bench.main(["--submissions", "3", "--out", str(out), "--ceiling-runs", "1"]) == 0
-    return json.loads((out / "grading_bench.json").read_text()), (out / "grading_bench.md").read_text()
+    [record] = (out / "headline").iterdir()
+    assert record.name.startswith("grading-")
+    return (
+        json.loads((out / "grading_bench.json").read_text()),
+        (out / "grading_bench.md").read_text(),
+        json.loads(record.read_text()),
+    )
 
 
 def test_every_grader_gives_the_expected_grades(report):
-    results, _ = report
+    results, _, _ = report
     assert results["submissions"] == 3
     assert results["mix"] == {"correct": 1, "gram_outer": 1, "unsolved": 1}
     assert [(run["grader"], run["workers"]) for run in results["runs"]] == [
@@ -40,7 +46,7 @@ def test_every_grader_gives_the_expected_grades(report):
 
 
 def test_the_report_holds_every_figure(report):
-    results, table = report
+    results, table, _ = report
     assert set(results["machine"]) == {
         "cpu_model",
         "cpus",
@@ -68,6 +74,30 @@ def test_the_report_holds_every_figure(report):
     assert hours == sorted(hours, reverse=True) and hours[-1] >= 10_000 * results["recording_s_per_submission"] / 3600
     assert "| workers | 1 | 2 | 8 | 32 | 128 |" in table
     assert f"The bench took {results['bench_minutes']:.0f} minutes." in table
+
+
+def test_the_headline_record_holds_each_run_s_figures(report):
+    results, _, record = report
+    serial, one, two = results["runs"]
+    assert record["figures"] == {
+        **{
+            f"{name}_{figure}": round(run[key], digits)
+            for name, run in (("serial_nbgrader", serial), ("one_worker", one), ("two_workers", two))
+            for figure, key, digits in (
+                ("seconds", "seconds", None),
+                ("per_minute", "submissions_per_minute", 1),
+                ("seconds_per_submission", "seconds_per_submission", 2),
+            )
+        },
+        "two_workers_speedup_over_serial_nbgrader": round(results["speedup_2_workers_over_serial"], 2),
+    }
+    assert record["headline"] == [
+        "two_workers_per_minute",
+        "two_workers_seconds_per_submission",
+        "two_workers_speedup_over_serial_nbgrader",
+    ]
+    assert record["command"] == "python -m benchmarks.grading (make bench)"
+    assert record["load_average"]["before"] == round(results["machine"]["load_average_before"], 2)
 
 
 def test_grades_other_than_expected_stop_the_bench():

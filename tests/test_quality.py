@@ -112,6 +112,24 @@ def test_summary_counts_the_pairs_where_the_engine_wins_on_both_scores():
     assert "Engine's content weight: 11; its colours preserved by histogram." in quality.markdown(with_colors)
     with_colors["engine_style_layers"] = (("relu1_1", 0.5), ("relu3_1", 0.5))
     assert "by histogram; its style layers relu1_1:0.5,relu3_1:0.5." in quality.markdown(with_colors)
+    results = {"size": "48x32", "tutorial_feature_scale": 100.0, "records": records, "summary": summary}
+    record = quality.headline(results, "python -m benchmarks.quality --size 48x32", load_before=0.7)
+    assert record["figures"] == {
+        "engine_styled_median": 0.3,
+        "tutorial_styled_median": 0.5,
+        "engine_lpips_median": 0.4,
+        "tutorial_lpips_median": 0.4,
+        "pairs_won_on_both": 1,
+        "pairs": 3,
+        "tutorial_feature_scale": 100.0,
+    }
+    assert record["headline"] == [
+        "engine_styled_median",
+        "tutorial_styled_median",
+        "engine_lpips_median",
+        "tutorial_lpips_median",
+    ]
+    assert record["command"] == "python -m benchmarks.quality --size 48x32" and "at 48x32" in record["measurement"]
 
 
 def test_gallery_has_a_row_per_photo_and_two_columns_per_style(images):
