@@ -34,8 +34,9 @@ it would land in bubblewrap's unsized root.
 
 Where Landlock is missing, ``confine`` changes nothing and returns 0, and a grader run by a normal
 user warns (``sandbox.UNCONFINED_WARNING``). A watchdog that sums the folder's size every fraction of
-a second was not built as a fallback: 64 MB files are written faster than it polls, so it would bound
-nothing that one can rely on; as root the seal holds before any student code runs. Only the standard
+a second was not built as a fallback: a kernel writes to the page cache at hundreds of megabytes a
+second, so its bound would be soft by whatever fits between two polls; as root the seal holds
+before any student code runs. Only the standard
 library is used (and not pathlib, which costs a fresh kernel's start more than the rest): the fork
 server and the sandbox's own Python run this file alone.
 """
