@@ -101,6 +101,8 @@ def check_record(record: dict, source: str = "the record") -> None:
 def publish(paths, docs=DOCS_BENCH):
     """Check each headline record in ``paths`` and write it into ``docs`` under its own name. Checks
     them all before writing any. Returns the written paths."""
+    if not Path(docs).is_dir():
+        raise RecordError(f"{docs} is not a folder: publish into the docs/bench/ of a checkout")
     records = {}
     for path in paths:
         try:

@@ -75,3 +75,5 @@ def test_publishing_checks_every_record_before_writing_any(tmp_path, capsys):
     quoting_text.write_text(json.dumps({**json.loads(good.read_text()), "figures": {"s": "fast"}}))
     with pytest.raises(outputs.RecordError, match=r"its headline names \['s'\], which are not numbers"):
         outputs.publish([quoting_text], docs)
+    with pytest.raises(outputs.RecordError, match="is not a folder"):
+        outputs.publish([good], tmp_path / "absent")
