@@ -143,29 +143,61 @@ def test_a_kernel_cannot_fill_its_private_folder_and_keeps_working(where, gradin
 
 # As a normal user: FILL_PRIVATE then NEXT_CELL in a kernel forked in a grading folder of TMPDIR, then
 # in one started afresh in argv[1] (outside TMPDIR), each with a 1 MB file size limit; prints what
-# each cell of each printed.
+# each cell of each printed, and how many times the grader warned that Landlock is missing. With
+# argv[2] "hidden", Landlock's system calls fail with ENOSYS in the grader and all it starts (a seccomp
+# filter), as on a Linux without Landlock.
 AS_USER_PROBE = """
-import json, sys, tempfile
+import ctypes, json, logging, sys, tempfile
 sys.path.insert(0, "tests")
 from helpers import run_kernels
 from test_sandbox import FILL_PRIVATE, NEXT_CELL
-from nst_grader.sandbox import share_with_kernels, temp_prefix
+from nst_grader.sandbox import UNCONFINED_WARNING, share_with_kernels, temp_prefix
+
+class Instruction(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8), ("k", ctypes.c_uint32)]
+
+class Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+if sys.argv[2] == "hidden":
+    instructions = (Instruction * 5)(
+        Instruction(0x20, 0, 0, 0),  # the system call's number
+        Instruction(0x35, 0, 2, 444),  # from landlock_create_ruleset
+        Instruction(0x25, 1, 0, 446),  # to landlock_restrict_self:
+        Instruction(0x06, 0, 0, 0x00050000 | 38),  # ENOSYS
+        Instruction(0x06, 0, 0, 0x7FFF0000),  # any other: allowed
+    )
+    libc = ctypes.CDLL(None, use_errno=True)
+    assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS, which a filter needs
+    assert libc.prctl(22, 2, ctypes.byref(Program(5, instructions)), 0, 0) == 0  # PR_SET_SECCOMP, a filter
+warnings = []
+
+class Kept(logging.Handler):
+    def emit(self, record):
+        warnings.append(record.getMessage())
+
+logging.getLogger().addHandler(Kept())
 with tempfile.TemporaryDirectory(prefix=temp_prefix("grade")) as work:
     share_with_kernels(work)
     [forked] = run_kernels(work, [FILL_PRIVATE, NEXT_CELL], file_size_limit_mb=1)
 [fresh] = run_kernels(sys.argv[1], [FILL_PRIVATE, NEXT_CELL], file_size_limit_mb=1)
-print(json.dumps([forked, fresh]))
+print(json.dumps([forked, fresh, warnings.count(UNCONFINED_WARNING)]))
 """
+# What the normal user's kernel manages without Landlock: each file within the file size limit.
+UNCONFINED = {"file": "written", "big file": "File too large", "many files": "written", "folder": "written"}
 
 
 @needs_bwrap
-def test_as_a_normal_user_a_kernel_cannot_fill_its_private_folder():
+@pytest.mark.parametrize("hidden", [False, True], ids=["landlock", "landlock-hidden"])
+def test_as_a_normal_user_the_private_folder_takes_no_file_or_the_grader_warns(hidden):
     """As a normal user the kernel runs as the grader's own user, owns its private folder, and no seal
-    applies: Landlock alone refuses every file there, and the kernel goes on. (As root, CI, the test
-    runs as ``unprivileged.UNPRIVILEGED_USER``, with this Python made readable to it in a mount
-    namespace of its own.)"""
-    if landlock.abi() == 0:
-        pytest.skip("not applicable here: this Linux has no Landlock (the grader warns: UNCONFINED_WARNING)")
+    applies: Landlock alone refuses every file there, and the kernel goes on. Where Landlock is
+    missing (hidden here by a seccomp filter), the kernel writes files there, each within the file
+    size limit, and the grader warns once. (As root, CI, the test runs as
+    ``unprivileged.UNPRIVILEGED_USER``, with this Python made readable to it in a mount namespace of
+    its own.)"""
+    if landlock.abi() == 0 and not hidden:
+        pytest.skip("not applicable here: this Linux has no Landlock (the landlock-hidden case covers it)")
     with tempfile.TemporaryDirectory() as home:
         Path(home, "tmp").mkdir()
         Path(home, "fresh").mkdir()
@@ -181,8 +213,9 @@ def test_as_a_normal_user_a_kernel_cannot_fill_its_private_folder():
         if probe.returncode != 0:
             reason = probe.stderr.strip()
             pytest.skip(f"not applicable here: a normal user's bubblewrap cannot bind this Python: {reason}")
+        argv = [sys.executable, "-c", AS_USER_PROBE, str(Path(home, "fresh")), "hidden" if hidden else "there"]
         result = subprocess.run(
-            as_unprivileged([sys.executable, "-c", AS_USER_PROBE, str(Path(home, "fresh"))]),
+            as_unprivileged(argv),
             capture_output=True,
             text=True,
             timeout=600,
@@ -190,9 +223,11 @@ def test_as_a_normal_user_a_kernel_cannot_fill_its_private_folder():
             env={"PATH": os.environ["PATH"], "HOME": home, "TMPDIR": str(Path(home, "tmp")), "MPLCONFIGDIR": home},
         )
         assert result.returncode == 0, result.stderr[-5000:]
-    forked, fresh = json.loads(result.stdout.splitlines()[-1])
-    assert [json.loads(forked[0]), forked[1]] == [REFUSED, "42 True\n"]
-    assert [json.loads(fresh[0]), fresh[1]] == [REFUSED, "42 False\n"]
+    forked, fresh, warned = json.loads(result.stdout.splitlines()[-1])
+    expected = UNCONFINED if hidden else REFUSED
+    assert [json.loads(forked[0]), forked[1]] == [expected, "42 True\n"]
+    assert [json.loads(fresh[0]), fresh[1]] == [expected, "42 False\n"]
+    assert warned == (1 if hidden else 0)
 
 
 # Run confined (landlock.py as a script, as a fresh sandbox runs it before the kernel): tries to put
