@@ -379,8 +379,10 @@ for _ in range(20):
 # 60 MB files into every folder the kernel may write, until a write fails (at most 1.2 GB a folder).
 DISK_FILLER = f"""
 import json, os, tempfile
+from ipykernel.kernelapp import IPKernelApp
 folders = {{os.getcwd(), os.path.expanduser("~"), os.path.expanduser("~/.cache"), tempfile.gettempdir(), "/tmp",
-           "/dev/shm", os.environ.get("MPLCONFIGDIR", ""), os.environ.get("IPYTHONDIR", "")}}
+           "/dev/shm", os.environ.get("MPLCONFIGDIR", ""), os.environ.get("IPYTHONDIR", ""),
+           os.path.dirname(IPKernelApp.instance().connection_file)}}  # its private folder, on the host's disk
 written = {{}}
 block = b"\\xa5" * 2**20
 for folder in sorted(folder for folder in folders if folder):

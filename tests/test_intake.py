@@ -22,6 +22,7 @@ from course import nbgrader_env
 from helpers import bind_unix_socket
 from nst_grader import intake
 from nst_grader.intake import Refused, admit
+from unprivileged import as_unprivileged, unprivileged_user
 
 NOTEBOOK = "Art_Generation_with_Neural_Style_Transfer.ipynb"
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +208,6 @@ def test_file_count_size_and_depth_limits(course, tmp_path, monkeypatch):
     assert result.total_bytes == sum(map(len, files.values()))
 
 
-NOBODY = 65534
 # Copies the submission at argv[1] into argv[2] and prints what was dropped, as JSON.
 ADMIT = """
 import json, sys
@@ -217,7 +217,7 @@ print(json.dumps(admit(sys.argv[1], sys.argv[2], sys.argv[3]).dropped))
 
 
 def test_an_unreadable_file_is_dropped_for_a_normal_user(tmp_path):
-    """Root reads a file of mode 0; a normal user (here, as root, the user ``nobody``) drops it."""
+    """Root reads a file of mode 0; a normal user (as root: ``unprivileged.UNPRIVILEGED_USER``) drops it."""
     with tempfile.TemporaryDirectory() as shared:
         os.chmod(shared, 0o755)
         folder = Path(shared) / "art_generation"
@@ -226,12 +226,11 @@ def test_an_unreadable_file_is_dropped_for_a_normal_user(tmp_path):
         (folder / "private.txt").write_text("x")
         os.chmod(folder / "private.txt", 0)
         (folder / "closed").mkdir(mode=0)
-        as_user = []
         if os.geteuid() == 0:
-            as_user = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
-            os.chown(shared, NOBODY, NOBODY)
+            user = unprivileged_user()
+            os.chown(shared, user.pw_uid, user.pw_gid)
         result = subprocess.run(
-            [*as_user, sys.executable, "-c", ADMIT, str(folder), str(Path(shared) / "copy"), NOTEBOOK],
+            as_unprivileged([sys.executable, "-c", ADMIT, str(folder), str(Path(shared) / "copy"), NOTEBOOK]),
             capture_output=True,
             text=True,
             cwd=Path(__file__).parents[1],

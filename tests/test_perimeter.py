@@ -426,8 +426,9 @@ def test_the_grader_s_console_holds_nothing_a_kernel_wrote(perimeter, run):
 @pytest.mark.parametrize("run", RUNS)
 def test_a_disk_filler_writes_no_more_than_the_kernel_s_private_folders_hold(perimeter, run):
     """The filler wrote 60 MB files into every folder it could until a write failed: in all, what it
-    wrote outside /dev/shm (memory) stays within the size of the kernel's private /tmp."""
-    from nst_grader.sandbox import SandboxedKernelManager
+    wrote outside /dev/shm (memory) stays within the size of the kernel's private /tmp, and nothing
+    into its private folder on the host's disk."""
+    from nst_grader.sandbox import KERNEL_FOLDER, SandboxedKernelManager
 
     path = perimeter[run]["course"] / "autograded" / "attack-disk_filler" / ASSIGNMENT / NOTEBOOK
     printed = "".join(
@@ -437,3 +438,4 @@ def test_a_disk_filler_writes_no_more_than_the_kernel_s_private_folders_hold(per
     written = json.loads(line.removeprefix(FILLER_MARK))
     on_disk = sum(mb for folder, mb in written.items() if not folder.startswith("/dev/shm"))
     assert 0 < on_disk <= SandboxedKernelManager.class_traits()["tmp_size_mb"].default_value, written
+    assert written[KERNEL_FOLDER] == 0, written
