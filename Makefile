@@ -49,11 +49,11 @@ system-packages:
 	@bash scripts/system_packages.sh
 
 # System packages, lint (rules in pyproject.toml), then the test suite in two processes, one file each
-# at a time (pytest-xdist): test_grading.py, which keeps both cores busy with graded kernels for
-# minutes, starts first, and the other files run beside it. The last line counts the tests and names
-# each skip's reason; with CI=true a skip fails the run (tests/suite_summary.py).
+# at a time (pytest-xdist), the longest files first (tests/conftest.py) so that neither process is
+# left alone with one at the end. The last line counts the tests and names each skip's reason; with
+# CI=true a skip fails the run (tests/suite_summary.py).
 test: system-packages lint $(WEIGHTS) $(LPIPS_WEIGHTS) $(HUB_PROXY)
-	$(PY) -m pytest --numprocesses 2 --dist loadfile tests/test_grading.py tests
+	$(PY) -m pytest --numprocesses 2 --dist loadfile tests
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
