@@ -272,3 +272,31 @@ def test_blend_weights_move_the_result_from_one_style_to_the_other(run):
     assert _increasing([weights[1] for weights, _, _ in blends], 3), blends  # 3 blends
     assert _increasing([to_swirls for _, to_swirls, _ in blends], 3), blends
     assert _increasing([-to_mosaic for _, _, to_mosaic in blends], 3), blends
+
+
+def test_fewer_steps_than_snapshot_every_still_draws_the_cost_curves(monkeypatch):
+    """Section 7 suggests lowering NUM_STEPS on a slow computer: below SNAPSHOT_EVERY no image is kept, and
+    the cell of the cost curves shows the curves alone instead of failing. Its cells run here in process
+    (the imports, the layers, the settings, ``generate`` and ``show_images``, the curves) with three steps'
+    costs and no snapshot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.syspath_prepend(str(SOURCE_DIR))
+    notebook = read_notebook(SOURCE_DIR / NOTEBOOK)
+    [parameters] = [cell for cell in notebook.cells if "parameters" in cell.metadata.get("tags", [])]
+    [functions] = [cell for cell in notebook.cells if cell.source.startswith("def generate(")]
+    [curves] = [cell for cell in notebook.cells if "semilogy" in cell.source]
+    imports, layers = (cell_by_grade_id(notebook, grade_id) for grade_id in ("imports", "style_layers"))
+    scope = {}
+    for cell in (imports, layers, parameters, functions):
+        exec(cell.source, scope)  # noqa: S102 - the course's own notebook
+    assert "NUM_STEPS" in parameters.source and "SNAPSHOT_EVERY" in parameters.source
+    scope.update(GRADING=False, costs=np.ones((3, 3)), snapshots=[])
+    plt.close("all")
+    exec(curves.source, scope)  # noqa: S102
+    figures = [plt.figure(number) for number in plt.get_fignums()]
+    assert len(figures) == 1 and figures[0].axes[0].get_yscale() == "log", figures
+    plt.close("all")
