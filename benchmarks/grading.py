@@ -30,7 +30,6 @@ import collections
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
@@ -130,27 +129,19 @@ def submissions(release, source, count):
     return {f"student{index:04d}": (MIX[index % len(MIX)], by_kind[MIX[index % len(MIX)]]) for index in range(count)}
 
 
-def _cpu_seconds_of_children():
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def _run(command, course, log):
-    """Run ``command`` in ``course``, its output appended to ``log``. Returns ``(wall seconds, CPU
-    seconds)``: the CPU time (user and system) of the command and of every process it, or they,
-    waited for (its workers, sandboxes and kernels), which another program's load stretches far less
-    than the wall time."""
+    """Run ``command`` in ``course``, its output appended to ``log``; returns its wall time in seconds."""
     with open(log, "a") as output:
         output.write(f"\n$ {' '.join(command)}\n")
         output.flush()
-        start, cpu_start = time.perf_counter(), _cpu_seconds_of_children()
+        start = time.perf_counter()
         result = subprocess.run(command, cwd=course, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT)
-        seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds_of_children() - cpu_start
+        seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise BenchError(
             f"{' '.join(command)} exited with {result.returncode}:\n{Path(log).read_text(errors='replace')[-5000:]}"
         )
-    return seconds, cpu_seconds
+    return seconds
 
 
 def make_course(folder, count, log):
@@ -286,7 +277,7 @@ def measure(count, ceiling_runs=3):
                 )
             )
         for name, workers, command, db_url in graders:
-            seconds, cpu_seconds = _run(command, course, log)
+            seconds = _run(command, course, log)
             grades = gradebook_scores(db_url)
             check_grades(name, expected, grades)
             results["runs"].append(
@@ -296,7 +287,6 @@ def measure(count, ceiling_runs=3):
                     "seconds": seconds,
                     "seconds_per_submission": seconds / count,
                     "submissions_per_minute": 60 * count / seconds,
-                    "cpu_seconds_per_submission": cpu_seconds / count,
                     "grades": grades,
                 }
             )
@@ -339,7 +329,6 @@ def headline(r):
         figures[f"{name}_seconds"] = round(run["seconds"])
         figures[f"{name}_per_minute"] = round(run["submissions_per_minute"], 1)
         figures[f"{name}_seconds_per_submission"] = round(run["seconds_per_submission"], 2)
-        figures[f"{name}_cpu_seconds_per_submission"] = round(run["cpu_seconds_per_submission"], 2)
     figures["two_workers_speedup_over_serial_nbgrader"] = round(r["speedup_2_workers_over_serial"], 2)
     return headline_record(
         f"grading {r['submissions']} generated submissions in the sandbox: serial nbgrader autograde, then the "
@@ -360,13 +349,13 @@ def markdown(r):
         f"CPU: {m['cpu_model']}, {m['cpus']} CPUs, {m['platform']}; nbgrader {m['nbgrader']}, "
         f"Dask {m['dask']}; load average before: {m['load_average_before']:.2f}.",
         "",
-        "| grader | seconds | submissions/min | s/submission | CPU s/submission |",
-        "|---|---|---|---|---|",
+        "| grader | seconds | submissions/min | s/submission |",
+        "|---|---|---|---|",
     ]
     for run in r["runs"]:
         lines.append(
             f"| {run['grader']} | {run['seconds']:.0f} | {run['submissions_per_minute']:.1f} | "
-            f"{run['seconds_per_submission']:.2f} | {run['cpu_seconds_per_submission']:.2f} |"
+            f"{run['seconds_per_submission']:.2f} |"
         )
     lines += [
         "",
@@ -388,9 +377,7 @@ def markdown(r):
         "| hours | " + " | ".join(f"{hours:.1f}" for hours in e["hours_on_workers"].values()) + " |",
         "",
         "Every run grades the same submissions in the same fresh course, and its grades were "
-        "checked; each timing is the whole command's wall time, its start included. CPU seconds: "
-        "user and system time of the command and of the processes it waited for (its workers, "
-        "sandboxes and kernels), which other programs' load stretches far less than the wall time. "
+        "checked; each timing is the whole command's wall time, its start included. "
         f"The bench took {r['bench_minutes']:.0f} minutes.",
     ]
     return "\n".join(lines) + "\n"

@@ -63,10 +63,8 @@ def test_the_report_holds_every_figure(report):
         assert run["submissions_per_minute"] == 60 * 3 / run["seconds"]
         assert (
             f"| {run['grader']} | {run['seconds']:.0f} | {run['submissions_per_minute']:.1f} | "
-            f"{run['seconds_per_submission']:.2f} | {run['cpu_seconds_per_submission']:.2f} |"
+            f"{run['seconds_per_submission']:.2f} |"
         ) in table
-        # Each run's kernels import TensorFlow (seconds of CPU) in processes the command waits for.
-        assert run["cpu_seconds_per_submission"] > 1, run["grader"]
     assert f"| {results['speedup_2_workers_over_serial']:.2f}x | ≥ 1.8x |" in table
     assert f"(this machine's ceiling for 2 workers) | {results['parallel_ceiling']:.2f}x |" in table
     estimate = results["estimate"]
@@ -89,7 +87,6 @@ def test_the_headline_record_holds_each_run_s_figures(report):
                 ("seconds", "seconds", None),
                 ("per_minute", "submissions_per_minute", 1),
                 ("seconds_per_submission", "seconds_per_submission", 2),
-                ("cpu_seconds_per_submission", "cpu_seconds_per_submission", 2),
             )
         },
         "two_workers_speedup_over_serial_nbgrader": round(results["speedup_2_workers_over_serial"], 2),
