@@ -75,6 +75,13 @@ def _locked_flags(path):
     return kept | (MS_RELATIME if flags & os.ST_RELATIME else 0)
 
 
+def covered(shared: str) -> str:
+    """The folder a kernel's fresh, sized /tmp covers: its /tmp is always that one, so where the shared
+    folder lies under /tmp (the grader's TMPDIR, say), /tmp itself, and the shared folder is made again
+    in it; else the shared folder. What the kernel needs under it must be bound back."""
+    return "/tmp" if str(shared).startswith("/tmp/") else str(shared)
+
+
 def _fresh_folders(request, made_by_server):
     """Cover the shared temporary folder (or /tmp, above it) with an empty one and bind back only what the request names
     (its read-only folders at the same paths, the private folder at the path the kernel knows it by,
@@ -87,14 +94,13 @@ def _fresh_folders(request, made_by_server):
     handles = [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in binds]
     private = os.open(request["private"]["host"], os.O_PATH | os.O_DIRECTORY)
     size = f"size={request['tmp_size_mb']}m"
-    # The kernel's /tmp is always its sized one: where the shared folder lies under /tmp (the grader's
-    # TMPDIR, say), /tmp itself is covered, and the shared folder made again in it.
-    cover = "/tmp" if shared.startswith("/tmp/") else shared
-    _mount("tmpfs", cover, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
+    _mount("tmpfs", covered(shared), "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
     os.makedirs(shared, mode=0o755, exist_ok=True)
     if os.path.isdir("/dev/shm"):
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,{size}")
-    tops = {os.path.join(shared, os.path.relpath(path, shared).split(os.sep)[0]) for path in binds}
+    # (A bound folder elsewhere under a covered /tmp has its parents made in the kernel's sized /tmp.)
+    inside = [path for path in binds if path.startswith(shared + os.sep)]
+    tops = {os.path.join(shared, os.path.relpath(path, shared).split(os.sep)[0]) for path in inside}
     tops -= set(binds)  # a bound folder right in the shared one has no parent to protect
     for top in tops:
         os.mkdir(top)

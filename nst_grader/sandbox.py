@@ -519,7 +519,11 @@ class SandboxedKernelManager(AsyncKernelManager):
             return self._wrap(bwrap, kernel_cmd, workdir, env, uid, font_list), kw
         request = {
             "shared": server.shared,
-            "read_only": [workdir, *(prefix for prefix in _python_folders() if _under(prefix, server.shared))],
+            # Python's folders that the kernel's fresh /tmp (or shared folder) would hide, bound back.
+            "read_only": [
+                workdir,
+                *(prefix for prefix in _python_folders() if _under(prefix, forkserver.covered(server.shared))),
+            ],
             "private": {"host": str(self._private_dir), "kernel": KERNEL_FOLDER},
             "cwd": workdir,
             "env": _environment(KERNEL_VARIABLES, env),

@@ -23,6 +23,7 @@ from nst_grader.sandbox import (
     KERNEL_FOLDER,
     LANDLOCK_SCRIPT,
     SandboxedKernelManager,
+    _python_folders,
     share_with_kernels,
     temp_prefix,
 )
@@ -278,6 +279,7 @@ def test_landlock_leaves_a_kernel_only_sockets_in_its_private_folder(tmp_path):
     private.mkdir()
     (private / "connection.json").write_text("{}")
     sandbox = ["bwrap", "--bind", "/", "/", "--tmpfs", "/tmp", "--tmpfs", "/run", "--dev", "/dev", "--proc", "/proc"]
+    sandbox += [arg for prefix in _python_folders() for arg in ("--ro-bind", prefix, prefix)]  # under /tmp too
     sandbox += ["--bind", str(private), KERNEL_FOLDER, "--ro-bind", landlock.__file__, LANDLOCK_SCRIPT]
     confined = [sys.executable, "-I", "-S", LANDLOCK_SCRIPT, KERNEL_FOLDER, sys.executable, "-c", CONFINED_PROBE]
     result = subprocess.run([*sandbox, *confined, KERNEL_FOLDER], capture_output=True, text=True, timeout=60)
