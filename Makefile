@@ -62,12 +62,14 @@ lint: $(VENV)/.installed
 # On an idle machine: the engine's speed and memory -> outputs/bench.json and outputs/bench.md (about
 # 25 minutes), then grading 200 submissions serially and on 1 and 2 workers, in the sandbox
 # -> outputs/grading_bench.json and outputs/grading_bench.md. Last, clustering 10,000 generated graded
-# results and building the report (under a minute) -> outputs/clusters_bench.json and .md. Each bench
+# results and building the report (under a minute) -> outputs/clusters_bench.json and .md; then the
+# solved notebook top to bottom (about 2 minutes) -> outputs/notebook_bench.json and .md. Each bench
 # also writes its headline record -> outputs/headline/*.json (see bench-publish).
 bench: $(WEIGHTS)
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.grading
 	$(PY) -m benchmarks.clusters
+	$(PY) -m benchmarks.notebook
 
 # The headline records that bench and quality wrote, checked, into docs/bench/ (whose figures the
 # README's table quotes; tests/test_docs.py compares them): name them, as in
