@@ -57,7 +57,9 @@ class Tally:
             return
         # Most frequent first, ties in the order of their reasons (xdist's workers report in any order).
         counts = ", ".join(f"{self.outcomes[name]} {name}" for name in ("passed", "failed", "skipped"))
-        why = "; ".join(f"{reason}: {count}" for reason, count in sorted(self.skips.items(), key=lambda item: -item[1]))
+        why = "; ".join(
+            f"{reason}: {count}" for reason, count in sorted(self.skips.items(), key=lambda item: (-item[1], item[0]))
+        )
         reporter.write_line(f"tests: {counts}" + (f" ({why})" if why else ""))
 
 
