@@ -20,11 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from vgg_weights import NORMALISED_FILENAME
+
 from .grading import ASSIGNMENT, NOTEBOOK, make_course
 from .outputs import headline_record, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "pretrained-model" / "vgg19-normalised.mat"
+WEIGHTS = ROOT / "pretrained-model" / NORMALISED_FILENAME  # what make weights writes
 STEPS = re.compile(r"^NUM_STEPS = (\d+)", re.MULTILINE)
 SLOWEST = 5
 # Appended to the notebook: the kernel's own CPU time, user and system, in seconds.
@@ -40,8 +42,6 @@ def solved_release(folder):
     model solutions filled in: (its folder, the solved notebook)."""
     import nbformat
 
-    # nbgrader calls alembic by name.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     [(student, kind)] = make_course(folder, 1, folder / "course.log").items()
     if kind != "correct":
         raise RuntimeError(f"the grading bench's first submission is {kind!r}, not the correct one")
