@@ -59,12 +59,12 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# On an idle machine: the engine's speed and memory -> outputs/bench.json and outputs/bench.md (about
-# 25 minutes), then grading 200 submissions serially and on 1 and 2 workers, in the sandbox
-# -> outputs/grading_bench.json and outputs/grading_bench.md. Last, clustering 10,000 generated graded
-# results and building the report (under a minute) -> outputs/clusters_bench.json and .md; then the
-# solved notebook top to bottom (about 2 minutes) -> outputs/notebook_bench.json and .md. Each bench
-# also writes its headline record -> outputs/headline/*.json (see bench-publish).
+# On an idle machine (about 85 minutes in all): the engine's speed and memory -> outputs/bench.json
+# and outputs/bench.md (about 30 minutes), then grading 200 submissions serially and on 1 and 2
+# workers, in the sandbox (about 50 minutes) -> outputs/grading_bench.json and .md. Last, clustering
+# 10,000 generated graded results and building the report (under a minute) -> outputs/clusters_bench.json
+# and .md; then the solved notebook top to bottom (about 2 minutes) -> outputs/notebook_bench.json and
+# .md. Each bench also writes its headline record -> outputs/headline/*.json (see bench-publish).
 bench: $(WEIGHTS)
 	$(PY) -m benchmarks.engine
 	$(PY) -m benchmarks.grading
@@ -78,7 +78,7 @@ bench: $(WEIGHTS)
 bench-publish:
 	$(PY) -m benchmarks.outputs publish $(RECORDS)
 
-# On an idle machine (about 20 minutes): the engine's defaults against a Keras + Adam loop written the
+# On an idle machine (about 25 minutes): the engine's defaults against a Keras + Adam loop written the
 # TensorFlow-tutorial way, for the same time, on 4 photos x 4 styles from scikit-image's sample data
 # -> outputs/quality.json, outputs/quality.md, outputs/headline/quality-*.json (see bench-publish) and
 # images/readme/quality_grid.jpg (commit it).
