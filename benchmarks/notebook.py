@@ -20,13 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from vgg_weights import NORMALISED_FILENAME
+from vgg_weights import NORMALISED_FILENAME, PRETRAINED_DIR
 
 from .grading import ASSIGNMENT, NOTEBOOK, make_course
 from .outputs import headline_record, write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
-WEIGHTS = ROOT / "pretrained-model" / NORMALISED_FILENAME  # what make weights writes
+WEIGHTS = PRETRAINED_DIR / NORMALISED_FILENAME  # what make weights writes
 STEPS = re.compile(r"^NUM_STEPS = (\d+)", re.MULTILINE)
 SLOWEST = 5
 # Appended to the notebook: the kernel's own CPU time, user and system, in seconds.
